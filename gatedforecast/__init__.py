@@ -1,0 +1,17 @@
+"""GRU and LSTM forecasters for sktime and scikit-learn on one PyTorch core."""
+
+from .devices import resolve_device
+from .forecasting import GRUForecaster, LSTMForecaster
+from .training import TrainingDivergedError
+from .windows import make_windows
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRUForecaster",
+    "LSTMForecaster",
+    "TrainingDivergedError",
+    "make_windows",
+    "resolve_device",
+    "__version__",
+]

@@ -1,0 +1,289 @@
+"""The training loop shared by every estimator in the package.
+
+One plain PyTorch loop: shuffled mini-batches, an optional temporal validation set,
+early stopping with the best weights restored, gradient clipping, a learning-rate
+schedule, a per-epoch history and an optional progress bar. Losses are accumulated
+on the device and read once per epoch, so the loop never waits on the device inside
+an epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+__all__ = [
+    "OPTIMIZERS",
+    "LOSSES",
+    "LR_SCHEDULES",
+    "Batches",
+    "TrainingConfig",
+    "TrainingDivergedError",
+    "TrainingResult",
+    "make_loss",
+    "make_optimizer",
+    "train_network",
+]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
+LR_SCHEDULES = ("plateau", "cosine", "onecycle", None)
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "learning_rate", "seconds"]
+
+
+class TrainingDivergedError(ValueError):
+    """The training loss became NaN or infinite."""
+
+
+def make_optimizer(spec, parameters, learning_rate: float) -> torch.optim.Optimizer:
+    """Build the optimizer named by ``spec`` (a name, an Optimizer class or a callable)."""
+    if isinstance(spec, str):
+        cls = OPTIMIZERS[spec]
+        if cls is torch.optim.SGD:
+            return cls(parameters, lr=learning_rate, momentum=0.9)
+        return cls(parameters, lr=learning_rate)
+    return spec(parameters, lr=learning_rate)
+
+
+def make_loss(spec) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Build the loss named by ``spec`` (a name, an ``nn.Module`` class or a callable)."""
+    if isinstance(spec, str):
+        return LOSSES[spec]()
+    if isinstance(spec, type) and issubclass(spec, nn.Module):
+        return spec()
+    return spec
+
+
+@dataclass
+class TrainingConfig:
+    """Settings of one training run; see the estimators' docstrings."""
+
+    optimizer: object = "adam"
+    loss: object = "mse"
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    max_epochs: int = 50
+    gradient_clip: float | None = 1.0
+    patience: int | None = None
+    min_delta: float = 0.0
+    restore_best_weights: bool = True
+    lr_schedule: str | None = None
+    verbose: int = 0
+
+
+@dataclass
+class Batches:
+    """Where the training and validation samples come from.
+
+    ``make(items)`` turns a 1-D tensor of sample ids (on the training device) into
+    the network's ``(inputs, targets)``; ``train`` and ``validation`` hold the ids.
+    """
+
+    make: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    train: torch.Tensor
+    validation: torch.Tensor
+
+
+@dataclass
+class TrainingResult:
+    """What happened during :func:`train_network`."""
+
+    history: pd.DataFrame
+    n_epochs: int
+    best_epoch: int
+    interrupted: bool
+
+
+def _make_schedule(name, optimizer, config, steps_per_epoch):
+    if name is None:
+        return None
+    if name == "plateau":
+        patience = max(1, (config.patience or 10) // 2)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.5, patience=patience
+        )
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(1, config.max_epochs)
+        )
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=config.learning_rate,
+        total_steps=max(1, config.max_epochs * steps_per_epoch),
+    )
+
+
+def _evaluate(network, batches, loss_fn, batch_size) -> torch.Tensor:
+    network.eval()
+    total = torch.zeros((), device=batches.validation.device)
+    with torch.no_grad():
+        for items in batches.validation.split(batch_size):
+            inputs, targets = batches.make(items)
+            total += loss_fn(network(inputs), targets) * items.numel()
+    return total / batches.validation.numel()
+
+
+def _progress(config, first_epoch):
+    if not config.verbose:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=config.max_epochs,
+        initial=0,
+        desc=f"training from epoch {first_epoch}",
+        unit="epoch",
+        leave=True,
+    )
+
+
+def train_network(
+    network: nn.Module,
+    batches: Batches,
+    config: TrainingConfig,
+    generator: torch.Generator,
+    dropout_generator: torch.Generator | None = None,
+    first_epoch: int = 1,
+) -> TrainingResult:
+    """Train ``network`` in place and return its history.
+
+    Parameters
+    ----------
+    network : nn.Module
+        Already on the training device; called as ``network(inputs, generator=g)``.
+    batches : Batches
+        Sample ids and the function turning them into tensors.
+    config : TrainingConfig
+    generator : torch.Generator
+        CPU generator that shuffles the training samples.
+    dropout_generator : torch.Generator, optional
+        Generator on the training device for dropout masks.
+    first_epoch : int
+        Number given to the first epoch in the history (continued training
+        numbers its epochs after the earlier ones).
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    TrainingDivergedError
+        When an epoch's loss is NaN or infinite.
+    """
+    device = batches.train.device
+    loss_fn = make_loss(config.loss)
+    optimizer = make_optimizer(
+        config.optimizer, network.parameters(), config.learning_rate
+    )
+    n_train = batches.train.numel()
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    schedule = _make_schedule(config.lr_schedule, optimizer, config, steps_per_epoch)
+    has_validation = batches.validation.numel() > 0
+    eval_batch = max(config.batch_size, 1024)
+
+    rows = []
+    best_loss, best_epoch, best_state = math.inf, first_epoch - 1, None
+    waited = 0
+    interrupted = False
+    bar = _progress(config, first_epoch)
+    epoch = first_epoch - 1
+    try:
+        for epoch in range(first_epoch, first_epoch + config.max_epochs):
+            started = time.perf_counter()
+            learning_rate = optimizer.param_groups[0]["lr"]
+            network.train()
+            order = torch.randperm(n_train, generator=generator).to(device)
+            total = torch.zeros((), device=device)
+            for positions in order.split(config.batch_size):
+                items = batches.train[positions]
+                inputs, targets = batches.make(items)
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(network(inputs, generator=dropout_generator), targets)
+                loss.backward()
+                if config.gradient_clip is not None:
+                    nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
+                optimizer.step()
+                if config.lr_schedule == "onecycle":
+                    schedule.step()
+                total += loss.detach() * items.numel()
+            train_loss = (total / n_train).item()
+            if not math.isfinite(train_loss):
+                raise TrainingDivergedError(
+                    f"The training loss became {train_loss} at epoch {epoch}. Lower "
+                    f"the learning_rate (now {config.learning_rate:g}), keep "
+                    "gradient_clip on, or scale the data (scaler='standard' or "
+                    "'window')."
+                )
+            val_loss = (
+                _evaluate(network, batches, loss_fn, eval_batch).item()
+                if has_validation
+                else float("nan")
+            )
+            monitored = val_loss if has_validation else train_loss
+            if config.lr_schedule == "plateau":
+                schedule.step(monitored)
+            elif config.lr_schedule == "cosine":
+                schedule.step()
+            rows.append(
+                (
+                    epoch,
+                    train_loss,
+                    val_loss,
+                    learning_rate,
+                    time.perf_counter() - started,
+                )
+            )
+            if bar is not None:
+                postfix = {"loss": f"{train_loss:.4g}"}
+                if has_validation:
+                    postfix["val_loss"] = f"{val_loss:.4g}"
+                bar.set_postfix(postfix, refresh=False)
+                bar.update(1)
+            if monitored < best_loss - config.min_delta:
+                best_loss, best_epoch, waited = monitored, epoch, 0
+                if config.restore_best_weights:
+                    best_state = copy.deepcopy(network.state_dict())
+            else:
+                waited += 1
+                if config.patience is not None and waited >= config.patience:
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(
+            f"Training was interrupted during epoch {epoch}; the estimator keeps "
+            + (
+                f"the best weights so far (epoch {best_epoch})."
+                if best_state is not None
+                else "its current weights."
+            ),
+            UserWarning,
+            stacklevel=3,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+        network.eval()
+    if best_state is not None and config.restore_best_weights:
+        network.load_state_dict(best_state)
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    history = history.astype({"epoch": np.int64})
+    return TrainingResult(
+        history=history,
+        n_epochs=len(rows),
+        best_epoch=best_epoch,
+        interrupted=interrupted,
+    )
