@@ -124,6 +124,7 @@ class _RecurrentForecaster(BaseForecaster):
         learning_rate: float = 1e-3,
         batch_size: int = 32,
         max_epochs: int = 100,
+        steps_per_epoch: int | None = None,
         gradient_clip: float | None = 1.0,
         validation_size: int | float | None = None,
         patience: int | None = None,
@@ -149,6 +150,7 @@ class _RecurrentForecaster(BaseForecaster):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.steps_per_epoch = steps_per_epoch
         self.gradient_clip = gradient_clip
         self.validation_size = validation_size
         self.patience = patience
@@ -449,7 +451,11 @@ learning_rate : float, default=1e-3
 batch_size : int, default=32
     Windows per gradient step.
 max_epochs : int, default=100
-    Passes over all training windows.
+    Training epochs.
+steps_per_epoch : int or None, default=None
+    ``None``: an epoch is one pass over all training windows, shuffled. An int
+    bounds the work: each epoch draws ``steps_per_epoch * batch_size`` windows at
+    random from all of them, which keeps epochs short on long series and panels.
 gradient_clip : float or None, default=1.0
     Clip the global gradient norm to this value (``None``: no clipping). Targets
     are scaled to about unit size, so a norm of 1 only trims the rare large steps

@@ -76,6 +76,7 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     batch_size: int = 32
     max_epochs: int = 50
+    steps_per_epoch: int | None = None
     gradient_clip: float | None = 1.0
     patience: int | None = None
     min_delta: float = 0.0
@@ -124,6 +125,18 @@ def _make_schedule(name, optimizer, config, steps_per_epoch):
         max_lr=config.learning_rate,
         total_steps=max(1, config.max_epochs * steps_per_epoch),
     )
+
+
+def _draw(n_train: int, n_draw: int, generator: torch.Generator) -> torch.Tensor:
+    """Positions of the samples of one epoch: a shuffle of all of them, or
+    ``n_draw`` of them (without replacement while there are enough)."""
+    if n_draw >= n_train:
+        order = torch.randperm(n_train, generator=generator)
+        if n_draw == n_train:
+            return order
+        extra = torch.randint(n_train, (n_draw - n_train,), generator=generator)
+        return torch.cat([order, extra])
+    return torch.randperm(n_train, generator=generator)[:n_draw]
 
 
 def _evaluate(network, batches, loss_fn, batch_size) -> torch.Tensor:
@@ -190,7 +203,11 @@ def train_network(
         config.optimizer, network.parameters(), config.learning_rate
     )
     n_train = batches.train.numel()
-    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    if config.steps_per_epoch is None:
+        n_draw = n_train
+    else:
+        n_draw = config.steps_per_epoch * config.batch_size
+    steps_per_epoch = math.ceil(n_draw / config.batch_size)
     schedule = _make_schedule(config.lr_schedule, optimizer, config, steps_per_epoch)
     has_validation = batches.validation.numel() > 0
     eval_batch = max(config.batch_size, 1024)
@@ -206,7 +223,7 @@ def train_network(
             started = time.perf_counter()
             learning_rate = optimizer.param_groups[0]["lr"]
             network.train()
-            order = torch.randperm(n_train, generator=generator).to(device)
+            order = _draw(n_train, n_draw, generator).to(device)
             total = torch.zeros((), device=device)
             for positions in order.split(config.batch_size):
                 items = batches.train[positions]
@@ -220,7 +237,7 @@ def train_network(
                 if config.lr_schedule == "onecycle":
                     schedule.step()
                 total += loss.detach() * items.numel()
-            train_loss = (total / n_train).item()
+            train_loss = (total / order.numel()).item()
             if not math.isfinite(train_loss):
                 raise TrainingDivergedError(
                     f"The training loss became {train_loss} at epoch {epoch}. Lower "
