@@ -2,6 +2,7 @@
 
 from .devices import resolve_device
 from .forecasting import GRUForecaster, LSTMForecaster
+from .regression import GRURegressor, LSTMRegressor
 from .training import TrainingDivergedError
 from .windows import make_windows
 
@@ -9,7 +10,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GRUForecaster",
+    "GRURegressor",
     "LSTMForecaster",
+    "LSTMRegressor",
     "TrainingDivergedError",
     "make_windows",
     "resolve_device",

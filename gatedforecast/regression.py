@@ -1,0 +1,531 @@
+"""scikit-learn regressors: one private base, one thin public class per cell."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._params import CoreSettings, check_bool, check_int, core_settings, generators
+from .devices import resolve_device
+from .networks import ForecastNetwork, count_parameters
+from .scaling import SeriesScaler
+from .training import Batches, TrainingDivergedError, TrainingResult, train_network
+
+__all__ = ["GRURegressor", "LSTMRegressor"]
+
+PREDICT_BATCH = 4096
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def as_sequences(X: np.ndarray, n_features: int | None) -> np.ndarray:
+    """View validated ``X`` as ``(n_samples, n_steps, n_features)``.
+
+    2-D ``X`` is read as ``n_columns // n_features`` steps whose features sit side
+    by side (one feature per step when ``n_features`` is None); 3-D ``X`` is taken
+    as it is, and must have ``n_features`` features per step when that is set.
+    """
+    if X.ndim == 2:
+        per_step = 1 if n_features is None else n_features
+        if X.shape[1] % per_step:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, which n_features={n_features} does not "
+                "divide: 2-D X is read as (n_samples, n_steps * n_features), the "
+                "features of each step side by side. Set n_features to the number "
+                "of features per step, or pass X of shape "
+                "(n_samples, n_steps, n_features)."
+            )
+        return X.reshape(X.shape[0], X.shape[1] // per_step, per_step)
+    if X.ndim != 3:
+        raise ValueError(
+            "X must be 2-D (n_samples, n_columns) or 3-D (n_samples, n_steps, "
+            f"n_features); got {X.ndim}-D X of shape {X.shape}."
+        )
+    if n_features is not None and X.shape[2] != n_features:
+        raise ValueError(
+            f"X has {X.shape[2]} features per step (shape {X.shape}) but "
+            f"n_features={n_features}. Leave n_features=None for 3-D X, or set it "
+            "to X.shape[2]."
+        )
+    if X.shape[1] == 0 or X.shape[2] == 0:
+        raise ValueError(
+            f"X of shape {X.shape} holds no values per sample; each sample needs at "
+            "least one step with at least one feature."
+        )
+    return X
+
+
+def n_training_samples(n_samples: int, validation_size: int | float | None) -> int:
+    """Samples left for training when the last ones in order are validation."""
+    if validation_size is None:
+        return n_samples
+    if isinstance(validation_size, float):
+        n_validation = max(1, math.ceil(validation_size * n_samples))
+    else:
+        n_validation = validation_size
+    if n_samples - n_validation < 1:
+        raise ValueError(
+            f"validation_size={validation_size!r} leaves no training sample out of "
+            f"{n_samples}: use a smaller validation_size or more samples."
+        )
+    return n_samples - n_validation
+
+
+class _RecurrentRegressor(RegressorMixin, BaseEstimator):
+    """Shared implementation of :class:`GRURegressor` and :class:`LSTMRegressor`."""
+
+    _cell = "gru"
+
+    def __init__(
+        self,
+        hidden_sizes: int | tuple[int, ...] = 64,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        n_features: int | None = None,
+        scale_target: bool = True,
+        loss: str = "mse",
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        batch_size: int = 32,
+        max_epochs: int = 100,
+        steps_per_epoch: int | None = None,
+        gradient_clip: float | None = 1.0,
+        validation_size: int | float | None = None,
+        patience: int | None = None,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = True,
+        lr_schedule: str | None = None,
+        warm_start: bool = False,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_sizes = hidden_sizes
+        self.dropout = dropout
+        self.bidirectional = bidirectional
+        self.n_features = n_features
+        self.scale_target = scale_target
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.gradient_clip = gradient_clip
+        self.validation_size = validation_size
+        self.patience = patience
+        self.min_delta = min_delta
+        self.restore_best_weights = restore_best_weights
+        self.lr_schedule = lr_schedule
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # X may also be 3-D: (n_samples, n_steps, n_features)
+        tags.input_tags.three_d_array = True
+        # y may be 2-D: one network output per column
+        tags.target_tags.multi_output = True
+        # a few epochs on sklearn's small test sets do not reach R² > 0.5
+        tags.regressor_tags.poor_score = True
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y) -> _RecurrentRegressor:
+        """Train the network on sequences ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_steps, n_features) or (n_samples, n_columns)
+            Input sequences, oldest step first. 2-D ``X`` holds ``n_columns //
+            n_features`` steps, the features of each step side by side.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self
+            The fitted regressor.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the training loss becomes NaN or infinite. A failed fit leaves
+            the regressor as it was before, fitted or not.
+        """
+        before = dict(self.__dict__)
+        try:
+            self._fit(X, y)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def _fit(self, X, y) -> None:
+        settings = core_settings(self, self._cell)
+        n_features = check_int("n_features", self.n_features, allow_none=True)
+        scale_target = check_bool("scale_target", self.scale_target)
+        warm = check_bool("warm_start", self.warm_start) and hasattr(self, "network_")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            allow_nd=True,
+            multi_output=True,
+            y_numeric=True,
+            dtype=FLOAT_DTYPES,
+        )
+        sequences = as_sequences(X, n_features)
+        targets = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        n_train = n_training_samples(len(sequences), settings.validation_size)
+
+        generator, dropout_generator = generators(settings.seed, settings.device)
+        if warm:
+            self._check_continuable(sequences.shape[1:], targets.shape[1], settings)
+            # train a copy, so a failed fit keeps the fitted network
+            network = copy.deepcopy(self.network_)
+            network.encoder.dropout = settings.dropout
+            scaler = self._scaler
+            generator.set_state(self._rng_state)
+        else:
+            network = self._new_network(sequences.shape[2], targets.shape[1], settings)
+            network.initialize(generator)
+            scaler = SeriesScaler("standard" if scale_target else None).fit([targets])
+
+        result = self._train(
+            network,
+            sequences,
+            scaler.transform(targets, 0),
+            n_train,
+            settings,
+            (generator, dropout_generator),
+            first_epoch=self.n_epochs_ + 1 if warm else 1,
+        )
+        self._record_history(result, warm)
+        self.network_ = network
+        self.device_ = settings.device
+        self.n_outputs_ = targets.shape[1]
+        self.n_parameters_ = count_parameters(network)
+        self._scaler = scaler
+        self._sequence_shape = tuple(sequences.shape[1:])
+        self._input_ndim = X.ndim
+        self._y_ndim = np.ndim(y)
+        # a warm start shuffles on from where this fit stopped
+        self._rng_state = generator.get_state()
+
+    def _record_history(self, result: TrainingResult, warm: bool) -> None:
+        """Set ``history_``, ``n_epochs_`` and ``best_epoch_`` after training."""
+        if not warm:
+            self.history_ = result.history
+            self.n_epochs_ = result.n_epochs
+            self.best_epoch_ = result.best_epoch
+            return
+        self.history_ = pd.concat([self.history_, result.history], ignore_index=True)
+        self.n_epochs_ += result.n_epochs
+        if result.n_epochs:
+            self.best_epoch_ = result.best_epoch
+
+    def _new_network(
+        self, n_features: int, n_outputs: int, settings: CoreSettings
+    ) -> ForecastNetwork:
+        # torch's layers draw default weights from the global generator when they
+        # are built; fork_rng gives the user's random state back untouched
+        with torch.random.fork_rng(devices=[]):
+            return ForecastNetwork(
+                n_inputs=n_features,
+                n_targets=n_outputs,
+                horizon=1,
+                hidden_sizes=settings.hidden_sizes,
+                cell=settings.cell,
+                dropout=settings.dropout,
+                bidirectional=settings.bidirectional,
+            )
+
+    def _check_continuable(
+        self, sequence_shape: tuple, n_outputs: int, settings: CoreSettings
+    ) -> None:
+        """Refuse a warm start whose data or architecture differs from the fit."""
+        encoder = self.network_.encoder
+        fitted = {
+            "hidden_sizes": tuple(layer.hidden_size for layer in encoder.layers),
+            "bidirectional": encoder.layers[0].bidirectional,
+            "sequence shape (n_steps, n_features)": self._sequence_shape,
+            "number of outputs": self.n_outputs_,
+        }
+        now = {
+            "hidden_sizes": settings.hidden_sizes,
+            "bidirectional": settings.bidirectional,
+            "sequence shape (n_steps, n_features)": tuple(sequence_shape),
+            "number of outputs": n_outputs,
+        }
+        for what, value in now.items():
+            if value != fitted[what]:
+                raise ValueError(
+                    f"warm_start=True continues training the fitted network, whose "
+                    f"{what} is {fitted[what]!r}, but this fit has {value!r}. Pass "
+                    "data and settings of the same shape, or set warm_start=False "
+                    "to start over."
+                )
+
+    def _train(
+        self,
+        network: ForecastNetwork,
+        sequences: np.ndarray,
+        targets: np.ndarray,
+        n_train: int,
+        settings: CoreSettings,
+        rngs: tuple[torch.Generator, torch.Generator],
+        first_epoch: int,
+    ) -> TrainingResult:
+        """Train ``network`` in place; the last samples beyond ``n_train`` validate."""
+        device = settings.device
+        # torch.tensor copies, so the user's arrays are never shared or written
+        inputs = torch.tensor(sequences, dtype=torch.float32, device=device)
+        outputs = torch.tensor(targets, dtype=torch.float32, device=device)
+        outputs = outputs.unsqueeze(1)
+        ids = torch.arange(len(sequences), device=device)
+
+        def make(items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return inputs[items], outputs[items]
+
+        batches = Batches(make=make, train=ids[:n_train], validation=ids[n_train:])
+        network.to(device)
+        try:
+            return train_network(network, batches, settings.config, *rngs, first_epoch)
+        except TrainingDivergedError as error:
+            raise TrainingDivergedError(
+                "The training loss became NaN or infinite. Lower the learning_rate "
+                f"(now {settings.config.learning_rate:g}), keep gradient_clip on, "
+                "keep scale_target=True and standardise X, for example with a "
+                "StandardScaler in a Pipeline."
+            ) from error
+        finally:
+            network.to("cpu")
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, X) -> np.ndarray:
+        """Predict the targets of sequences ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_steps, n_features) or (n_samples, n_columns)
+            Input sequences in the same form and shape as in ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, shaped as ``y`` was in ``fit``.
+        """
+        check_is_fitted(self)
+        self._check_form(getattr(X, "ndim", None))
+        X = validate_data(self, X, reset=False, allow_nd=True, dtype=FLOAT_DTYPES)
+        self._check_form(X.ndim)
+        sequences = self._fitted_sequences(X)
+        device = self._predict_device()
+        network = self.network_
+        if device.type != "cpu":
+            network = copy.deepcopy(network).to(device)
+        network.eval()
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(sequences), PREDICT_BATCH):
+                batch = torch.tensor(
+                    sequences[start : start + PREDICT_BATCH],
+                    dtype=torch.float32,
+                    device=device,
+                )
+                chunks.append(network(batch, dropout=False)[:, 0].double().cpu())
+        scaled = torch.cat(chunks).numpy()
+        predictions = self._scaler.inverse_transform(scaled, 0)
+        return predictions[:, 0] if self._y_ndim == 1 else predictions
+
+    def _check_form(self, ndim: int | None) -> None:
+        if ndim in (2, 3) and ndim != self._input_ndim:
+            n_steps, n_features = self._sequence_shape
+            fitted = (
+                f"2-D X of {n_steps * n_features} columns"
+                if self._input_ndim == 2
+                else f"3-D X of shape (n_samples, {n_steps}, {n_features})"
+            )
+            raise ValueError(
+                f"X is {ndim}-D, but the regressor was fitted on {fitted}. Pass X "
+                "in the same form as in fit."
+            )
+
+    def _fitted_sequences(self, X: np.ndarray) -> np.ndarray:
+        n_steps, n_features = self._sequence_shape
+        if X.ndim == 2:
+            # validate_data has checked the column count against the fit
+            return X.reshape(X.shape[0], n_steps, n_features)
+        if X.shape[2] != n_features:
+            raise ValueError(
+                f"X has {X.shape[2]} features per step, but the regressor was fitted "
+                f"on {n_features}. Pass X of shape (n_samples, {n_steps}, "
+                f"{n_features})."
+            )
+        return X
+
+    def _predict_device(self) -> torch.device:
+        try:
+            return resolve_device(self.device_)
+        except ValueError:
+            return torch.device("cpu")
+
+
+_DOC = """{cell_name} regressor for scikit-learn, on a stacked {cell_name} network in PyTorch.
+
+{summary}
+
+Each sample is a sequence: ``X`` of shape ``(n_samples, n_steps, n_features)``, or
+2-D ``(n_samples, n_columns)`` read as ``n_columns // n_features`` steps with the
+features of each step side by side (one feature per step by default), as
+:func:`gatedforecast.make_windows` and sktime's ``make_reduction`` produce it. The
+network reads each sequence, oldest step first, and a linear head maps its final
+state to the targets ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``.
+
+Parameters
+----------
+hidden_sizes : int or tuple of int, default=64
+    Hidden units of each recurrent layer, bottom to top: ``(128, 64)`` stacks two
+    layers as in the classic Keras recipe.
+dropout : float in [0, 1), default=0.0
+    Dropout on the output of every recurrent layer during training.
+bidirectional : bool, default=False
+    Read each sequence in both directions.
+n_features : int or None, default=None
+    Features per step of 2-D ``X``: its columns are read as
+    ``n_columns // n_features`` steps. ``None`` means one feature per step for 2-D
+    ``X`` and ``X.shape[2]`` for 3-D ``X``.
+scale_target : bool, default=True
+    Standardise each target column with its mean and standard deviation on the
+    training data, and invert that on the predictions. ``X`` is used as it is:
+    standardise it in a ``Pipeline`` (for example with ``StandardScaler``).
+loss : {{"mse", "mae", "huber"}}, nn.Module subclass or callable, default="mse"
+    Training loss, computed on the (scaled) targets.
+optimizer : {{"adam", "adamw", "sgd"}}, Optimizer subclass or callable, default="adam"
+    ``"sgd"`` uses momentum 0.9. A class or callable is called as
+    ``optimizer(params, lr=learning_rate)``.
+learning_rate : float, default=1e-3
+batch_size : int, default=32
+    Samples per gradient step.
+max_epochs : int, default=100
+    Training epochs of each call to ``fit``.
+steps_per_epoch : int or None, default=None
+    ``None``: an epoch is one pass over all training samples, shuffled. An int
+    bounds the work: each epoch draws ``steps_per_epoch * batch_size`` samples at
+    random.
+gradient_clip : float or None, default=1.0
+    Clip the global gradient norm to this value (``None``: no clipping).
+validation_size : int, float or None, default=None
+    Hold out the last samples, in the order given, for validation: an int number of
+    samples or a fraction of them (at least one). They are never trained on.
+patience : int or None, default=None
+    Stop after this many epochs without improvement of the validation loss (of
+    the training loss without validation). ``None`` runs every epoch.
+min_delta : float, default=0.0
+    Smallest decrease of the monitored loss that counts as an improvement.
+restore_best_weights : bool, default=True
+    At the end of training, restore the weights of the best epoch.
+lr_schedule : {{"plateau", "cosine", "onecycle", None}}, default=None
+    ``"plateau"`` halves the learning rate after ``max(1, patience // 2)`` epochs
+    (5 without patience) without improvement; ``"cosine"`` anneals it to zero over
+    ``max_epochs``; ``"onecycle"`` warms up to ``learning_rate`` and anneals, per
+    batch.
+warm_start : bool, default=False
+    When the regressor is fitted, ``fit`` continues training its network (and
+    keeps its target scaling) for ``max_epochs`` more epochs, numbered after the
+    earlier ones in ``history_``. The data must have the same sequence shape and
+    number of outputs. ``False``: every ``fit`` starts over.
+device : str, default="auto"
+    ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
+    ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
+    pickles and predicts anywhere; ``predict`` uses the training device when it is
+    available and the CPU otherwise.
+random_state : int, RandomState, Generator or None, default=None
+    Seeds local generators for the initial weights, shuffling and dropout. The
+    global torch and numpy random states are never touched. With an int, two fits
+    on the CPU give bit-identical predictions.
+verbose : int, default=0
+    ``1`` shows a progress bar over epochs with the current losses; ``0`` prints
+    nothing.
+
+Attributes
+----------
+network_ : ForecastNetwork
+    The trained network, on the CPU.
+history_ : pandas.DataFrame
+    One row per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``learning_rate``,
+    ``seconds``.
+n_epochs_ : int
+    Epochs run over all fits (fewer than ``max_epochs`` after early stopping).
+best_epoch_ : int
+    Epoch with the lowest monitored loss in the last fit.
+device_ : torch.device
+    Device the network was trained on.
+n_features_in_ : int
+    ``X.shape[1]`` in ``fit``: the column count of 2-D ``X``, the number of steps
+    of 3-D ``X``.
+feature_names_in_ : ndarray of str
+    Column names of ``X`` when it was a DataFrame with string column names.
+n_outputs_ : int
+    Number of targets.
+n_parameters_ : int
+    Number of trainable parameters.
+
+See Also
+--------
+{other} : the same regressor with the {other_cell} cell.
+gatedforecast.make_windows : cut a series into ``(X, y)`` samples.
+
+Examples
+--------
+>>> import numpy as np
+>>> from gatedforecast import make_windows, {name}
+>>> X, y = make_windows(np.sin(np.arange(200) / 4), window_length=12)
+>>> X.shape, y.shape
+((188, 12), (188,))
+>>> model = {name}(hidden_sizes=16, max_epochs=5, random_state=0)
+>>> model.fit(X[:150], y[:150])
+{name}(hidden_sizes=16, max_epochs=5, random_state=0)
+>>> model.predict(X[150:]).shape
+(38,)
+"""
+
+_GRU_SUMMARY = (
+    "A GRU has three weight blocks per layer (update gate, reset gate, candidate),\n"
+    "about a quarter fewer parameters than an LSTM of the same width."
+)
+_LSTM_SUMMARY = (
+    "An LSTM has four weight blocks per layer (input, forget and output gates and\n"
+    "the candidate cell) and a separate cell state, which can help on long sequences."
+)
+
+
+class GRURegressor(_RecurrentRegressor):
+    __doc__ = _DOC.format(
+        cell_name="GRU",
+        summary=_GRU_SUMMARY,
+        name="GRURegressor",
+        other="LSTMRegressor",
+        other_cell="LSTM",
+    )
+    _cell = "gru"
+
+
+class LSTMRegressor(_RecurrentRegressor):
+    __doc__ = _DOC.format(
+        cell_name="LSTM",
+        summary=_LSTM_SUMMARY,
+        name="LSTMRegressor",
+        other="GRURegressor",
+        other_cell="GRU",
+    )
+    _cell = "lstm"
