@@ -297,6 +297,15 @@ def test_warm_start_continues_training():
         torch.testing.assert_close(value, trained[name], atol=1e-6, rtol=0)
 
 
+def test_warm_start_keeps_the_target_scaling_of_the_first_fit():
+    X, y = sine_windows(60)
+    model = GRURegressor(**TINY).fit(X, y)
+    loc, scale = model._scaler.loc_.copy(), model._scaler.scale_.copy()
+    model.set_params(warm_start=True).fit(X, 10 * y + 5)
+    np.testing.assert_array_equal(model._scaler.loc_, loc)
+    np.testing.assert_array_equal(model._scaler.scale_, scale)
+
+
 def test_without_warm_start_fit_starts_over():
     X, y = sine_windows(60)
     model = GRURegressor(**TINY).fit(X, y)
