@@ -492,9 +492,9 @@ Examples
 >>> X, y = make_windows(np.sin(np.arange(200) / 4), window_length=12)
 >>> X.shape, y.shape
 ((188, 12), (188,))
->>> model = {name}(hidden_sizes=16, max_epochs=5, random_state=0)
+>>> model = {name}(hidden_sizes=8, max_epochs=3, random_state=0)
 >>> model.fit(X[:150], y[:150])
-{name}(hidden_sizes=16, max_epochs=5, random_state=0)
+{name}(hidden_sizes=8, max_epochs=3, random_state=0)
 >>> model.predict(X[150:]).shape
 (38,)
 """
