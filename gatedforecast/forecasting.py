@@ -162,6 +162,9 @@ class _RecurrentForecaster(BaseForecaster):
         self.random_state = random_state
         self.verbose = verbose
         super().__init__()
+        # sktime stores y here only when a user turns remember_data back on
+        self._y = None
+        self._X = None
 
     # ------------------------------------------------------------------ settings
     def _head_length(self, fh) -> int:

@@ -131,8 +131,14 @@ class ForecastNetwork(nn.Module):
         bidirectional: bool = False,
     ) -> None:
         super().__init__()
-        self.encoder = StackedRNN(n_inputs, hidden_sizes, cell, dropout, bidirectional)
-        self.head = nn.Linear(self.encoder.output_size, horizon * n_targets)
+        # torch's modules draw default weights from the global generator on
+        # construction; fork it so the user's random state is left as it was.
+        # ``initialize`` then draws the real initial weights from a local generator.
+        with torch.random.fork_rng(devices=[]):
+            self.encoder = StackedRNN(
+                n_inputs, hidden_sizes, cell, dropout, bidirectional
+            )
+            self.head = nn.Linear(self.encoder.output_size, horizon * n_targets)
         self.horizon = horizon
         self.n_targets = n_targets
 

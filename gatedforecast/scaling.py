@@ -60,9 +60,10 @@ class SeriesScaler:
             else:
                 loc = np.zeros(values.shape[1])
                 scale = np.ones(values.shape[1])
-            # a constant channel keeps its level and is not divided by zero
+            # a constant channel is scaled by its own magnitude, never by zero
             floor = np.maximum(np.abs(loc), 1.0) * 1e-12
-            scale = np.where(scale > floor, scale, 1.0)
+            magnitude = np.where(np.abs(loc) > 0, np.abs(loc), 1.0)
+            scale = np.where(scale > floor, scale, magnitude)
             locs.append(loc)
             scales.append(scale)
         self.loc_ = np.stack(locs)
