@@ -9,8 +9,8 @@ import pandas as pd
 import torch
 from sktime.forecasting.base import BaseForecaster
 
+from ._fitted import FittedNetworkMixin
 from ._params import check_choice, check_int, core_settings, generators
-from .devices import resolve_device
 from .networks import ForecastNetwork, count_parameters
 from .scaling import BASELINES, SCALERS, SeriesScaler, WindowTransform
 from .training import Batches, train_network
@@ -81,7 +81,7 @@ def roll_out(
     return torch.cat(produced, dim=1)[:, :n_steps]
 
 
-class _RecurrentForecaster(BaseForecaster):
+class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
     """Shared implementation of :class:`GRUForecaster` and :class:`LSTMForecaster`."""
 
     _cell = "gru"
@@ -267,9 +267,7 @@ class _RecurrentForecaster(BaseForecaster):
             raise
         self.network_ = network
         self._tail = scaled[-(window + head - 1) :]
-        self.history_ = result.history
-        self.n_epochs_ = result.n_epochs
-        self.best_epoch_ = result.best_epoch
+        self._record_history(result, continued=False)
         # continued training (update) shuffles on from where fit stopped
         self._rng_state = generator.get_state()
         return self
@@ -322,12 +320,6 @@ class _RecurrentForecaster(BaseForecaster):
         finally:
             network.to("cpu")
 
-    def _predict_device(self) -> torch.device:
-        try:
-            return resolve_device(self.device_)
-        except ValueError:
-            return torch.device("cpu")
-
     def _forecast_scaled(self, n_steps: int) -> np.ndarray:
         device = self._predict_device()
         network = self.network_
@@ -368,12 +360,7 @@ class _RecurrentForecaster(BaseForecaster):
                 first_epoch=self.n_epochs_ + 1,
             )
             self._rng_state = generator.get_state()
-            self.history_ = pd.concat(
-                [self.history_, result.history], ignore_index=True
-            )
-            self.n_epochs_ += result.n_epochs
-            if result.n_epochs:
-                self.best_epoch_ = result.best_epoch
+            self._record_history(result, continued=True)
         self._tail = scaled[-(self.window_length_ + self.horizon_ - 1) :]
         return self
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._fitted import FittedNetworkMixin
 from ._params import CoreSettings, check_bool, check_int, core_settings, generators
-from .devices import resolve_device
 from .networks import ForecastNetwork, count_parameters
 from .scaling import SeriesScaler
-from .training import Batches, TrainingDivergedError, TrainingResult, train_network
+from .training import Batches, TrainingResult, train_network
 
 __all__ = ["GRURegressor", "LSTMRegressor"]
 
@@ -76,7 +76,7 @@ def n_training_samples(n_samples: int, validation_size: int | float | None) -> i
     return n_samples - n_validation
 
 
-class _RecurrentRegressor(RegressorMixin, BaseEstimator):
+class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
     """Shared implementation of :class:`GRURegressor` and :class:`LSTMRegressor`."""
 
     _cell = "gru"
@@ -221,33 +221,18 @@ class _RecurrentRegressor(RegressorMixin, BaseEstimator):
         # a warm start shuffles on from where this fit stopped
         self._rng_state = generator.get_state()
 
-    def _record_history(self, result: TrainingResult, warm: bool) -> None:
-        """Set ``history_``, ``n_epochs_`` and ``best_epoch_`` after training."""
-        if not warm:
-            self.history_ = result.history
-            self.n_epochs_ = result.n_epochs
-            self.best_epoch_ = result.best_epoch
-            return
-        self.history_ = pd.concat([self.history_, result.history], ignore_index=True)
-        self.n_epochs_ += result.n_epochs
-        if result.n_epochs:
-            self.best_epoch_ = result.best_epoch
-
     def _new_network(
         self, n_features: int, n_outputs: int, settings: CoreSettings
     ) -> ForecastNetwork:
-        # torch's layers draw default weights from the global generator when they
-        # are built; fork_rng gives the user's random state back untouched
-        with torch.random.fork_rng(devices=[]):
-            return ForecastNetwork(
-                n_inputs=n_features,
-                n_targets=n_outputs,
-                horizon=1,
-                hidden_sizes=settings.hidden_sizes,
-                cell=settings.cell,
-                dropout=settings.dropout,
-                bidirectional=settings.bidirectional,
-            )
+        return ForecastNetwork(
+            n_inputs=n_features,
+            n_targets=n_outputs,
+            horizon=1,
+            hidden_sizes=settings.hidden_sizes,
+            cell=settings.cell,
+            dropout=settings.dropout,
+            bidirectional=settings.bidirectional,
+        )
 
     def _check_continuable(
         self, sequence_shape: tuple, n_outputs: int, settings: CoreSettings
@@ -298,15 +283,13 @@ class _RecurrentRegressor(RegressorMixin, BaseEstimator):
 
         batches = Batches(make=make, train=ids[:n_train], validation=ids[n_train:])
         network.to(device)
+        config = dataclasses.replace(
+            settings.config,
+            divergence_hint="keep scale_target=True and standardise X, for example "
+            "with a StandardScaler in a Pipeline.",
+        )
         try:
-            return train_network(network, batches, settings.config, *rngs, first_epoch)
-        except TrainingDivergedError as error:
-            raise TrainingDivergedError(
-                "The training loss became NaN or infinite. Lower the learning_rate "
-                f"(now {settings.config.learning_rate:g}), keep gradient_clip on, "
-                "keep scale_target=True and standardise X, for example with a "
-                "StandardScaler in a Pipeline."
-            ) from error
+            return train_network(network, batches, config, *rngs, first_epoch)
         finally:
             network.to("cpu")
 
@@ -372,12 +355,6 @@ class _RecurrentRegressor(RegressorMixin, BaseEstimator):
                 f"{n_features})."
             )
         return X
-
-    def _predict_device(self) -> torch.device:
-        try:
-            return resolve_device(self.device_)
-        except ValueError:
-            return torch.device("cpu")
 
 
 _DOC = """{cell_name} regressor for scikit-learn, on a stacked {cell_name} network in PyTorch.

@@ -83,6 +83,8 @@ class TrainingConfig:
     restore_best_weights: bool = True
     lr_schedule: str | None = None
     verbose: int = 0
+    #: how to avoid divergence with the estimator at hand, ends the error message
+    divergence_hint: str = "or scale the data (scaler='standard' or 'window')."
 
 
 @dataclass
@@ -242,8 +244,7 @@ def train_network(
                 raise TrainingDivergedError(
                     f"The training loss became {train_loss} at epoch {epoch}. Lower "
                     f"the learning_rate (now {config.learning_rate:g}), keep "
-                    "gradient_clip on, or scale the data (scaler='standard' or "
-                    "'window')."
+                    f"gradient_clip on, {config.divergence_hint}"
                 )
             val_loss = (
                 _evaluate(network, batches, loss_fn, eval_batch).item()
