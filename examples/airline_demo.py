@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 from sktime.datasets import load_airline
-from sktime.forecasting.model_selection import temporal_train_test_split
+from sktime.split import temporal_train_test_split
 
 from gatedforecast import GRUForecaster, LSTMForecaster
 
