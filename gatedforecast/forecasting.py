@@ -10,8 +10,9 @@ import torch
 from sktime.forecasting.base import BaseForecaster
 
 from ._fitted import FittedNetworkMixin
-from ._params import check_choice, check_int, core_settings, generators
+from ._params import check_bool, check_choice, check_int, core_settings, generators
 from .networks import ForecastNetwork, count_parameters
+from .panels import cutoff_like, join_forecasts, split_series
 from .scaling import BASELINES, SCALERS, SeriesScaler, WindowTransform
 from .training import Batches, train_network
 from .windows import WindowIndex, gather_windows
@@ -19,6 +20,15 @@ from .windows import WindowIndex, gather_windows
 __all__ = ["GRUForecaster", "LSTMForecaster"]
 
 STRATEGIES = ("direct", "recursive")
+#: series forecast together in one batched forward pass
+PREDICT_CHUNK = 4096
+
+
+def _series_name(key) -> str:
+    """How error messages name a series: ``y`` alone, or ``y[key]`` in a panel."""
+    if key is None:
+        return "y"
+    return f"y[{key[0]!r}]" if len(key) == 1 else f"y[{key!r}]"
 
 
 def check_series_values(y: pd.DataFrame, name: str = "y") -> np.ndarray:
@@ -90,7 +100,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         "authors": ["gatedforecast developers"],
         "maintainers": ["gatedforecast developers"],
         "python_dependencies": "torch",
-        "y_inner_mtype": "pd.DataFrame",
+        "y_inner_mtype": ["pd.DataFrame", "pd-multiindex", "pd_multiindex_hier"],
         "X_inner_mtype": "pd.DataFrame",
         "capability:multivariate": True,
         "capability:exogenous": False,
@@ -132,6 +142,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         restore_best_weights: bool = True,
         lr_schedule: str | None = None,
         update_epochs: int | None = None,
+        global_model: bool = True,
         device: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
@@ -158,6 +169,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self.restore_best_weights = restore_best_weights
         self.lr_schedule = lr_schedule
         self.update_epochs = update_epochs
+        self.global_model = global_model
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -165,6 +177,12 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         # sktime stores y here only when a user turns remember_data back on
         self._y = None
         self._X = None
+
+    def __dynamic_tags__(self):
+        """Panels reach ``_fit`` whole for a global model; otherwise sktime fits one
+        clone per series."""
+        if self.global_model is False:
+            self.set_tags(y_inner_mtype="pd.DataFrame")
 
     # ------------------------------------------------------------------ settings
     def _head_length(self, fh) -> int:
@@ -177,7 +195,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             return max(1, int(steps.max()))
         return 1
 
-    def _window_length(self, n_obs: int, head: int) -> int:
+    def _window_length(self, n_obs: int, head: int, name: str = "y") -> int:
         period = self.seasonal_period if self.baseline == "seasonal" else None
         if self.window_length is not None:
             length = self.window_length
@@ -193,7 +211,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         needed = length + head
         if n_obs < needed:
             raise ValueError(
-                f"y has {n_obs} observations, but window_length={length} and a "
+                f"{name} has {n_obs} observations, but window_length={length} and a "
                 f"forecasting head of {head} step(s) need at least {needed} "
                 f"(window_length + {head}). Pass a longer series, a smaller "
                 "window_length, or strategy='recursive' (a one-step head)."
@@ -206,6 +224,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         check_int("seasonal_period", self.seasonal_period, allow_none=True)
         check_int("update_epochs", self.update_epochs, allow_none=True)
         check_choice("strategy", self.strategy, STRATEGIES)
+        check_bool("global_model", self.global_model)
         check_choice("scaler", self.scaler, SCALERS)
         check_choice("baseline", self.baseline, BASELINES)
         if self.baseline == "seasonal" and self.seasonal_period is None:
@@ -218,12 +237,16 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
     def _fit(self, y: pd.DataFrame, X=None, fh=None):
         self._check_params()
         settings = core_settings(self, self._cell)
-        values = check_series_values(y)
+        keys, frames = split_series(y)
+        values = [check_series_values(f, _series_name(k)) for k, f in zip(keys, frames)]
         head = self._head_length(fh)
-        window = self._window_length(values.shape[0], head)
+        shortest = int(np.argmin([len(v) for v in values]))
+        window = self._window_length(
+            len(values[shortest]), head, _series_name(keys[shortest])
+        )
 
         series_method = "standard" if self.scaler == "window" else self.scaler
-        scaler = SeriesScaler(series_method).fit([values])
+        scaler = SeriesScaler(series_method).fit(values)
         transform = WindowTransform(
             normalize=self.scaler == "window",
             baseline=self.baseline,
@@ -231,61 +254,54 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             horizon=head,
         )
         generator, dropout_generator = generators(settings.seed, settings.device)
+        n_channels = values[0].shape[1]
         network = ForecastNetwork(
-            n_inputs=values.shape[1],
-            n_targets=values.shape[1],
+            n_inputs=n_channels,
+            n_targets=n_channels,
             horizon=head,
             hidden_sizes=settings.hidden_sizes,
             cell=settings.cell,
             dropout=settings.dropout,
             bidirectional=settings.bidirectional,
         ).initialize(generator)
+        scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
+        result = self._train(
+            network,
+            scaled,
+            (window, head, transform),
+            settings,
+            (generator, dropout_generator),
+            settings.config.max_epochs,
+            first_epoch=1,
+        )
 
+        self.network_ = network
         self.device_ = settings.device
         self.window_length_ = window
         self.horizon_ = head
         self.n_parameters_ = count_parameters(network)
+        self.n_series_ = len(keys)
         self._columns = y.columns
+        self._index_names = list(y.index.names)
+        self._keys = keys
+        self._last_index = [f.index[-1] for f in frames]
         self._scaler = scaler
         self._transform = transform
-        self._last_index = y.index[-1]
-        scaled = scaler.transform(values)
-        try:
-            result = self._train(
-                network,
-                scaled,
-                settings,
-                generator,
-                dropout_generator,
-                settings.config.max_epochs,
-                first_epoch=1,
-            )
-        except BaseException:
-            # a failed fit leaves nothing behind that looks fitted
-            for name in ("device_", "window_length_", "horizon_", "n_parameters_"):
-                self.__dict__.pop(name, None)
-            raise
-        self.network_ = network
-        self._tail = scaled[-(window + head - 1) :]
+        self._tails = np.stack([s[-(window + head - 1) :] for s in scaled])
         self._record_history(result, continued=False)
         # continued training (update) shuffles on from where fit stopped
         self._rng_state = generator.get_state()
         return self
 
-    def _train(
-        self,
-        network,
-        scaled,
-        settings,
-        generator,
-        dropout_generator,
-        epochs,
-        first_epoch,
-    ):
-        """Train ``network`` on every window of the scaled ``(n_t, channels)`` buffer."""
+    def _train(self, network, scaled, shape, settings, rngs, epochs, first_epoch):
+        """Train ``network`` on every window of the scaled series in ``scaled``.
+
+        The series are stored end to end in one float32 buffer on the device and
+        windows are gathered from it by start position, batch by batch.
+        """
         device = settings.device
-        window, head = self.window_length_, self.horizon_
-        index = WindowIndex.build([scaled.shape[0]], window, head)
+        window, head, transform = shape
+        index = WindowIndex.build([len(s) for s in scaled], window, head)
         train, val = index.split_validation(settings.validation_size)
         if train.size == 0 and first_epoch > 1:
             # continued training on a few new windows validates only when it can
@@ -296,8 +312,9 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 f"window out of {len(index)}: use a smaller validation_size, a "
                 "shorter window_length, or a longer series."
             )
-        buffer = torch.as_tensor(scaled, dtype=torch.float32, device=device)
-        transform = self._transform
+        buffer = torch.as_tensor(
+            np.concatenate(scaled), dtype=torch.float32, device=device
+        )
         span = window + head
 
         def make(starts):
@@ -314,54 +331,74 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         config.max_epochs = epochs
         network.to(device)
         try:
-            return train_network(
-                network, batches, config, generator, dropout_generator, first_epoch
-            )
+            return train_network(network, batches, config, *rngs, first_epoch)
         finally:
             network.to("cpu")
 
     def _forecast_scaled(self, n_steps: int) -> np.ndarray:
+        """Roll every series out ``n_steps``: ``(n_series, n_steps, channels)``."""
         device = self._predict_device()
         network = self.network_
         if device.type != "cpu":
             network = copy.deepcopy(network).to(device)
-        context = torch.as_tensor(
-            self._tail[-self.window_length_ :], dtype=torch.float32, device=device
-        ).unsqueeze(0)
-        out = roll_out(network, self._transform, context, n_steps)
-        return out[0].double().cpu().numpy()
+        contexts = self._tails[:, -self.window_length_ :]
+        out = []
+        for chunk in np.array_split(contexts, max(1, len(contexts) // PREDICT_CHUNK)):
+            context = torch.as_tensor(chunk, dtype=torch.float32, device=device)
+            out.append(roll_out(network, self._transform, context, n_steps))
+        return torch.cat(out).double().cpu().numpy()
 
     def _predict(self, fh, X=None):
-        steps = np.asarray(fh.to_relative(self.cutoff), dtype=np.int64)
-        scaled = self._forecast_scaled(int(steps.max()))
-        values = self._scaler.inverse_transform(scaled[steps - 1])
-        index = fh.to_absolute_index(self.cutoff)
-        return pd.DataFrame(values, index=index, columns=self._columns)
+        steps, indexes = [], []
+        for last in self._last_index:
+            cutoff = cutoff_like(self.cutoff, last)
+            steps.append(np.asarray(fh.to_relative(cutoff), dtype=np.int64))
+            indexes.append(fh.to_absolute_index(cutoff))
+        scaled = self._forecast_scaled(int(max(s.max() for s in steps)))
+        values = [
+            self._scaler.inverse_transform(scaled[i, s - 1], i)
+            for i, s in enumerate(steps)
+        ]
+        return join_forecasts(
+            self._keys, self._index_names, indexes, values, self._columns
+        )
 
     def _update(self, y: pd.DataFrame, X=None, update_params: bool = True):
-        new = y.loc[y.index > self._last_index]
-        if len(new) == 0:
-            return self
-        values = check_series_values(new)
-        scaled = np.concatenate([self._tail, self._scaler.transform(values)])
-        self._last_index = new.index[-1]
-        if update_params:
+        keys, frames = split_series(y)
+        position = {key: i for i, key in enumerate(self._keys)}
+        unknown = [k for k in keys if k not in position]
+        if unknown:
+            raise ValueError(
+                f"update got series {unknown[:5]} that were not seen in fit; a "
+                "fitted forecaster updates the series it was fitted on. Fit again "
+                "to forecast new series."
+            )
+        buffers = list(self._tails)
+        for key, frame in zip(keys, frames):
+            i = position[key]
+            new = frame.loc[frame.index > self._last_index[i]]
+            if len(new) == 0:
+                continue
+            values = check_series_values(new, _series_name(key))
+            buffers[i] = np.concatenate([buffers[i], self._scaler.transform(values, i)])
+            self._last_index[i] = new.index[-1]
+        if update_params and any(len(b) > len(self._tails[0]) for b in buffers):
             settings = core_settings(self, self._cell)
             generator, dropout_generator = generators(settings.seed, settings.device)
             generator.set_state(self._rng_state)
-            epochs = self.update_epochs or settings.config.max_epochs
             result = self._train(
                 self.network_,
-                scaled,
+                buffers,
+                (self.window_length_, self.horizon_, self._transform),
                 settings,
-                generator,
-                dropout_generator,
-                epochs,
+                (generator, dropout_generator),
+                self.update_epochs or settings.config.max_epochs,
                 first_epoch=self.n_epochs_ + 1,
             )
             self._rng_state = generator.get_state()
             self._record_history(result, continued=True)
-        self._tail = scaled[-(self.window_length_ + self.horizon_ - 1) :]
+        keep = self._tails.shape[1]
+        self._tails = np.stack([b[-keep:] for b in buffers])
         return self
 
     # ------------------------------------------------------------------ testing
@@ -470,6 +507,11 @@ lr_schedule : {{"plateau", "cosine", "onecycle", None}}, default=None
 update_epochs : int or None, default=None
     Epochs of continued training in ``update(update_params=True)``, over the
     windows whose targets reach into the new data. ``None``: ``max_epochs``.
+global_model : bool, default=True
+    For a panel or hierarchy of series (sktime's ``pd-multiindex`` and
+    ``pd_multiindex_hier``): ``True`` trains one network on the windows of all
+    series, each scaled on its own; ``False`` lets sktime fit one forecaster per
+    series. Either way each series is forecast from its own last observation.
 device : str, default="auto"
     ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
     ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU

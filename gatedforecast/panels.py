@@ -1,0 +1,61 @@
+"""Between sktime's data containers and a list of series.
+
+A single series is a ``pd.DataFrame`` with a time index; a panel or hierarchy is a
+``pd.DataFrame`` whose index has one or more instance levels and the time last
+(sktime's ``pd-multiindex`` and ``pd_multiindex_hier``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["split_series", "cutoff_like", "join_forecasts"]
+
+
+def split_series(y: pd.DataFrame) -> tuple[list, list[pd.DataFrame]]:
+    """Instance keys and one time-indexed frame per series, in the order of ``y``.
+
+    A single series gives ``([None], [y])``.
+    """
+    if not isinstance(y.index, pd.MultiIndex):
+        return [None], [y]
+    instance_levels = list(range(y.index.nlevels - 1))
+    keys, frames = [], []
+    for key, frame in y.groupby(level=instance_levels, sort=False):
+        keys.append(key if isinstance(key, tuple) else (key,))
+        frames.append(frame.droplevel(instance_levels))
+    return keys, frames
+
+
+def cutoff_like(cutoff: pd.Index, value) -> pd.Index:
+    """A one-element cutoff index holding ``value``, with ``cutoff``'s type and freq."""
+    if isinstance(cutoff, pd.PeriodIndex):
+        return pd.PeriodIndex([value], freq=cutoff.freq)
+    if isinstance(cutoff, pd.DatetimeIndex):
+        return pd.DatetimeIndex([value], freq=cutoff.freq)
+    return pd.Index([value])
+
+
+def join_forecasts(
+    keys: list,
+    names: list,
+    time_indexes: list[pd.Index],
+    values: list[np.ndarray],
+    columns: pd.Index,
+) -> pd.DataFrame:
+    """One frame of forecasts: a plain time index for a single series, else the
+    instance levels of ``keys`` (named ``names``) followed by the time level."""
+    if keys == [None]:
+        return pd.DataFrame(values[0], index=time_indexes[0], columns=columns)
+    counts = [len(index) for index in time_indexes]
+    levels = [
+        pd.Index([key[i] for key in keys]).repeat(counts) for i in range(len(keys[0]))
+    ]
+    time = (
+        time_indexes[0].append(time_indexes[1:])
+        if len(time_indexes) > 1
+        else (time_indexes[0])
+    )
+    index = pd.MultiIndex.from_arrays([*levels, time], names=names)
+    return pd.DataFrame(np.concatenate(values), index=index, columns=columns)
