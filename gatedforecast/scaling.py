@@ -18,7 +18,7 @@ import torch
 
 __all__ = ["SCALERS", "BASELINES", "SeriesScaler", "WindowTransform"]
 
-SCALERS = ("standard", "robust", "window", None)
+SCALERS = ("window", "standard", "robust", None)
 BASELINES = ("last", "seasonal", None)
 
 
