@@ -89,31 +89,43 @@ def check_hidden_sizes(value) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
-def check_optimizer(value):
-    """A name from OPTIMIZERS, a torch Optimizer subclass, or a callable."""
+def _check_component(
+    name: str, value, names, base: type, base_name: str, call_form: str
+):
+    """A name from ``names``, a subclass of ``base``, or a callable instance."""
     if isinstance(value, str):
-        return check_choice("optimizer", value, tuple(OPTIMIZERS))
-    if isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
+        return check_choice(name, value, tuple(names))
+    if isinstance(value, type) and issubclass(value, base):
         return value
     if callable(value) and not isinstance(value, type):
         return value
     raise TypeError(
-        f"optimizer must be one of {_choices(OPTIMIZERS)}, a torch.optim.Optimizer "
-        f"subclass, or a callable(params, lr=...) returning one; got {value!r}."
+        f"{name} must be one of {_choices(names)}, a {base_name} subclass, or a "
+        f"{call_form}; got {value!r}."
+    )
+
+
+def check_optimizer(value):
+    """A name from OPTIMIZERS, a torch Optimizer subclass, or a callable."""
+    return _check_component(
+        "optimizer",
+        value,
+        OPTIMIZERS,
+        torch.optim.Optimizer,
+        "torch.optim.Optimizer",
+        "callable(params, lr=...) returning one",
     )
 
 
 def check_loss(value):
     """A name from LOSSES, an ``nn.Module`` subclass, or a callable(pred, target)."""
-    if isinstance(value, str):
-        return check_choice("loss", value, tuple(LOSSES))
-    if isinstance(value, type) and issubclass(value, torch.nn.Module):
-        return value
-    if callable(value) and not isinstance(value, type):
-        return value
-    raise TypeError(
-        f"loss must be one of {_choices(LOSSES)}, a torch.nn.Module subclass, or a "
-        f"callable(prediction, target) returning a scalar tensor; got {value!r}."
+    return _check_component(
+        "loss",
+        value,
+        LOSSES,
+        torch.nn.Module,
+        "torch.nn.Module",
+        "callable(prediction, target) returning a scalar tensor",
     )
 
 
