@@ -1,0 +1,139 @@
+"""M4 Weekly data and the M4 competition's metrics, shared by the benchmarks.
+
+The data lives outside the repository, in ``../shared/data/m4/`` next to it (see
+the README there). Set ``GATEDFORECAST_M4_DIR`` or pass ``data_dir`` to read it
+from elsewhere.
+
+Run ``python benchmarks/m4_data.py`` to check the loader and the metrics against
+the reference scores of the naive (last value) forecast: sMAPE 9.161, MASE 2.777.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "HORIZON",
+    "data_dir_path",
+    "load_m4_weekly",
+    "mase",
+    "naive_forecast",
+    "smape",
+    "to_panel",
+]
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "m4"
+HORIZON = 13
+
+
+def data_dir_path(data_dir=None) -> Path:
+    """Folder of the M4 files: ``data_dir``, else ``$GATEDFORECAST_M4_DIR``, else
+    :data:`DEFAULT_DATA_DIR`."""
+    if data_dir is not None:
+        return Path(data_dir)
+    env = os.environ.get("GATEDFORECAST_M4_DIR")
+    return Path(env) if env else DEFAULT_DATA_DIR
+
+
+def _read(path: Path) -> tuple[list[str], np.ndarray]:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found. Point GATEDFORECAST_M4_DIR (or data_dir) at the "
+            "folder holding Weekly-train.csv and Weekly-test.csv."
+        )
+    frame = pd.read_csv(path, index_col=0)
+    return [str(i) for i in frame.index], frame.to_numpy(dtype=np.float64)
+
+
+def load_m4_weekly(data_dir=None) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """The M4 Weekly subset.
+
+    Returns
+    -------
+    train : list of ndarray
+        One float64 array per series, oldest value first, padding dropped.
+    test : ndarray of shape (n_series, 13)
+        The next 13 values of each series.
+    ids : list of str
+        Series ids (``"W1"`` ... ``"W359"``), in the order of ``train`` and ``test``.
+    """
+    folder = data_dir_path(data_dir)
+    train_ids, train_values = _read(folder / "Weekly-train.csv")
+    test_ids, test = _read(folder / "Weekly-test.csv")
+    if train_ids != test_ids:
+        raise ValueError("Weekly-train.csv and Weekly-test.csv list different ids.")
+    train = []
+    for row in train_values:
+        values = row[~np.isnan(row)]
+        train.append(np.ascontiguousarray(values))
+    if np.isnan(test).any():
+        raise ValueError("Weekly-test.csv has missing values.")
+    return train, test, train_ids
+
+
+def smape(y, yhat) -> float:
+    """M4 sMAPE in percent: ``200/h * sum |y - yhat| / (|y| + |yhat|)`` per series,
+    averaged over series. ``y`` and ``yhat`` have shape ``(n_series, h)``."""
+    y, yhat = np.asarray(y, dtype=np.float64), np.asarray(yhat, dtype=np.float64)
+    per_series = 200.0 * np.mean(np.abs(y - yhat) / (np.abs(y) + np.abs(yhat)), axis=1)
+    return float(np.mean(per_series))
+
+
+def mase(y, yhat, insample, m: int = 1) -> float:
+    """M4 MASE: mean absolute error over the mean absolute ``m``-step difference of
+    each series' training part, averaged over series.
+
+    ``y`` and ``yhat`` have shape ``(n_series, h)``; ``insample`` is a list of the
+    training arrays.
+    """
+    y, yhat = np.asarray(y, dtype=np.float64), np.asarray(yhat, dtype=np.float64)
+    scores = []
+    for i, history in enumerate(insample):
+        history = np.asarray(history, dtype=np.float64)
+        scale = np.mean(np.abs(history[m:] - history[:-m]))
+        scores.append(np.mean(np.abs(y[i] - yhat[i])) / scale)
+    return float(np.mean(scores))
+
+
+def naive_forecast(train, horizon: int = HORIZON) -> np.ndarray:
+    """Repeat the last value of each series: shape ``(n_series, horizon)``."""
+    return np.stack([np.full(horizon, series[-1]) for series in train])
+
+
+def to_panel(train, ids=None) -> pd.DataFrame:
+    """The series as an sktime ``pd-multiindex`` panel.
+
+    Index levels: series id and an integer time index ``0 .. n-1`` per series; one
+    column ``"y"``.
+    """
+    if ids is None:
+        ids = [f"W{i + 1}" for i in range(len(train))]
+    lengths = [len(series) for series in train]
+    index = pd.MultiIndex.from_arrays(
+        [
+            np.repeat(np.asarray(ids, dtype=object), lengths),
+            np.concatenate([np.arange(n, dtype=np.int64) for n in lengths]),
+        ],
+        names=["series", "time"],
+    )
+    values = np.concatenate([np.asarray(s, dtype=np.float64) for s in train])
+    return pd.DataFrame({"y": values}, index=index)
+
+
+if __name__ == "__main__":
+    train, test, ids = load_m4_weekly()
+    lengths = np.array([len(s) for s in train])
+    print(
+        f"M4 Weekly: {len(train)} series, lengths {lengths.min()} to {lengths.max()}, "
+        f"{lengths.sum()} observations, test {test.shape}"
+    )
+    forecast = naive_forecast(train)
+    print(
+        f"Naive (last value): sMAPE {smape(test, forecast):.3f}, "
+        f"MASE {mase(test, forecast, train):.3f} (reference 9.161, 2.777)"
+    )
