@@ -349,11 +349,16 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         return torch.cat(out).double().cpu().numpy()
 
     def _predict(self, fh, X=None):
-        steps, indexes = [], []
-        for last in self._last_index:
+        # series that end together share their steps and forecast index
+        per_end = {}
+        for last in set(self._last_index):
             cutoff = cutoff_like(self.cutoff, last)
-            steps.append(np.asarray(fh.to_relative(cutoff), dtype=np.int64))
-            indexes.append(fh.to_absolute_index(cutoff))
+            per_end[last] = (
+                np.asarray(fh.to_relative(cutoff), dtype=np.int64),
+                fh.to_absolute_index(cutoff),
+            )
+        steps = [per_end[last][0] for last in self._last_index]
+        indexes = [per_end[last][1] for last in self._last_index]
         scaled = self._forecast_scaled(int(max(s.max() for s in steps)))
         values = [
             self._scaler.inverse_transform(scaled[i, s - 1], i)
