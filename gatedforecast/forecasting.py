@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pandas as pd
 import torch
-from sktime.forecasting.base import BaseForecaster
+from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
 from ._fitted import FittedNetworkMixin
 from ._params import check_bool, check_choice, check_int, core_settings, generators
@@ -22,6 +22,31 @@ __all__ = ["GRUForecaster", "LSTMForecaster"]
 STRATEGIES = ("direct", "recursive")
 #: series forecast together in one batched forward pass
 PREDICT_CHUNK = 4096
+
+
+def _frames_by_key(X: pd.DataFrame, keys: list) -> dict:
+    """Exogenous frames per series key, refusing series of y that X lacks."""
+    x_keys, x_frames = split_series(X)
+    frames = dict(zip(x_keys, x_frames))
+    if keys == [None] and None not in frames:
+        raise ValueError("X must be indexed by time like y, not by series.")
+    missing = [k for k in keys if k not in frames]
+    if missing:
+        raise ValueError(
+            f"X has no rows for series {missing[:5]} of y; pass X for every series."
+        )
+    return frames
+
+
+def _select_columns(frame: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
+    """The fitted covariate columns of ``frame``, naming any that are absent."""
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise ValueError(
+            f"X lacks the column(s) {absent} it had in fit; pass X with the "
+            f"columns {list(columns)}."
+        )
+    return frame[columns]
 
 
 def _series_name(key) -> str:
@@ -71,23 +96,33 @@ def roll_out(
     transform: WindowTransform,
     context: torch.Tensor,
     n_steps: int,
+    future: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Forecast ``n_steps`` from ``context`` of shape ``(batch, window, channels)``.
 
     The head gives ``network.horizon`` steps per pass; longer horizons feed the
-    forecasts back as inputs (recursive roll-out). Returns ``(batch, n_steps,
-    channels)`` in the scaled space of ``context``.
+    forecasts back as inputs (recursive roll-out). ``future`` holds the covariates
+    of the forecast steps, ``(batch, n, n_covariates)`` with ``n`` at least
+    ``n_steps`` rounded up to a multiple of the head; they are appended to the
+    context beside the forecasts. Returns ``(batch, n_steps, n_targets)`` in the
+    scaled space of ``context``.
     """
-    window = context.shape[1]
+    window, head = context.shape[1], network.horizon
     produced = []
     done = 0
     with torch.no_grad():
         while done < n_steps:
             inputs, ctx = transform.inputs(context[:, -window:])
-            step = transform.invert(network(inputs, dropout=False), ctx)
+            if future is None:
+                step = transform.invert(network(inputs, dropout=False), ctx)
+                rows = step
+            else:
+                known = future[:, done : done + head]
+                step = transform.invert(network(inputs, known, dropout=False), ctx)
+                rows = torch.cat([step, known], dim=-1)
             produced.append(step)
-            context = torch.cat([context, step], dim=1)
-            done += step.shape[1]
+            context = torch.cat([context, rows], dim=1)
+            done += head
     return torch.cat(produced, dim=1)[:, :n_steps]
 
 
@@ -101,9 +136,10 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         "maintainers": ["gatedforecast developers"],
         "python_dependencies": "torch",
         "y_inner_mtype": ["pd.DataFrame", "pd-multiindex", "pd_multiindex_hier"],
-        "X_inner_mtype": "pd.DataFrame",
+        "X_inner_mtype": ["pd.DataFrame", "pd-multiindex", "pd_multiindex_hier"],
         "capability:multivariate": True,
-        "capability:exogenous": False,
+        "capability:exogenous": True,
+        "capability:non_contiguous_X": False,
         "capability:insample": False,
         "capability:pred_int": False,
         "capability:pred_int:insample": False,
@@ -182,7 +218,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         """Panels reach ``_fit`` whole for a global model; otherwise sktime fits one
         clone per series."""
         if self.global_model is False:
-            self.set_tags(y_inner_mtype="pd.DataFrame")
+            self.set_tags(y_inner_mtype="pd.DataFrame", X_inner_mtype="pd.DataFrame")
 
     # ------------------------------------------------------------------ settings
     def _head_length(self, fh) -> int:
@@ -239,6 +275,15 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         settings = core_settings(self, self._cell)
         keys, frames = split_series(y)
         values = [check_series_values(f, _series_name(k)) for k, f in zip(keys, frames)]
+        n_targets = values[0].shape[1]
+        x_columns = None if X is None or X.shape[1] == 0 else X.columns
+        if x_columns is not None:
+            x_frames = _frames_by_key(X, keys)
+            values = [
+                np.hstack([v, check_series_values(x_frames[k], "X")])
+                for v, k in zip(values, keys)
+            ]
+        n_covariates = values[0].shape[1] - n_targets
         head = self._head_length(fh)
         shortest = int(np.argmin([len(v) for v in values]))
         window = self._window_length(
@@ -252,17 +297,18 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             baseline=self.baseline,
             seasonal_period=self.seasonal_period,
             horizon=head,
+            n_targets=n_targets,
         )
         generator, dropout_generator = generators(settings.seed, settings.device)
-        n_channels = values[0].shape[1]
         network = ForecastNetwork(
-            n_inputs=n_channels,
-            n_targets=n_channels,
+            n_inputs=n_targets + n_covariates,
+            n_targets=n_targets,
             horizon=head,
             hidden_sizes=settings.hidden_sizes,
             cell=settings.cell,
             dropout=settings.dropout,
             bidirectional=settings.bidirectional,
+            n_future=n_covariates,
         ).initialize(generator)
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
         result = self._train(
@@ -282,6 +328,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self.n_parameters_ = count_parameters(network)
         self.n_series_ = len(keys)
         self._columns = y.columns
+        self._x_columns = x_columns
         self._index_names = list(y.index.names)
         self._keys = keys
         self._last_index = [f.index[-1] for f in frames]
@@ -317,10 +364,15 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         )
         span = window + head
 
+        n_targets = transform.n_targets
+
         def make(starts):
             values = gather_windows(buffer, starts, span)
             inputs, context = transform.inputs(values[:, :window])
-            return inputs, transform.targets(values[:, window:], context)
+            targets = transform.targets(values[:, window:, :n_targets], context)
+            if network.n_future:
+                return (inputs, values[:, window:, n_targets:]), targets
+            return inputs, targets
 
         batches = Batches(
             make=make,
@@ -335,20 +387,30 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         finally:
             network.to("cpu")
 
-    def _forecast_scaled(self, n_steps: int) -> np.ndarray:
-        """Roll every series out ``n_steps``: ``(n_series, n_steps, channels)``."""
+    def _forecast_scaled(self, n_steps: int, future: np.ndarray | None):
+        """Roll every series out ``n_steps``: ``(n_series, n_steps, n_targets)``."""
         device = self._predict_device()
         network = self.network_
         if device.type != "cpu":
             network = copy.deepcopy(network).to(device)
         contexts = self._tails[:, -self.window_length_ :]
         out = []
-        for chunk in np.array_split(contexts, max(1, len(contexts) // PREDICT_CHUNK)):
-            context = torch.as_tensor(chunk, dtype=torch.float32, device=device)
-            out.append(roll_out(network, self._transform, context, n_steps))
+        for rows in np.array_split(
+            np.arange(len(contexts)), max(1, len(contexts) // PREDICT_CHUNK)
+        ):
+            context = torch.as_tensor(
+                contexts[rows], dtype=torch.float32, device=device
+            )
+            known = None
+            if future is not None:
+                known = torch.as_tensor(
+                    future[rows], dtype=torch.float32, device=device
+                )
+            out.append(roll_out(network, self._transform, context, n_steps, known))
         return torch.cat(out).double().cpu().numpy()
 
-    def _predict(self, fh, X=None):
+    def _forecast_index(self, fh):
+        """Per series: the steps of ``fh`` after its own end, and their index."""
         # series that end together share their steps and forecast index
         per_end = {}
         for last in set(self._last_index):
@@ -359,9 +421,54 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             )
         steps = [per_end[last][0] for last in self._last_index]
         indexes = [per_end[last][1] for last in self._last_index]
-        scaled = self._forecast_scaled(int(max(s.max() for s in steps)))
+        return steps, indexes
+
+    def _future_covariates(self, X, n_steps: int) -> np.ndarray | None:
+        """Scaled covariates of the next steps of every series, from predict's X.
+
+        Shape ``(n_series, n, n_covariates)`` with ``n`` the steps rounded up to a
+        multiple of the head (the extra rows repeat the last one; their forecasts
+        are discarded).
+        """
+        if self._x_columns is None:
+            return None
+        if X is None:
+            raise ValueError(
+                f"This forecaster was fitted with exogenous X, so predict needs X "
+                f"with a row for each of the {n_steps} step(s) after the cutoff "
+                f"(columns {list(self._x_columns)})."
+            )
+        frames = _frames_by_key(X, self._keys)
+        head = self.horizon_
+        n_rows = -(-n_steps // head) * head
+        steps = ForecastingHorizon(np.arange(1, n_steps + 1))
+        future = np.empty((len(self._keys), n_rows, len(self._x_columns)))
+        for i, (key, last) in enumerate(zip(self._keys, self._last_index)):
+            expected = steps.to_absolute_index(cutoff_like(self.cutoff, last))
+            rows = _select_columns(frames[key], self._x_columns).reindex(expected)
+            absent = rows.isna().any(axis=1).to_numpy()
+            if absent.any():
+                where = "" if key is None else f" of series {key!r}"
+                raise ValueError(
+                    f"X does not cover the forecast horizon{where}: no values at "
+                    f"{list(expected[absent][:5])}. X must have a row, without "
+                    f"missing values, for every step from the cutoff up to the "
+                    f"largest step of fh ({n_steps})."
+                )
+            n_targets = self._transform.n_targets
+            future[i, :n_steps] = self._scaler.transform(
+                check_series_values(rows, "X"), i, slice(n_targets, None)
+            )
+            future[i, n_steps:] = future[i, n_steps - 1]
+        return future
+
+    def _predict(self, fh, X=None):
+        steps, indexes = self._forecast_index(fh)
+        n_steps = int(max(s.max() for s in steps))
+        scaled = self._forecast_scaled(n_steps, self._future_covariates(X, n_steps))
+        targets = slice(0, self._transform.n_targets)
         values = [
-            self._scaler.inverse_transform(scaled[i, s - 1], i)
+            self._scaler.inverse_transform(scaled[i, s - 1], i, targets)
             for i, s in enumerate(steps)
         ]
         return join_forecasts(
@@ -378,6 +485,12 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 "fitted forecaster updates the series it was fitted on. Fit again "
                 "to forecast new series."
             )
+        if self._x_columns is not None and X is None:
+            raise ValueError(
+                "This forecaster was fitted with exogenous X, so update needs X "
+                "for the new observations too."
+            )
+        x_frames = None if self._x_columns is None else _frames_by_key(X, keys)
         buffers = list(self._tails)
         for key, frame in zip(keys, frames):
             i = position[key]
@@ -385,6 +498,11 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             if len(new) == 0:
                 continue
             values = check_series_values(new, _series_name(key))
+            if x_frames is not None:
+                rows = _select_columns(x_frames[key], self._x_columns)
+                values = np.hstack(
+                    [values, check_series_values(rows.reindex(new.index), "X")]
+                )
             buffers[i] = np.concatenate([buffers[i], self._scaler.transform(values, i)])
             self._last_index[i] = new.index[-1]
         if update_params and any(len(b) > len(self._tails[0]) for b in buffers):
@@ -442,6 +560,12 @@ The network reads the last ``window_length`` values and predicts the next
 (``strategy="recursive"``); longer horizons are rolled out by feeding forecasts
 back as inputs. Every series is scaled on the way in and the scaling is inverted on
 the way out.
+
+``y`` may be one series, several columns forecast jointly, or a panel or hierarchy
+of series (one global network, see ``global_model``). Exogenous ``X`` holds
+future-known covariates: in ``fit`` it has the rows of ``y``; the network reads it
+beside ``y`` in each input window and, through its head, at the forecast steps, so
+``predict`` needs ``X`` with a row for every step up to the largest step of ``fh``.
 
 Parameters
 ----------

@@ -111,6 +111,9 @@ class ForecastNetwork(nn.Module):
         Steps produced by one forward pass.
     hidden_sizes, cell, dropout, bidirectional
         See :class:`StackedRNN`.
+    n_future : int, default=0
+        Features known at each forecast step (future-known covariates). The head
+        reads them, ``horizon * n_future`` values, beside the encoder's summary.
 
     Examples
     --------
@@ -129,6 +132,7 @@ class ForecastNetwork(nn.Module):
         cell: str = "gru",
         dropout: float = 0.0,
         bidirectional: bool = False,
+        n_future: int = 0,
     ) -> None:
         super().__init__()
         # torch's modules draw default weights from the global generator on
@@ -138,18 +142,28 @@ class ForecastNetwork(nn.Module):
             self.encoder = StackedRNN(
                 n_inputs, hidden_sizes, cell, dropout, bidirectional
             )
-            self.head = nn.Linear(self.encoder.output_size, horizon * n_targets)
+            self.head = nn.Linear(
+                self.encoder.output_size + horizon * n_future, horizon * n_targets
+            )
         self.horizon = horizon
         self.n_targets = n_targets
+        self.n_future = n_future
 
     def forward(
         self,
         x: torch.Tensor,
+        future: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         dropout: bool | None = None,
     ) -> torch.Tensor:
-        """Map ``(batch, window, n_inputs)`` to ``(batch, horizon, n_targets)``."""
+        """Map ``(batch, window, n_inputs)`` to ``(batch, horizon, n_targets)``.
+
+        ``future`` holds the covariates of the forecast steps,
+        ``(batch, horizon, n_future)``, when the network was built with them.
+        """
         summary = self.encoder(x, generator=generator, dropout=dropout)
+        if self.n_future:
+            summary = torch.cat([summary, future.flatten(start_dim=1)], dim=1)
         return self.head(summary).view(-1, self.horizon, self.n_targets)
 
     @torch.no_grad()

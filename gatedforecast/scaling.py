@@ -70,17 +70,21 @@ class SeriesScaler:
         self.scale_ = np.stack(scales)
         return self
 
-    def transform(self, values: np.ndarray, series: int = 0) -> np.ndarray:
-        """Scale the ``(n_t, n_channels)`` values of series number ``series``."""
-        return (np.asarray(values, dtype=np.float64) - self.loc_[series]) / self.scale_[
-            series
-        ]
+    def transform(
+        self, values: np.ndarray, series: int = 0, columns: slice = slice(None)
+    ) -> np.ndarray:
+        """Scale the ``(n_t, n_channels)`` values of series number ``series``;
+        ``columns`` picks the fitted channels that ``values`` holds."""
+        loc, scale = self.loc_[series, columns], self.scale_[series, columns]
+        return (np.asarray(values, dtype=np.float64) - loc) / scale
 
-    def inverse_transform(self, values: np.ndarray, series=0) -> np.ndarray:
+    def inverse_transform(
+        self, values: np.ndarray, series=0, columns: slice = slice(None)
+    ) -> np.ndarray:
         """Undo :meth:`transform`; ``series`` may be an int or an index array
         aligned with the first axis of ``values``."""
         values = np.asarray(values, dtype=np.float64)
-        loc, scale = self.loc_[series], self.scale_[series]
+        loc, scale = self.loc_[series, columns], self.scale_[series, columns]
         if np.ndim(series) == 1:
             extra = values.ndim - loc.ndim
             shape = (loc.shape[0],) + (1,) * extra + loc.shape[1:]
@@ -104,12 +108,17 @@ class WindowTransform:
         Season length, needed by ``baseline="seasonal"``.
     horizon : int
         Number of target steps.
+    n_targets : int or None, default=None
+        The first ``n_targets`` channels of a window are the forecast targets; the
+        others are covariates, passed through unchanged. ``None``: all channels are
+        targets.
     """
 
     normalize: bool
     baseline: str | None
     seasonal_period: int | None
     horizon: int
+    n_targets: int | None = None
 
     def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.normalize:
@@ -135,9 +144,13 @@ class WindowTransform:
 
         Returns the transformed inputs and a context to map targets and outputs.
         """
-        level, spread = self._stats(x)
-        base = self._baseline(x, level)
-        return (x - level) / spread, (base, spread)
+        targets = x[..., : self.n_targets]
+        level, spread = self._stats(targets)
+        base = self._baseline(targets, level)
+        normalized = (targets - level) / spread
+        if self.n_targets is not None and self.n_targets < x.shape[-1]:
+            normalized = torch.cat([normalized, x[..., self.n_targets :]], dim=-1)
+        return normalized, (base, spread)
 
     @staticmethod
     def targets(y: torch.Tensor, context) -> torch.Tensor:

@@ -92,7 +92,9 @@ class Batches:
     """Where the training and validation samples come from.
 
     ``make(items)`` turns a 1-D tensor of sample ids (on the training device) into
-    the network's ``(inputs, targets)``; ``train`` and ``validation`` hold the ids.
+    the network's ``(inputs, targets)``, where ``inputs`` is one tensor or a tuple
+    of positional arguments of the network; ``train`` and ``validation`` hold the
+    ids.
     """
 
     make: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -141,13 +143,20 @@ def _draw(n_train: int, n_draw: int, generator: torch.Generator) -> torch.Tensor
     return torch.randperm(n_train, generator=generator)[:n_draw]
 
 
+def _forward(network, inputs, **options) -> torch.Tensor:
+    """Call ``network`` on one input tensor, or on a tuple of them."""
+    if isinstance(inputs, tuple):
+        return network(*inputs, **options)
+    return network(inputs, **options)
+
+
 def _evaluate(network, batches, loss_fn, batch_size) -> torch.Tensor:
     network.eval()
     total = torch.zeros((), device=batches.validation.device)
     with torch.no_grad():
         for items in batches.validation.split(batch_size):
             inputs, targets = batches.make(items)
-            total += loss_fn(network(inputs), targets) * items.numel()
+            total += loss_fn(_forward(network, inputs), targets) * items.numel()
     return total / batches.validation.numel()
 
 
@@ -231,7 +240,8 @@ def train_network(
                 items = batches.train[positions]
                 inputs, targets = batches.make(items)
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(network(inputs, generator=dropout_generator), targets)
+                prediction = _forward(network, inputs, generator=dropout_generator)
+                loss = loss_fn(prediction, targets)
                 loss.backward()
                 if config.gradient_clip is not None:
                     nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
