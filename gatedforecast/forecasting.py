@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from ._params import check_bool, check_choice, check_int, core_settings, generat
 from .networks import ForecastNetwork, count_parameters
 from .panels import cutoff_like, join_forecasts, split_series
 from .scaling import BASELINES, SCALERS, SeriesScaler, WindowTransform
-from .training import Batches, train_network
+from .training import Batches, TrainingResult, empty_history, train_network
 from .windows import WindowIndex, gather_windows
 
 __all__ = ["GRUForecaster", "LSTMForecaster"]
@@ -126,6 +127,18 @@ def roll_out(
     return torch.cat(produced, dim=1)[:, :n_steps]
 
 
+@dataclass(frozen=True)
+class _Setup:
+    """How a network reads series, fixed when it is first trained."""
+
+    window_length: int
+    horizon: int
+    transform: WindowTransform
+    scaler_method: str | None
+    columns: pd.Index
+    x_columns: pd.Index | None
+
+
 class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
     """Shared implementation of :class:`GRUForecaster` and :class:`LSTMForecaster`."""
 
@@ -146,6 +159,12 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         "capability:missing_values": False,
         "capability:update": True,
         "capability:random_state": True,
+        "capability:pretrain": True,
+        "pretrain:fitted_params": [
+            "pretrained_network_",
+            "pretrained_setup_",
+            "pretrained_history_",
+        ],
         "property:randomness": "derandomized",
         "requires-fh-in-fit": False,
         "fit_is_empty": False,
@@ -179,6 +198,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         lr_schedule: str | None = None,
         update_epochs: int | None = None,
         global_model: bool = True,
+        fine_tune_epochs: int = 0,
         device: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
@@ -206,6 +226,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self.lr_schedule = lr_schedule
         self.update_epochs = update_epochs
         self.global_model = global_model
+        self.fine_tune_epochs = fine_tune_epochs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -261,6 +282,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         check_int("update_epochs", self.update_epochs, allow_none=True)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_bool("global_model", self.global_model)
+        check_int("fine_tune_epochs", self.fine_tune_epochs, minimum=0)
         check_choice("scaler", self.scaler, SCALERS)
         check_choice("baseline", self.baseline, BASELINES)
         if self.baseline == "seasonal" and self.seasonal_period is None:
@@ -270,12 +292,10 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             )
 
     # ------------------------------------------------------------------ sktime API
-    def _fit(self, y: pd.DataFrame, X=None, fh=None):
-        self._check_params()
-        settings = core_settings(self, self._cell)
+    def _collect(self, y: pd.DataFrame, X):
+        """Series keys, time frames and float64 arrays of y beside X, per series."""
         keys, frames = split_series(y)
         values = [check_series_values(f, _series_name(k)) for k, f in zip(keys, frames)]
-        n_targets = values[0].shape[1]
         x_columns = None if X is None or X.shape[1] == 0 else X.columns
         if x_columns is not None:
             x_frames = _frames_by_key(X, keys)
@@ -283,48 +303,110 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 np.hstack([v, check_series_values(x_frames[k], "X")])
                 for v, k in zip(values, keys)
             ]
-        n_covariates = values[0].shape[1] - n_targets
+        return keys, frames, values, x_columns
+
+    def _new_setup(self, y, keys, values, x_columns, fh) -> _Setup:
         head = self._head_length(fh)
         shortest = int(np.argmin([len(v) for v in values]))
         window = self._window_length(
             len(values[shortest]), head, _series_name(keys[shortest])
         )
-
-        series_method = "standard" if self.scaler == "window" else self.scaler
-        scaler = SeriesScaler(series_method).fit(values)
-        transform = WindowTransform(
-            normalize=self.scaler == "window",
-            baseline=self.baseline,
-            seasonal_period=self.seasonal_period,
+        n_targets = y.shape[1]
+        return _Setup(
+            window_length=window,
             horizon=head,
-            n_targets=n_targets,
+            transform=WindowTransform(
+                normalize=self.scaler == "window",
+                baseline=self.baseline,
+                seasonal_period=self.seasonal_period,
+                horizon=head,
+                n_targets=n_targets,
+            ),
+            scaler_method="standard" if self.scaler == "window" else self.scaler,
+            columns=y.columns,
+            x_columns=x_columns,
         )
-        generator, dropout_generator = generators(settings.seed, settings.device)
-        network = ForecastNetwork(
+
+    def _new_network(self, setup: _Setup, settings, generator) -> ForecastNetwork:
+        n_covariates = 0 if setup.x_columns is None else len(setup.x_columns)
+        n_targets = len(setup.columns)
+        return ForecastNetwork(
             n_inputs=n_targets + n_covariates,
             n_targets=n_targets,
-            horizon=head,
+            horizon=setup.horizon,
             hidden_sizes=settings.hidden_sizes,
             cell=settings.cell,
             dropout=settings.dropout,
             bidirectional=settings.bidirectional,
             n_future=n_covariates,
         ).initialize(generator)
+
+    def _check_pretrained_fits(self, setup: _Setup, y, x_columns, keys, values):
+        """Refuse data the pretrained network cannot read."""
+        # the network reads columns by position: their number must match
+        if y.shape[1] != len(setup.columns):
+            raise ValueError(
+                f"The network was pretrained on {len(setup.columns)} y column(s) "
+                f"{list(setup.columns)}; fit got {y.shape[1]} ({list(y.columns)}). "
+                "Pass y with as many columns, in the same order."
+            )
+        expected = 0 if setup.x_columns is None else len(setup.x_columns)
+        got = 0 if x_columns is None else len(x_columns)
+        if expected != got:
+            raise ValueError(
+                f"The network was pretrained with {expected} X column(s); fit got "
+                f"{got}. Pass X with the same columns in the same order (or none, "
+                "if it had none)."
+            )
+        needed = setup.window_length + (setup.horizon if self.fine_tune_epochs else 0)
+        for key, v in zip(keys, values):
+            if len(v) < needed:
+                raise ValueError(
+                    f"{_series_name(key)} has {len(v)} observations; the pretrained "
+                    f"network reads windows of {setup.window_length}"
+                    + (
+                        f" and fine-tuning needs {needed} (window_length + horizon)"
+                        if self.fine_tune_epochs
+                        else ""
+                    )
+                    + ". Pass a longer series."
+                )
+
+    def _fit(self, y: pd.DataFrame, X=None, fh=None):
+        self._check_params()
+        settings = core_settings(self, self._cell)
+        keys, frames, values, x_columns = self._collect(y, X)
+        generator, dropout_generator = generators(settings.seed, settings.device)
+        pretrained = getattr(self, "pretrained_network_", None)
+        if pretrained is None:
+            setup = self._new_setup(y, keys, values, x_columns, fh)
+            network = self._new_network(setup, settings, generator)
+            epochs = settings.config.max_epochs
+        else:
+            setup = self.pretrained_setup_
+            self._check_pretrained_fits(setup, y, x_columns, keys, values)
+            # sktime hands pretrained attributes over by reference: never train them
+            network = copy.deepcopy(pretrained)
+            epochs = self.fine_tune_epochs
+        scaler = SeriesScaler(setup.scaler_method).fit(values)
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
-        result = self._train(
-            network,
-            scaled,
-            (window, head, transform),
-            settings,
-            (generator, dropout_generator),
-            settings.config.max_epochs,
-            first_epoch=1,
-        )
+        if epochs:
+            result = self._train(
+                network,
+                scaled,
+                setup,
+                settings,
+                (generator, dropout_generator),
+                epochs,
+                first_epoch=1,
+            )
+        else:
+            result = TrainingResult(empty_history(), 0, 0, False)
 
         self.network_ = network
         self.device_ = settings.device
-        self.window_length_ = window
-        self.horizon_ = head
+        self.window_length_ = setup.window_length
+        self.horizon_ = setup.horizon
         self.n_parameters_ = count_parameters(network)
         self.n_series_ = len(keys)
         self._columns = y.columns
@@ -333,21 +415,69 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self._keys = keys
         self._last_index = [f.index[-1] for f in frames]
         self._scaler = scaler
-        self._transform = transform
-        self._tails = np.stack([s[-(window + head - 1) :] for s in scaled])
+        self._transform = setup.transform
+        self._setup = setup
+        keep = min(setup.window_length + setup.horizon - 1, min(len(v) for v in values))
+        self._tails = np.stack([s[-keep:] for s in scaled])
         self._record_history(result, continued=False)
         # continued training (update) shuffles on from where fit stopped
         self._rng_state = generator.get_state()
         return self
 
-    def _train(self, network, scaled, shape, settings, rngs, epochs, first_epoch):
+    def _pretrain(self, y: pd.DataFrame, X=None, fh=None):
+        """Train the global network on a panel, for later fits to apply."""
+        self._check_params()
+        settings = core_settings(self, self._cell)
+        keys, _, values, x_columns = self._collect(y, X)
+        setup = self._new_setup(y, keys, values, x_columns, fh)
+        generator, dropout_generator = generators(settings.seed, settings.device)
+        network = self._new_network(setup, settings, generator)
+        self._pretrain_network(network, setup, values, settings, generator, 1)
+        return self
+
+    def _pretrain_update(self, y: pd.DataFrame, X=None, fh=None):
+        """Continue pretraining the network on more series."""
+        self._check_params()
+        settings = core_settings(self, self._cell)
+        keys, _, values, x_columns = self._collect(y, X)
+        setup = self.pretrained_setup_
+        self._check_pretrained_fits(setup, y, x_columns, keys, values)
+        generator, _ = generators(settings.seed, settings.device)
+        network = copy.deepcopy(self.pretrained_network_)
+        first = len(self.pretrained_history_) + 1
+        self._pretrain_network(network, setup, values, settings, generator, first)
+        return self
+
+    def _pretrain_network(self, network, setup, values, settings, generator, first):
+        scaler = SeriesScaler(setup.scaler_method).fit(values)
+        scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
+        dropout_generator = generators(settings.seed + first, settings.device)[1]
+        result = self._train(
+            network,
+            scaled,
+            setup,
+            settings,
+            (generator, dropout_generator),
+            settings.config.max_epochs,
+            first,
+        )
+        history = getattr(self, "pretrained_history_", None)
+        self.pretrained_network_ = network
+        self.pretrained_setup_ = setup
+        self.pretrained_history_ = (
+            result.history
+            if history is None
+            else pd.concat([history, result.history], ignore_index=True)
+        )
+
+    def _train(self, network, scaled, setup, settings, rngs, epochs, first_epoch):
         """Train ``network`` on every window of the scaled series in ``scaled``.
 
         The series are stored end to end in one float32 buffer on the device and
         windows are gathered from it by start position, batch by batch.
         """
         device = settings.device
-        window, head, transform = shape
+        window, head, transform = setup.window_length, setup.horizon, setup.transform
         index = WindowIndex.build([len(s) for s in scaled], window, head)
         train, val = index.split_validation(settings.validation_size)
         if train.size == 0 and first_epoch > 1:
@@ -512,7 +642,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             result = self._train(
                 self.network_,
                 buffers,
-                (self.window_length_, self.horizon_, self._transform),
+                self._setup,
                 settings,
                 (generator, dropout_generator),
                 self.update_epochs or settings.config.max_epochs,
@@ -641,6 +771,10 @@ global_model : bool, default=True
     ``pd_multiindex_hier``): ``True`` trains one network on the windows of all
     series, each scaled on its own; ``False`` lets sktime fit one forecaster per
     series. Either way each series is forecast from its own last observation.
+fine_tune_epochs : int, default=0
+    After ``pretrain``, epochs that ``fit`` trains a copy of the pretrained network
+    on its own series. ``0`` applies the pretrained network as it is: ``fit`` then
+    only scales the new series and stores its context, in milliseconds.
 device : str, default="auto"
     ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
     ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
@@ -652,6 +786,14 @@ random_state : int, RandomState, Generator or None, default=None
 verbose : int, default=0
     ``1`` shows a progress bar over epochs with the current losses; ``0`` prints
     nothing.
+
+**Pretrain, then apply.** ``pretrain(y_panel)`` trains the global network on a
+panel of series; a later ``fit(y)`` on any series (seen or not) applies a copy of it,
+with per-series scaling fitted on ``y``, and fine-tunes the copy only when
+``fine_tune_epochs > 0``. The pretrained network is never changed by ``fit``, so
+fitting series A and then series B starts both from the same weights. Window length,
+head length, scaling and columns are those of ``pretrain``; a ``fh`` longer than the
+pretrained head is rolled out recursively.
 
 Attributes
 ----------
@@ -672,6 +814,10 @@ device_ : torch.device
     Device the network was trained on.
 n_parameters_ : int
     Number of trainable parameters.
+n_series_ : int
+    Number of series fitted (1 for a single series).
+pretrained_network_, pretrained_history_ : ForecastNetwork, pandas.DataFrame
+    After ``pretrain``: the pretrained network and its training history.
 
 See Also
 --------

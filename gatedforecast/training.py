@@ -112,6 +112,16 @@ class TrainingResult:
     interrupted: bool
 
 
+def empty_history() -> pd.DataFrame:
+    """A history with the columns of :func:`train_network`'s and no epoch."""
+    return pd.DataFrame(
+        {
+            name: pd.Series(dtype=np.int64 if name == "epoch" else float)
+            for name in HISTORY_COLUMNS
+        }
+    )
+
+
 def _make_schedule(name, optimizer, config, steps_per_epoch):
     if name is None:
         return None
@@ -307,7 +317,7 @@ def train_network(
         network.eval()
     if best_state is not None and config.restore_best_weights:
         network.load_state_dict(best_state)
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS) if rows else empty_history()
     history = history.astype({"epoch": np.int64})
     return TrainingResult(
         history=history,
