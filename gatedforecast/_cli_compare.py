@@ -1,0 +1,497 @@
+"""``gatedforecast compare``: GRU, LSTM and naive baselines on the same folds."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._cli_data import CLIError, Dataset, min_window
+
+__all__ = ["Comparison", "ModelResult", "run_compare", "smape", "mase"]
+
+
+# ---------------------------------------------------------------------- metrics
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """sMAPE in percent as the M4 competition defines it (``0/0`` counts as 0)."""
+    actual, forecast = np.asarray(actual, float), np.asarray(forecast, float)
+    denominator = np.abs(actual) + np.abs(forecast)
+    ratio = np.divide(
+        np.abs(actual - forecast),
+        denominator,
+        out=np.zeros_like(denominator),
+        where=denominator > 0,
+    )
+    return float(200 * ratio.mean())
+
+
+def mase(actual, forecast, insample, season: int = 1) -> float:
+    """MASE as the M4 competition defines it: the mean absolute error over the mean
+    absolute ``season``-step difference of the training part (NaN when that is 0)."""
+    insample = np.asarray(insample, float)
+    if len(insample) <= season:
+        return float("nan")
+    scale = np.mean(np.abs(insample[season:] - insample[:-season]))
+    if scale == 0:
+        return float("nan")
+    return float(np.mean(np.abs(np.asarray(actual, float) - forecast)) / scale)
+
+
+# ---------------------------------------------------------------------- results
+@dataclass
+class ModelResult:
+    name: str
+    estimator: str
+    smape: float
+    mase: float
+    fit_seconds: float
+    n_parameters: int
+    smape_by_fold: list = field(default_factory=list)
+    mase_by_fold: list = field(default_factory=list)
+    fit_seconds_by_fold: list = field(default_factory=list)
+    mae_by_step: list = field(default_factory=list)
+    rank: int = 0
+    # the last fold, for the plot: frames indexed like the data
+    last_pred: pd.DataFrame | None = None
+    last_interval: pd.DataFrame | None = None
+
+    def row(self) -> dict:
+        return {
+            "model": self.name,
+            "smape": round(self.smape, 4),
+            "mase": round(self.mase, 4),
+            "fit_seconds": round(self.fit_seconds, 3),
+            "n_parameters": self.n_parameters,
+            "rank": self.rank,
+        }
+
+
+@dataclass
+class Comparison:
+    data: Dataset
+    settings: dict
+    folds: list
+    results: list
+    last_train: pd.DataFrame
+    last_test: pd.DataFrame
+
+    def table(self) -> pd.DataFrame:
+        rows = sorted(
+            (r.row() for r in self.results), key=lambda r: (r["rank"], r["model"])
+        )
+        return pd.DataFrame(rows)
+
+    def to_json(self) -> dict:
+        return {
+            "command": "compare",
+            "data": {
+                "source": self.data.source,
+                "time_col": self.data.time_col,
+                "targets": self.data.targets,
+                "id_col": self.data.id_col,
+                "frequency": self.data.freq,
+                "n_series": self.data.n_series,
+                "n_observations": int(sum(self.data.lengths.values())),
+                "shortest_series": int(min(self.data.lengths.values())),
+            },
+            "settings": self.settings,
+            "metrics": {
+                "smape": "M4 sMAPE in percent, mean over series, targets and folds",
+                "mase": (
+                    f"M4 MASE with seasonal period {self.settings['season']}, scaled on "
+                    "each fold's training part; mean over series, targets and folds"
+                ),
+                "fit_seconds": "mean fit time per fold (sktime evaluate's fit_time)",
+                "mae_by_step": "mean absolute error of each horizon step, over folds, "
+                "series and targets",
+                "rank": "by sMAPE, 1 is best",
+            },
+            "folds": self.folds,
+            "results": [
+                {
+                    **r.row(),
+                    "estimator": r.estimator,
+                    "smape_by_fold": _rounded(r.smape_by_fold),
+                    "mase_by_fold": _rounded(r.mase_by_fold),
+                    "fit_seconds_by_fold": _rounded(r.fit_seconds_by_fold, 3),
+                    "mae_by_step": _rounded(r.mae_by_step),
+                }
+                for r in sorted(self.results, key=lambda r: (r.rank, r.name))
+            ],
+        }
+
+
+def _rounded(values, digits: int = 4):
+    return [None if not np.isfinite(v) else round(float(v), digits) for v in values]
+
+
+# ---------------------------------------------------------------------- models
+def build_models(options, season: int) -> list:
+    """``(name, forecaster)`` pairs, the networks first."""
+    from sktime.forecasting.naive import NaiveForecaster
+
+    from .forecasting import GRUForecaster, LSTMForecaster
+
+    network = {
+        "window_length": options.window_length,
+        "hidden_sizes": options.hidden_sizes,
+        "max_epochs": options.epochs,
+        "batch_size": options.batch_size,
+        "steps_per_epoch": options.steps_per_epoch,
+        "device": options.device,
+        "random_state": options.seed,
+        "verbose": 1 if options.verbose else 0,
+    }
+    if options.baseline == "seasonal":
+        network.update(baseline="seasonal", seasonal_period=season)
+    elif options.baseline == "none":
+        network.update(baseline=None)
+    models = [
+        ("GRU", GRUForecaster(**network)),
+        ("LSTM", LSTMForecaster(**network)),
+        ("naive", NaiveForecaster(strategy="last")),
+    ]
+    if season > 1:
+        models.append(
+            (
+                f"seasonal naive (sp={season})",
+                NaiveForecaster(strategy="last", sp=season),
+            )
+        )
+    return models
+
+
+def make_splitter(data: Dataset, horizon: int, folds: int):
+    """``folds`` expanding-window folds of ``horizon`` steps at the end of the data.
+
+    One series: sktime's ``ExpandingWindowSplitter`` with the first training window
+    ending ``folds * horizon`` steps before the end. A panel: sktime's
+    ``ExpandingGreedySplitter``, which puts the folds at the end of *each* series
+    (``ExpandingWindowSplitter`` counts from each series' start, so on series of
+    different lengths its folds would not be the latest ones).
+    """
+    from sktime.split import ExpandingGreedySplitter, ExpandingWindowSplitter
+
+    fh = np.arange(1, horizon + 1)
+    if data.is_panel:
+        return ExpandingGreedySplitter(
+            test_size=horizon, folds=folds, step_length=horizon
+        )
+    n = min(data.lengths.values())
+    return ExpandingWindowSplitter(
+        fh=fh, initial_window=n - folds * horizon, step_length=horizon
+    )
+
+
+def check_enough_data(data: Dataset, options, season: int) -> None:
+    """Refuse, in one line, data too short for the folds asked."""
+    horizon, folds = options.horizon, options.folds
+    shortest = min(data.lengths.values())
+    first_train = shortest - folds * horizon
+    window = min_window(options, season)
+    needed = max(window + horizon, season + 1, 3)
+    if first_train < needed:
+        which = "the shortest series has" if data.is_panel else "the series has"
+        raise CLIError(
+            f"{data.source}: {which} {shortest} observations, too few for {folds} "
+            f"fold(s) of horizon {horizon}: the first fold would train on "
+            f"{first_train}, but needs at least {needed} (window {window} + horizon "
+            f"{horizon}; season {season}), so at least {needed + folds * horizon} "
+            "observations. Use fewer --folds, a shorter --horizon or --window-length."
+        )
+
+
+# ---------------------------------------------------------------------- scoring
+def _per_series(frame: pd.DataFrame):
+    if isinstance(frame.index, pd.MultiIndex):
+        for key, part in frame.groupby(
+            level=list(range(frame.index.nlevels - 1)), sort=False
+        ):
+            yield key, part.droplevel(list(range(frame.index.nlevels - 1)))
+    else:
+        yield None, frame
+
+
+def score_fold(y_train, y_test, y_pred, season: int, horizon: int):
+    """sMAPE, MASE (means over series and targets) and absolute errors by step."""
+    train = dict(_per_series(y_train))
+    pred = dict(_per_series(y_pred))
+    smapes, mases, by_step = [], [], np.zeros(horizon)
+    count = np.zeros(horizon)
+    for key, actual in _per_series(y_test):
+        forecast = pred[key].reindex(actual.index)
+        for column in actual.columns:
+            a = actual[column].to_numpy(float)
+            f = forecast[column].to_numpy(float)
+            smapes.append(smape(a, f))
+            mases.append(mase(a, f, train[key][column].to_numpy(float), season))
+            errors = np.abs(a - f)[:horizon]
+            by_step[: len(errors)] += errors
+            count[: len(errors)] += 1
+    mase_value = float(np.nanmean(mases)) if np.isfinite(mases).any() else float("nan")
+    return float(np.mean(smapes)), mase_value, by_step / np.maximum(count, 1)
+
+
+def _intervals(forecaster, horizon: int, coverage: float):
+    """Prediction intervals of a fitted forecaster, or ``None`` where it has none.
+
+    GRUForecaster and LSTMForecaster do not predict intervals yet
+    (``capability:pred_int`` is False); sktime's naive forecasters do.
+    """
+    if not forecaster.get_tag("capability:pred_int", False):
+        return None
+    return forecaster.predict_interval(fh=np.arange(1, horizon + 1), coverage=coverage)
+
+
+# ---------------------------------------------------------------------- run
+def warm_up(models, data: Dataset, splitter, log) -> None:
+    """One short untimed fit of each network, so that torch's one-off start-up
+    costs do not land in the first fold of the first model."""
+    train, _ = next(iter(splitter.split(data.y)))
+    y_first = data.y.iloc[train]
+    log("warming up torch ...")
+    for _, forecaster in models:
+        if (
+            not hasattr(forecaster, "network_")
+            and "max_epochs" in forecaster.get_params()
+        ):
+            probe = forecaster.clone().set_params(
+                max_epochs=1, steps_per_epoch=1, verbose=0
+            )
+            probe.fit(y_first, fh=np.arange(1, 2))
+
+
+def run_compare(data: Dataset, options, season: int, log) -> Comparison:
+    from sktime.forecasting.model_evaluation import evaluate
+    from sktime.performance_metrics.forecasting import MeanAbsolutePercentageError
+
+    horizon, folds = options.horizon, options.folds
+    check_enough_data(data, options, season)
+    splitter = make_splitter(data, horizon, folds)
+    models = build_models(options, season)
+    warm_up(models, data, splitter, log)
+    results = []
+    fold_info = None
+    last_train = last_test = None
+    for number, (name, forecaster) in enumerate(models, start=1):
+        log(f"[{number}/{len(models)}] {name}: {folds} fold(s) ...")
+        started = time.perf_counter()
+        try:
+            frame = evaluate(
+                forecaster,
+                splitter,
+                data.y,
+                scoring=MeanAbsolutePercentageError(symmetric=True),
+                return_data=True,
+                return_model=True,
+                error_score="raise",
+            )
+        except (ValueError, TypeError) as error:
+            raise CLIError(f"{name} could not be fitted: {_one_line(error)}") from error
+        seconds = time.perf_counter() - started
+        scores = [
+            score_fold(row.y_train, row.y_test, row.y_pred, season, horizon)
+            for row in frame.itertuples()
+        ]
+        fitted = frame["fitted_forecaster"].iloc[-1]
+        result = ModelResult(
+            name=name,
+            estimator=repr(forecaster),
+            smape=float(np.mean([s[0] for s in scores])),
+            mase=_nanmean([s[1] for s in scores]),
+            fit_seconds=float(frame["fit_time"].mean()),
+            n_parameters=int(getattr(fitted, "n_parameters_", 0)),
+            smape_by_fold=[s[0] for s in scores],
+            mase_by_fold=[s[1] for s in scores],
+            fit_seconds_by_fold=frame["fit_time"].astype(float).tolist(),
+            mae_by_step=np.mean([s[2] for s in scores], axis=0).tolist(),
+            last_pred=frame["y_pred"].iloc[-1],
+            last_interval=_intervals(fitted, horizon, options.coverage),
+        )
+        results.append(result)
+        log(
+            f"[{number}/{len(models)}] {name}: done in {seconds:.1f} s, "
+            f"sMAPE {result.smape:.3f}"
+        )
+        if fold_info is None:
+            fold_info = [
+                {
+                    "fold": i + 1,
+                    "cutoff": str(_cutoff_value(row.cutoff)),
+                    "train_size": int(row.len_train_window),
+                    "test_rows": int(len(row.y_test)),
+                }
+                for i, row in enumerate(frame.itertuples())
+            ]
+            last_train, last_test = frame["y_train"].iloc[-1], frame["y_test"].iloc[-1]
+
+    order = pd.Series([r.smape for r in results]).rank(method="min").astype(int)
+    for result, rank in zip(results, order):
+        result.rank = int(rank)
+    settings = {
+        "horizon": horizon,
+        "folds": folds,
+        "season": season,
+        "window_length": options.window_length,
+        "hidden_sizes": list(options.hidden_sizes)
+        if isinstance(options.hidden_sizes, tuple)
+        else options.hidden_sizes,
+        "epochs": options.epochs,
+        "batch_size": options.batch_size,
+        "steps_per_epoch": options.steps_per_epoch,
+        "baseline": options.baseline,
+        "device": options.device,
+        "seed": options.seed,
+        "threads": options.threads,
+        "coverage": options.coverage,
+        "splitter": type(splitter).__name__,
+    }
+    return Comparison(data, settings, fold_info, results, last_train, last_test)
+
+
+def _cutoff_value(cutoff):
+    if isinstance(cutoff, pd.Index):
+        return cutoff[0] if len(cutoff) else ""
+    return cutoff
+
+
+def _nanmean(values) -> float:
+    values = np.asarray(values, float)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+# ---------------------------------------------------------------------- output
+def write_outputs(comparison: Comparison, directory, plot: bool = True) -> list:
+    """``compare.csv``, ``compare.json`` and (with ``plot``) ``compare.png`` in
+    ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    csv = directory / "compare.csv"
+    comparison.table().to_csv(csv, index=False)
+    js = directory / "compare.json"
+    js.write_text(json.dumps(comparison.to_json(), indent=2, default=str) + "\n")
+    if not plot:
+        return [csv, js]
+    png = directory / "compare.png"
+    plot_comparison(comparison, png)
+    return [csv, js, png]
+
+
+def plot_comparison(comparison: Comparison, path) -> None:
+    """Last fold's forecasts of each model against the actual values (first series,
+    first target), and the mean absolute error by horizon step."""
+    from ._cli_plot import pyplot, x_values
+
+    plt = pyplot()
+    data = comparison.data
+    target = data.targets[0]
+    key, train = next(_per_series(comparison.last_train))
+    test = dict(_per_series(comparison.last_test))[key]
+    history = train[target].iloc[-max(4 * comparison.settings["horizon"], 36) :]
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7.5), constrained_layout=True)
+    top.plot(x_values(history.index), history.to_numpy(), color="0.35", label="history")
+    top.plot(
+        x_values(test.index),
+        test[target].to_numpy(),
+        color="black",
+        lw=2,
+        label="actual",
+    )
+    for result in sorted(comparison.results, key=lambda r: r.rank):
+        pred = dict(_per_series(result.last_pred))[key][target].reindex(test.index)
+        (line,) = top.plot(
+            x_values(test.index),
+            pred.to_numpy(),
+            marker="o",
+            ms=3,
+            label=f"{result.name}: sMAPE {result.smape:.2f}",
+        )
+        if result.last_interval is not None:
+            bounds = dict(_per_series(result.last_interval))[key]
+            lower = bounds.xs("lower", axis=1, level=-1).iloc[:, 0].reindex(test.index)
+            upper = bounds.xs("upper", axis=1, level=-1).iloc[:, 0].reindex(test.index)
+            top.fill_between(
+                x_values(test.index),
+                lower.to_numpy(),
+                upper.to_numpy(),
+                color=line.get_color(),
+                alpha=0.12,
+            )
+    where = (
+        ""
+        if key is None
+        else f", series {key if not isinstance(key, tuple) else key[0]}"
+    )
+    coverage = comparison.settings.get("coverage")
+    note = (
+        f"; shaded: {coverage:.0%} intervals where the model has them"
+        if coverage
+        else ""
+    )
+    top.set_title(f"Last fold: {target}{where}{note}", fontsize=10)
+    top.legend(fontsize=8, loc="upper left")
+
+    steps = np.arange(1, comparison.settings["horizon"] + 1)
+    for result in sorted(comparison.results, key=lambda r: r.rank):
+        bottom.plot(steps, result.mae_by_step, marker="o", ms=3, label=result.name)
+    bottom.set_xlabel("horizon step")
+    bottom.set_ylabel("mean absolute error")
+    bottom.set_title(
+        f"Error by horizon step, mean over {len(comparison.folds)} fold(s)"
+        + (" and all series" if data.is_panel else ""),
+        fontsize=10,
+    )
+    bottom.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def print_table(table: pd.DataFrame, title: str, stream=None) -> None:
+    """The comparison table with rich when it is installed, else as aligned text."""
+    stream = stream or sys.stdout
+    headers = ["model", "sMAPE", "MASE", "fit s", "parameters", "rank"]
+    rows = [
+        [
+            r.model,
+            f"{r.smape:.3f}",
+            "nan" if not np.isfinite(r.mase) else f"{r.mase:.3f}",
+            f"{r.fit_seconds:.2f}",
+            f"{r.n_parameters:,}",
+            str(r.rank),
+        ]
+        for r in table.itertuples()
+    ]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(title, file=stream)
+        print(plain_table(headers, rows), file=stream)
+        return
+    grid = Table(title=title, title_justify="left")
+    for i, header in enumerate(headers):
+        grid.add_column(header, justify="left" if i == 0 else "right")
+    for row in rows:
+        grid.add_row(*row)
+    Console(file=stream, soft_wrap=True).print(grid)
+
+
+def plain_table(headers, rows) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+
+    def line(cells):
+        return "  ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])

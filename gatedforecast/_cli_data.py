@@ -1,0 +1,400 @@
+"""Reading and checking the command line's input: a CSV or Parquet file, or airline.
+
+Everything a user can get wrong in a file ends in :class:`CLIError` with one line
+that names the file, the column and, where it helps, the first offending row.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CLIError", "Dataset", "load_dataset", "min_window", "season_for"]
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class CLIError(Exception):
+    """A problem with the user's input or options: printed as one ``error:`` line."""
+
+    exit_code = 2
+
+
+@dataclass
+class Dataset:
+    """The target series, ready for sktime.
+
+    ``y`` is a DataFrame with one column per target. A single series has a
+    ``PeriodIndex``, ``DatetimeIndex`` (with ``freq`` set) or integer index; many
+    series have a two-level ``MultiIndex`` ``(id, time)`` (sktime's ``pd-multiindex``).
+    """
+
+    y: pd.DataFrame
+    source: str
+    time_col: str
+    targets: list[str]
+    id_col: str | None = None
+    freq: str | None = None
+    lengths: dict = field(default_factory=dict)
+    #: "start"/"end": the file had timestamps, held here as periods (see as_periods)
+    time_how: str | None = None
+
+    @property
+    def n_series(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def is_panel(self) -> bool:
+        return self.id_col is not None
+
+    def series(self):
+        """``(key, frame)`` per series; ``key`` is ``None`` for a single series."""
+        if not self.is_panel:
+            yield None, self.y
+            return
+        for key, frame in self.y.groupby(level=0, sort=False):
+            yield key, frame.droplevel(0)
+
+    def describe(self) -> str:
+        shortest, longest = min(self.lengths.values()), max(self.lengths.values())
+        size = (
+            f"{shortest} observations"
+            if not self.is_panel
+            else f"{self.n_series} series of {shortest} to {longest} observations"
+        )
+        freq = f"frequency {self.freq}" if self.freq else "integer time steps"
+        targets = ", ".join(self.targets)
+        return f"{self.source}: {size}, {freq}, target {targets}"
+
+
+# ---------------------------------------------------------------------- airline
+def airline() -> Dataset:
+    """sktime's bundled monthly airline passengers, 1949 to 1960."""
+    from sktime.datasets import load_airline
+
+    y = load_airline().rename("passengers").to_frame()
+    y.index.name = "period"
+    return Dataset(
+        y=y,
+        source="airline (sktime.datasets.load_airline)",
+        time_col="period",
+        targets=["passengers"],
+        freq="M",
+        lengths={None: len(y)},
+    )
+
+
+# ---------------------------------------------------------------------- files
+def read_table(path: str) -> pd.DataFrame:
+    """A CSV or Parquet file as a DataFrame, or a :class:`CLIError`."""
+    file = Path(path)
+    if not file.exists():
+        raise CLIError(f"{path}: no such file")
+    if file.is_dir():
+        raise CLIError(f"{path}: is a directory, not a CSV or Parquet file")
+    if file.suffix.lower() in PARQUET_SUFFIXES:
+        try:
+            frame = pd.read_parquet(file)
+        except ImportError as error:
+            raise CLIError(
+                f"{path}: reading Parquet needs pyarrow; install it with "
+                "`pip install pyarrow` or `pip install 'gatedforecast[cli]'`"
+            ) from error
+        except Exception as error:
+            raise CLIError(
+                f"{path}: cannot read as Parquet ({_first_line(error)})"
+            ) from error
+    else:
+        try:
+            frame = pd.read_csv(file)
+        except pd.errors.EmptyDataError as error:
+            raise CLIError(f"{path}: the file is empty") from error
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+            raise CLIError(
+                f"{path}: cannot read as CSV ({_first_line(error)})"
+            ) from error
+    if frame.empty:
+        raise CLIError(f"{path}: the file has a header but no rows")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _check_columns(frame, path, time_col, targets, id_col):
+    columns = list(frame.columns)
+    shown = ", ".join(repr(c) for c in columns[:12]) + (
+        " ..." if len(columns) > 12 else ""
+    )
+
+    def need(name, option):
+        if name not in columns:
+            raise CLIError(
+                f"{path}: no column {name!r} (from {option}); the columns are {shown}"
+            )
+
+    if id_col is not None:
+        need(id_col, "--id-col")
+    if time_col is not None:
+        need(time_col, "--time-col")
+    for target in targets or []:
+        need(target, "--target")
+
+    taken = {id_col, *(targets or [])}
+    if time_col is None:
+        free = [c for c in columns if c not in taken]
+        if not free:
+            raise CLIError(
+                f"{path}: no column is left for the time; name it with --time-col"
+            )
+        time_col = free[0]
+    if not targets:
+        free = [c for c in columns if c not in {id_col, time_col}]
+        if not free:
+            raise CLIError(
+                f"{path}: no column is left for the target after time column "
+                f"{time_col!r}; name it with --target"
+            )
+        if len(free) > 1:
+            raise CLIError(
+                f"{path}: several columns could be the target ({', '.join(map(repr, free))}); "
+                "pick one or more with --target"
+            )
+        targets = free
+    if time_col in targets or (id_col is not None and id_col in {time_col, *targets}):
+        raise CLIError(
+            f"{path}: --time-col, --target and --id-col must name different columns"
+        )
+    return time_col, list(dict.fromkeys(targets))
+
+
+def _check_targets(frame, path, targets):
+    for target in targets:
+        column = frame[target]
+        if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(
+            column
+        ):
+            numbers = pd.to_numeric(column, errors="coerce")
+            bad = numbers.isna() & column.notna()
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise CLIError(
+                    f"{path}: target column {target!r} is not numeric: "
+                    f"{column.iloc[row]!r} in data row {row + 1}"
+                )
+            frame[target] = numbers
+        values = frame[target].to_numpy(dtype=np.float64)
+        missing = np.isnan(values)
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise CLIError(
+                f"{path}: target column {target!r} has {int(missing.sum())} missing "
+                f"value(s), first in data row {row + 1}; fill them first (the networks "
+                "take no missing values; see the docs on missing values)"
+            )
+        if np.isinf(values).any():
+            row = int(np.flatnonzero(np.isinf(values))[0])
+            raise CLIError(
+                f"{path}: target column {target!r} has an infinite value in data row {row + 1}"
+            )
+        frame[target] = values
+
+
+def _parse_time(column: pd.Series, path: str, name: str) -> pd.Series:
+    """Integer steps or timestamps; anything else is a :class:`CLIError`."""
+    if column.isna().any():
+        row = int(np.flatnonzero(column.isna().to_numpy())[0])
+        raise CLIError(f"{path}: time column {name!r} is empty in data row {row + 1}")
+    if pd.api.types.is_bool_dtype(column):
+        raise CLIError(
+            f"{path}: time column {name!r} holds booleans, not dates or steps"
+        )
+    if pd.api.types.is_integer_dtype(column):
+        return column.astype(np.int64)
+    if pd.api.types.is_float_dtype(column):
+        if (column == np.round(column)).all():
+            return column.astype(np.int64)
+        raise CLIError(
+            f"{path}: time column {name!r} holds fractional numbers; use dates or "
+            "integer time steps"
+        )
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column
+    if isinstance(column.dtype, pd.PeriodDtype):
+        return column.dt.to_timestamp()
+    text = column.astype(str).str.strip()
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    bad = parsed.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CLIError(
+            f"{path}: time column {name!r} has a value that is not a date: "
+            f"{column.iloc[row]!r} in data row {row + 1}"
+        )
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed
+
+
+def _regular_index(times: pd.Series, path: str, name: str, which: str):
+    """The sorted times of one series as an index with a known frequency."""
+    if times.duplicated().any():
+        first = times[times.duplicated()].iloc[0]
+        raise CLIError(
+            f"{path}: {which}time {first} appears more than once in {name!r}"
+        )
+    times = times.sort_values()
+    if pd.api.types.is_integer_dtype(times):
+        steps = np.diff(times.to_numpy())
+        if len(steps) and (steps != 1).any():
+            at = int(np.flatnonzero(steps != 1)[0])
+            raise CLIError(
+                f"{path}: {which}integer time steps in {name!r} are not consecutive: "
+                f"{times.iloc[at]} is followed by {times.iloc[at + 1]}"
+            )
+        return pd.Index(times.to_numpy(), name=name), None
+    index = pd.DatetimeIndex(times.to_numpy(), name=name)
+    if len(index) < 3:
+        raise CLIError(
+            f"{path}: {which}{len(index)} timestamp(s) in {name!r}; at least 3 are "
+            "needed to tell the frequency"
+        )
+    freq = pd.infer_freq(index)
+    if freq is None:
+        steps = np.diff(index.asi8)
+        usual = pd.Series(steps).mode().iloc[0]
+        at = int(np.flatnonzero(steps != usual)[0]) if (steps != usual).any() else 0
+        raise CLIError(
+            f"{path}: {which}timestamps in {name!r} are irregular (no single frequency "
+            f"fits; e.g. {index[at].date()} to {index[at + 1].date()}): resample to a "
+            "regular frequency or fill the gaps first"
+        )
+    return pd.DatetimeIndex(index, freq=freq), freq
+
+
+def as_periods(index: pd.DatetimeIndex):
+    """``(PeriodIndex, how)`` where the timestamps are the starts (or the ends) of
+    periods, else ``(index, None)``.
+
+    sktime's seasonal tools turn timestamps into periods and fail on month-start
+    and similar frequencies, which have no period equivalent; periods avoid that.
+    ``how`` maps the forecasts back to the user's kind of timestamp.
+    """
+    if not isinstance(index, pd.DatetimeIndex):
+        return index, None
+    try:
+        periods = index.to_period()
+    except (ValueError, TypeError, AttributeError):
+        return index, None
+    if periods.to_timestamp(how="start").equals(index):
+        return periods, "start"
+    if periods.to_timestamp(how="end").normalize().equals(index):
+        return periods, "end"
+    return index, None
+
+
+def to_timestamps(index: pd.Index, how: str | None) -> pd.Index:
+    """Undo :func:`as_periods`."""
+    if how is None or not isinstance(index, pd.PeriodIndex):
+        return index
+    stamps = index.to_timestamp(how=how)
+    return stamps.normalize() if how == "end" else stamps
+
+
+def load_dataset(
+    path: str,
+    time_col: str | None = None,
+    targets: list[str] | None = None,
+    id_col: str | None = None,
+) -> Dataset:
+    """Read ``path`` and turn it into a checked :class:`Dataset`."""
+    frame = read_table(path)
+    time_col, targets = _check_columns(frame, path, time_col, targets, id_col)
+    _check_targets(frame, path, targets)
+    times = _parse_time(frame[time_col], path, time_col)
+
+    if id_col is None:
+        index, freq = _regular_index(times, path, time_col, "")
+        index, how = as_periods(index)
+        order = np.argsort(times.to_numpy(), kind="stable")
+        y = frame[targets].iloc[order].set_axis(index, axis=0)
+        return Dataset(y, path, time_col, targets, None, freq, {None: len(y)}, how)
+
+    if frame[id_col].isna().any():
+        row = int(np.flatnonzero(frame[id_col].isna().to_numpy())[0])
+        raise CLIError(f"{path}: id column {id_col!r} is empty in data row {row + 1}")
+    ids = frame[id_col].astype(str)
+    frames, lengths, freqs, hows = [], {}, set(), set()
+    for key in pd.unique(ids):
+        rows = ids == key
+        index, freq = _regular_index(
+            times[rows], path, time_col, f"series {key!r} ({id_col}): "
+        )
+        index, how = as_periods(index)
+        hows.add(how)
+        order = np.argsort(times[rows].to_numpy(), kind="stable")
+        part = frame.loc[rows, targets].iloc[order]
+        part.index = pd.MultiIndex.from_arrays(
+            [np.full(len(part), key, dtype=object), index], names=[id_col, time_col]
+        )
+        frames.append(part)
+        lengths[key] = len(part)
+        freqs.add(freq)
+    if len(freqs) > 1:
+        raise CLIError(
+            f"{path}: the series have different frequencies "
+            f"({', '.join(sorted(str(f) for f in freqs))}); a global model needs one"
+        )
+    if len(hows) > 1:
+        raise CLIError(
+            f"{path}: the series' timestamps are anchored differently (some at the "
+            "start, some at the end of their periods); a global model needs one kind"
+        )
+    y = pd.concat(frames)
+    return Dataset(y, path, time_col, targets, id_col, freqs.pop(), lengths, hows.pop())
+
+
+# ---------------------------------------------------------------------- seasons
+_SEASONS = {
+    "M": 12,
+    "MS": 12,
+    "ME": 12,
+    "Q": 4,
+    "QS": 4,
+    "QE": 4,
+    "W": 52,
+    "D": 7,
+    "B": 5,
+    "h": 24,
+    "H": 24,
+}
+
+
+def season_for(freq: str | None) -> int:
+    """The usual season length of a frequency: 12 for monthly data, 1 when unknown."""
+    match = re.fullmatch(r"(\d*)([A-Za-z]+)(-.*)?", freq or "")
+    if match is None or match.group(1) not in ("", "1"):
+        return 1
+    return _SEASONS.get(match.group(2), 1)
+
+
+def min_window(options, season: int) -> int:
+    """The shortest input window the networks will use with these options."""
+    seasonal = options.baseline == "seasonal"
+    if options.window_length is None:
+        return season if seasonal else 1
+    if seasonal and options.window_length < season:
+        raise CLIError(
+            f"--baseline seasonal looks {season} steps back, so --window-length must "
+            f"be at least the season ({season}); got {options.window_length}"
+        )
+    return options.window_length

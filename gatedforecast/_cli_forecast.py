@@ -1,0 +1,174 @@
+"""``gatedforecast forecast``: fit on all the data, forecast the next steps."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from ._cli_data import CLIError, Dataset, min_window, to_timestamps
+
+__all__ = ["run_forecast", "write_forecast"]
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def build_forecaster(options, season: int):
+    from .forecasting import GRUForecaster, LSTMForecaster
+
+    cls = GRUForecaster if options.model == "gru" else LSTMForecaster
+    params = {
+        "window_length": options.window_length,
+        "hidden_sizes": options.hidden_sizes,
+        "max_epochs": options.epochs,
+        "batch_size": options.batch_size,
+        "steps_per_epoch": options.steps_per_epoch,
+        "device": options.device,
+        "random_state": options.seed,
+        "verbose": 1 if options.verbose else 0,
+    }
+    if options.baseline == "seasonal":
+        params.update(baseline="seasonal", seasonal_period=season)
+    elif options.baseline == "none":
+        params.update(baseline=None)
+    return cls(**params)
+
+
+def check_enough_data(data: Dataset, options, season: int) -> None:
+    shortest = min(data.lengths.values())
+    window = min_window(options, season)
+    needed = window + options.horizon
+    if shortest < needed:
+        which = "the shortest series has" if data.is_panel else "the series has"
+        raise CLIError(
+            f"{data.source}: {which} {shortest} observations; a window of {window} "
+            f"and horizon {options.horizon} need at least {needed}. Use a shorter "
+            "--horizon or --window-length."
+        )
+
+
+def run_forecast(data: Dataset, options, season: int, log):
+    """The fitted forecaster, its point forecasts and its intervals (or ``None``)."""
+    check_enough_data(data, options, season)
+    forecaster = build_forecaster(options, season)
+    name = type(forecaster).__name__
+    log(f"fitting {name} on {data.describe()} ...")
+    started = time.perf_counter()
+    fh = np.arange(1, options.horizon + 1)
+    try:
+        forecaster.fit(data.y, fh=fh)
+    except (ValueError, TypeError) as error:
+        raise CLIError(f"{name} could not be fitted: {_one_line(error)}") from error
+    log(
+        f"fitted in {time.perf_counter() - started:.1f} s: {forecaster.n_epochs_} "
+        f"epochs, {forecaster.n_parameters_:,} parameters"
+    )
+    y_pred = forecaster.predict()
+    intervals = None
+    # Prediction intervals: written next to the point forecasts as soon as the
+    # forecasters predict them (sktime's capability:pred_int tag). They do not yet,
+    # and nothing here invents them.
+    if forecaster.get_tag("capability:pred_int", False):
+        intervals = forecaster.predict_interval(coverage=options.coverage)
+    else:
+        log(
+            f"note: {name} does not predict intervals yet (capability:pred_int is "
+            "False); forecast.csv holds point forecasts only"
+        )
+    return forecaster, y_pred, intervals
+
+
+def forecast_table(
+    data: Dataset, y_pred: pd.DataFrame, intervals, coverage
+) -> pd.DataFrame:
+    """One row per series and step: id, time, the forecast of each target, and
+    ``<target>_lower``/``<target>_upper`` where intervals exist."""
+    table = y_pred.copy()
+    table.columns = [str(c) for c in table.columns]
+    if intervals is not None:
+        for target in data.targets:
+            for bound in ("lower", "upper"):
+                column = intervals[(target, coverage, bound)]
+                table[f"{target}_{bound}"] = column.reindex(table.index).to_numpy()
+    times = table.index.get_level_values(-1)
+    table.index = (
+        pd.MultiIndex.from_arrays(
+            [table.index.get_level_values(0), to_timestamps(times, data.time_how)]
+        )
+        if data.is_panel
+        else to_timestamps(times, data.time_how)
+    )
+    table = table.reset_index()
+    names = [data.id_col, data.time_col] if data.is_panel else [data.time_col]
+    table.columns = names + list(table.columns[len(names) :])
+    time = table[data.time_col]
+    if isinstance(time.dtype, pd.PeriodDtype):
+        table[data.time_col] = time.astype(str)
+    return table
+
+
+def write_forecast(data, table, history_plot, directory, plot: bool) -> list:
+    directory.mkdir(parents=True, exist_ok=True)
+    csv = directory / "forecast.csv"
+    table.to_csv(csv, index=False)
+    written = [csv]
+    if plot:
+        png = directory / "forecast.png"
+        plot_forecast(data, history_plot, png)
+        written.append(png)
+    return written
+
+
+def plot_forecast(data: Dataset, y_pred_and_intervals, path, max_series: int = 4):
+    """History and forecast of the first ``max_series`` series, one panel each."""
+    from ._cli_plot import pyplot, x_values
+
+    plt = pyplot()
+    y_pred, intervals, coverage = y_pred_and_intervals
+    series = list(data.series())[:max_series]
+    predicted = (
+        {None: y_pred}
+        if not data.is_panel
+        else {k: f.droplevel(0) for k, f in y_pred.groupby(level=0, sort=False)}
+    )
+    fig, axes = plt.subplots(
+        len(series),
+        1,
+        figsize=(9, 3.2 * len(series)),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for ax, (key, history) in zip(axes[:, 0], series):
+        pred = predicted[key]
+        tail = history.iloc[-max(4 * len(pred), 48) :]
+        for target in data.targets:
+            (line,) = ax.plot(
+                x_values(tail.index), tail[target].to_numpy(), label=target
+            )
+            ax.plot(
+                x_values(pred.index),
+                pred[target].to_numpy(),
+                color=line.get_color(),
+                ls="--",
+                marker="o",
+                ms=3,
+                label=f"{target} forecast",
+            )
+            if intervals is not None:
+                bounds = intervals if key is None else intervals.xs(key, level=0)
+                ax.fill_between(
+                    x_values(pred.index),
+                    bounds[(target, coverage, "lower")].to_numpy(),
+                    bounds[(target, coverage, "upper")].to_numpy(),
+                    color=line.get_color(),
+                    alpha=0.15,
+                )
+        ax.set_title(
+            data.source if key is None else f"{data.id_col} = {key}", fontsize=10
+        )
+        ax.legend(fontsize=8, loc="upper left")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

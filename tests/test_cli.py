@@ -1,0 +1,322 @@
+"""The gatedforecast command: both commands end to end, and one clear line per bad file.
+
+The end-to-end tests run ``python -m gatedforecast`` in a subprocess on small data
+with tiny networks; the bad-file tests call ``main`` in-process (the same code, no
+interpreter start-up) and one of them goes through a subprocess too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gatedforecast.cli import main
+
+TINY = ["--epochs", "2", "--hidden-sizes", "4", "--batch-size", "16", "--device", "cpu"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+
+def opts(text: str) -> list[str]:
+    return shlex.split(text)
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "gatedforecast", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def _monthly(n=60, start="2015-01-01", name="sales"):
+    t = np.arange(n)
+    values = 100 + t + 10 * np.sin(2 * np.pi * t / 12)
+    dates = pd.date_range(start, periods=n, freq="MS")
+    return pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), name: values})
+
+
+def _panel(lengths=(40, 50, 45)):
+    frames = []
+    for i, n in enumerate(lengths):
+        t = np.arange(n)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "store": f"s{i}",
+                    "week": t,
+                    "units": 10 * (i + 1) + np.sin(t / 3) * (i + 1),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _png(path):
+    data = path.read_bytes()
+    return len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------- end to end
+def test_compare_on_a_csv_writes_table_json_and_plot(tmp_path):
+    csv = tmp_path / "sales.csv"
+    _monthly().to_csv(csv, index=False)
+    out = tmp_path / "out"
+    options = opts("--horizon 4 --folds 2 --window-length 12")
+    result = run_cli("compare", csv, *options, *TINY, "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    # progress on stderr, one line per model, and the table on stdout
+    assert "[1/4] GRU" in result.stderr
+    assert "[4/4] seasonal naive" in result.stderr
+    for name in ("GRU", "LSTM", "naive", "seasonal naive (sp=12)", "sMAPE", "rank"):
+        assert name in result.stdout
+
+    table = pd.read_csv(out / "compare.csv")
+    columns = ["model", "smape", "mase", "fit_seconds", "n_parameters", "rank"]
+    assert list(table.columns) == columns
+    assert sorted(table["model"]) == sorted(
+        ["GRU", "LSTM", "naive", "seasonal naive (sp=12)"]
+    )
+    assert table["rank"].tolist() == sorted(table["rank"])
+    assert table["rank"].min() == 1
+    assert (table["smape"] > 0).all()
+    assert np.isfinite(table["mase"]).all()
+    params = table.set_index("model")["n_parameters"]
+    assert params["GRU"] > 0
+    assert params["LSTM"] > params["GRU"]
+    assert params["naive"] == 0
+
+    report = json.loads((out / "compare.json").read_text())
+    assert report["data"]["frequency"] == "MS"
+    assert report["data"]["n_observations"] == 60
+    assert report["settings"]["season"] == 12
+    assert report["settings"]["baseline"] == "seasonal"
+    assert report["settings"]["splitter"] == "ExpandingWindowSplitter"
+    # two folds of 4 steps at the very end of the series
+    assert [f["train_size"] for f in report["folds"]] == [52, 56]
+    assert report["folds"][-1]["cutoff"].startswith("2019-08")
+    for model in report["results"]:
+        assert len(model["mae_by_step"]) == 4
+        assert len(model["smape_by_fold"]) == 2
+    assert _png(out / "compare.png")
+
+
+def test_compare_without_a_file_runs_on_airline(tmp_path):
+    result = run_cli("compare", "--folds", "1", *TINY, "--no-plot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "gatedforecast-output"
+    report = json.loads((out / "compare.json").read_text())
+    assert report["data"]["source"].startswith("airline")
+    assert report["settings"]["horizon"] == 12
+    assert report["folds"] == [
+        {"fold": 1, "cutoff": "1959-12", "train_size": 132, "test_rows": 12}
+    ]
+    assert not (out / "compare.png").exists()
+
+
+def test_compare_a_panel_from_parquet_puts_folds_at_each_series_end(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "stores.parquet"
+    _panel().to_parquet(path)
+    out = tmp_path / "out"
+    options = opts(
+        "--id-col store --time-col week --target units --horizon 3 --folds 2 "
+        "--window-length 6"
+    )
+    result = run_cli("compare", "--input", path, *options, *TINY, "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "compare.json").read_text())
+    assert report["data"]["n_series"] == 3
+    assert report["data"]["frequency"] is None
+    assert report["settings"]["season"] == 1
+    assert report["settings"]["splitter"] == "ExpandingGreedySplitter"
+    # integer steps have no season: no seasonal naive
+    assert [r["model"] for r in report["results"]].count("naive") == 1
+    assert len(report["results"]) == 3
+    assert _png(out / "compare.png")
+
+
+def test_forecast_writes_the_next_steps(tmp_path):
+    csv = tmp_path / "sales.csv"
+    _monthly().to_csv(csv, index=False)
+    out = tmp_path / "out"
+    options = opts("--horizon 5 --window-length 12 --model lstm")
+    result = run_cli("forecast", csv, *options, *TINY, "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    assert "does not predict intervals yet" in result.stderr
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert list(forecast.columns) == ["date", "sales"]
+    months = ["2020-01-01", "2020-02-01", "2020-03-01", "2020-04-01", "2020-05-01"]
+    assert forecast["date"].tolist() == months
+    assert np.isfinite(forecast["sales"]).all()
+    assert _png(out / "forecast.png")
+
+
+def test_forecast_a_panel_with_two_targets(tmp_path):
+    data = _panel((30, 35))
+    data["price"] = 2.0 + data["units"] / 100
+    csv = tmp_path / "stores.csv"
+    data.to_csv(csv, index=False)
+    out = tmp_path / "out"
+    options = opts(
+        "--id-col store --time-col week --target units price --horizon 3 "
+        "--window-length 6"
+    )
+    result = run_cli("forecast", csv, *options, *TINY, "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert list(forecast.columns) == ["store", "week", "units", "price"]
+    assert forecast["store"].tolist() == ["s0"] * 3 + ["s1"] * 3
+    assert forecast["week"].tolist() == [30, 31, 32, 35, 36, 37]
+    assert _png(out / "forecast.png")
+
+
+# ---------------------------------------------------------------------- bad input
+def _write(tmp_path, frame, name="data.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _error(capsys, *argv):
+    code = main([*map(str, argv), *TINY, "--no-plot"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err, "no error line"
+    assert err[-1].startswith("error: ")
+    assert "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+def test_missing_file(tmp_path, capsys):
+    line = _error(capsys, "compare", tmp_path / "nope.csv")
+    assert "nope.csv: no such file" in line
+
+
+def test_missing_column(tmp_path, capsys):
+    path = _write(tmp_path, _monthly())
+    line = _error(capsys, "compare", path, "--target", "revenue")
+    assert "no column 'revenue'" in line
+    assert "'date', 'sales'" in line
+
+
+def test_unparsable_dates(tmp_path, capsys):
+    frame = _monthly()
+    frame.loc[7, "date"] = "not a date"
+    line = _error(capsys, "forecast", _write(tmp_path, frame))
+    assert "'not a date' in data row 8" in line
+
+
+def test_irregular_timestamps(tmp_path, capsys):
+    frame = _monthly().drop(index=[10, 11])
+    line = _error(capsys, "compare", _write(tmp_path, frame))
+    assert "irregular" in line
+
+
+def test_duplicate_timestamps(tmp_path, capsys):
+    frame = _monthly()
+    frame.loc[5, "date"] = frame.loc[4, "date"]
+    line = _error(capsys, "compare", _write(tmp_path, frame))
+    assert "appears more than once" in line
+
+
+def test_too_few_rows_for_the_folds(tmp_path, capsys):
+    path = _write(tmp_path, _monthly(n=40))
+    line = _error(capsys, "compare", path, "--folds", "3", "--horizon", "12")
+    assert "too few for 3 fold(s) of horizon 12" in line
+
+
+def test_non_numeric_target(tmp_path, capsys):
+    frame = _monthly()
+    frame["sales"] = frame["sales"].astype(object)
+    frame.loc[3, "sales"] = "n/a?"
+    line = _error(capsys, "compare", _write(tmp_path, frame))
+    assert "not numeric" in line
+    assert "data row 4" in line
+
+
+def test_missing_target_values(tmp_path, capsys):
+    frame = _monthly()
+    frame.loc[[3, 9], "sales"] = np.nan
+    line = _error(capsys, "compare", _write(tmp_path, frame))
+    assert "2 missing value(s), first in data row 4" in line
+
+
+def test_several_candidate_targets_need_a_choice(tmp_path, capsys):
+    frame = _monthly()
+    frame["price"] = 1.0
+    line = _error(capsys, "compare", _write(tmp_path, frame))
+    assert "several columns could be the target" in line
+
+
+def test_unreadable_parquet(tmp_path, capsys):
+    path = tmp_path / "broken.parquet"
+    path.write_text("this is not parquet")
+    line = _error(capsys, "forecast", path)
+    assert "broken.parquet" in line
+
+
+def test_a_bad_file_exits_2_with_one_line_from_the_command(tmp_path):
+    frame = _monthly()
+    frame.loc[2, "date"] = "2015-13-45"
+    result = run_cli("compare", _write(tmp_path, frame), *TINY)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert "'2015-13-45' in data row 3" in lines[0]
+
+
+# ---------------------------------------------------------------------- pieces
+def test_season_follows_the_frequency():
+    from gatedforecast._cli_data import season_for
+
+    assert season_for("MS") == 12
+    assert season_for("M") == 12
+    assert season_for("QS-OCT") == 4
+    assert season_for("W-SUN") == 52
+    assert season_for("D") == 7
+    assert season_for("h") == 24
+    assert season_for("2D") == 1
+    assert season_for("YS-JAN") == 1
+    assert season_for(None) == 1
+
+
+@pytest.mark.filterwarnings("ignore:.*remember_data:FutureWarning")
+def test_forecast_table_adds_interval_columns_when_a_model_has_them():
+    """The interval columns of forecast.csv, fed by a forecaster that predicts
+    intervals (sktime's naive), as the CLI does once ours do."""
+    from sktime.forecasting.naive import NaiveForecaster
+
+    from gatedforecast._cli_data import Dataset
+    from gatedforecast._cli_forecast import forecast_table
+
+    frame = _monthly(n=30)
+    y = frame.set_index(pd.DatetimeIndex(frame["date"], freq="MS"))[["sales"]]
+    y.index.name = "date"
+    data = Dataset(y, "test", "date", ["sales"], lengths={None: len(y)})
+    naive = NaiveForecaster().fit(y, fh=[1, 2, 3])
+    table = forecast_table(
+        data, naive.predict(), naive.predict_interval(coverage=0.8), 0.8
+    )
+    assert list(table.columns) == ["date", "sales", "sales_lower", "sales_upper"]
+    assert (table["sales_lower"] < table["sales"]).all()
+    assert (table["sales"] < table["sales_upper"]).all()
+
+
+def test_help_lists_both_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "compare" in out
+    assert "forecast" in out
