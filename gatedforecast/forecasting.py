@@ -11,7 +11,15 @@ import torch
 from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
 from ._fitted import FittedNetworkMixin
-from ._params import check_bool, check_choice, check_int, core_settings, generators
+from ._params import (
+    check_bool,
+    check_choice,
+    check_int,
+    core_settings,
+    generators,
+    seed_from,
+)
+from .intervals import calibration_windows, conformal_quantiles, extend_to_steps
 from .networks import ForecastNetwork, count_parameters
 from .panels import cutoff_like, join_forecasts, split_series
 from .scaling import BASELINES, SCALERS, SeriesScaler, WindowTransform
@@ -21,6 +29,7 @@ from .windows import WindowIndex, gather_windows
 __all__ = ["GRUForecaster", "LSTMForecaster"]
 
 STRATEGIES = ("direct", "recursive")
+INTERVAL_METHODS = ("conformal", "mc_dropout", None)
 #: series forecast together in one batched forward pass
 PREDICT_CHUNK = 4096
 
@@ -48,6 +57,21 @@ def _select_columns(frame: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
             f"columns {list(columns)}."
         )
     return frame[columns]
+
+
+def _pad_rows(values: np.ndarray, multiple: int) -> np.ndarray:
+    """Repeat the last row of ``values`` up to a multiple of ``multiple`` rows."""
+    missing = -len(values) % multiple
+    if not missing or values.shape[1] == 0:
+        return values
+    return np.concatenate([values, np.repeat(values[-1:], missing, axis=0)])
+
+
+def _largest_step(fh, cutoff) -> int:
+    """The largest step of ``fh`` after ``cutoff``, or 0 without ``fh``."""
+    if fh is None:
+        return 0
+    return int(np.asarray(fh.to_relative(cutoff), dtype=np.int64).max())
 
 
 def _series_name(key) -> str:
@@ -98,6 +122,7 @@ def roll_out(
     context: torch.Tensor,
     n_steps: int,
     future: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Forecast ``n_steps`` from ``context`` of shape ``(batch, window, channels)``.
 
@@ -105,9 +130,11 @@ def roll_out(
     forecasts back as inputs (recursive roll-out). ``future`` holds the covariates
     of the forecast steps, ``(batch, n, n_covariates)`` with ``n`` at least
     ``n_steps`` rounded up to a multiple of the head; they are appended to the
-    context beside the forecasts. Returns ``(batch, n_steps, n_targets)`` in the
-    scaled space of ``context``.
+    context beside the forecasts. With a ``generator``, dropout masks drawn from
+    it stay on (Monte Carlo dropout) while the network itself stays in eval mode.
+    Returns ``(batch, n_steps, n_targets)`` in the scaled space of ``context``.
     """
+    sampling = {"generator": generator, "dropout": generator is not None}
     window, head = context.shape[1], network.horizon
     produced = []
     done = 0
@@ -115,11 +142,11 @@ def roll_out(
         while done < n_steps:
             inputs, ctx = transform.inputs(context[:, -window:])
             if future is None:
-                step = transform.invert(network(inputs, dropout=False), ctx)
+                step = transform.invert(network(inputs, **sampling), ctx)
                 rows = step
             else:
                 known = future[:, done : done + head]
-                step = transform.invert(network(inputs, known, dropout=False), ctx)
+                step = transform.invert(network(inputs, known, **sampling), ctx)
                 rows = torch.cat([step, known], dim=-1)
             produced.append(step)
             context = torch.cat([context, rows], dim=1)
@@ -154,7 +181,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         "capability:exogenous": True,
         "capability:non_contiguous_X": False,
         "capability:insample": False,
-        "capability:pred_int": False,
+        "capability:pred_int": True,
         "capability:pred_int:insample": False,
         "capability:missing_values": False,
         "capability:update": True,
@@ -199,6 +226,9 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         update_epochs: int | None = None,
         global_model: bool = True,
         fine_tune_epochs: int = 0,
+        interval_method: str | None = "conformal",
+        calibration_size: int | str = "auto",
+        n_samples: int = 100,
         device: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
@@ -227,6 +257,9 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self.update_epochs = update_epochs
         self.global_model = global_model
         self.fine_tune_epochs = fine_tune_epochs
+        self.interval_method = interval_method
+        self.calibration_size = calibration_size
+        self.n_samples = n_samples
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -240,6 +273,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         clone per series."""
         if self.global_model is False:
             self.set_tags(y_inner_mtype="pd.DataFrame", X_inner_mtype="pd.DataFrame")
+        self.set_tags(**{"capability:pred_int": self.interval_method is not None})
 
     # ------------------------------------------------------------------ settings
     def _head_length(self, fh) -> int:
@@ -283,6 +317,16 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         check_choice("strategy", self.strategy, STRATEGIES)
         check_bool("global_model", self.global_model)
         check_int("fine_tune_epochs", self.fine_tune_epochs, minimum=0)
+        check_choice("interval_method", self.interval_method, INTERVAL_METHODS)
+        if self.calibration_size != "auto":
+            check_int("calibration_size", self.calibration_size)
+        check_int("n_samples", self.n_samples, minimum=2)
+        if self.interval_method == "mc_dropout" and not self.dropout:
+            raise ValueError(
+                "interval_method='mc_dropout' samples dropout masks, so it needs "
+                "dropout > 0 (for example dropout=0.1); or use "
+                "interval_method='conformal'."
+            )
         check_choice("scaler", self.scaler, SCALERS)
         check_choice("baseline", self.baseline, BASELINES)
         if self.baseline == "seasonal" and self.seasonal_period is None:
@@ -390,10 +434,25 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             epochs = self.fine_tune_epochs
         scaler = SeriesScaler(setup.scaler_method).fit(values)
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
+        # the last windows of each series are held out to calibrate intervals
+        calibration_horizon = max(setup.horizon, _largest_step(fh, self.cutoff))
+        held_out = np.zeros(len(scaled), dtype=int)
+        if self.interval_method is not None:
+            held_out = calibration_windows(
+                [len(v) for v in scaled],
+                setup.window_length,
+                setup.horizon,
+                calibration_horizon,
+                self.calibration_size,
+            )
+        training = [
+            v[: len(v) - calibration_horizon - n + 1] if n else v
+            for v, n in zip(scaled, held_out)
+        ]
         if epochs:
             result = self._train(
                 network,
-                scaled,
+                training,
                 setup,
                 settings,
                 (generator, dropout_generator),
@@ -422,7 +481,35 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self._record_history(result, continued=False)
         # continued training (update) shuffles on from where fit stopped
         self._rng_state = generator.get_state()
+        self._residuals = self._calibrate(scaled, held_out, calibration_horizon)
         return self
+
+    def _calibrate(self, scaled, held_out, horizon: int) -> np.ndarray | None:
+        """Scaled residuals of the held-out windows: ``(n, horizon, n_targets)``.
+
+        Each window is forecast ``horizon`` steps from its input, as predict would,
+        and the error is divided by the spread the forecast was scaled with.
+        """
+        if not held_out.any():
+            return None
+        window, n_targets = self.window_length_, self._transform.n_targets
+        contexts, truths, futures = [], [], []
+        for values, n in zip(scaled, held_out):
+            for j in range(n):
+                start = len(values) - window - horizon - j
+                contexts.append(values[start : start + window])
+                following = values[start + window : start + window + horizon]
+                truths.append(following[:, :n_targets])
+                futures.append(_pad_rows(following[:, n_targets:], self.horizon_))
+        contexts = np.stack(contexts)
+        future = np.stack(futures) if self._x_columns is not None else None
+        forecast = self._forecast_scaled(contexts, horizon, future)
+        return (np.stack(truths) - forecast) / self._spread(contexts)
+
+    def _spread(self, contexts: np.ndarray) -> np.ndarray:
+        """The spread each window's forecast is scaled with: ``(n, 1, n_targets)``."""
+        _, (_, spread) = self._transform.inputs(torch.as_tensor(contexts))
+        return spread.numpy()
 
     def _pretrain(self, y: pd.DataFrame, X=None, fh=None):
         """Train the global network on a panel, for later fits to apply."""
@@ -517,13 +604,22 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         finally:
             network.to("cpu")
 
-    def _forecast_scaled(self, n_steps: int, future: np.ndarray | None):
-        """Roll every series out ``n_steps``: ``(n_series, n_steps, n_targets)``."""
+    def _forecast_scaled(
+        self,
+        contexts: np.ndarray,
+        n_steps: int,
+        future: np.ndarray | None,
+        generator: torch.Generator | None = None,
+    ) -> np.ndarray:
+        """Roll the scaled ``contexts`` out ``n_steps``: ``(n, n_steps, n_targets)``.
+
+        Runs in chunks of series on the prediction device; with a ``generator``,
+        dropout masks are sampled from it.
+        """
         device = self._predict_device()
         network = self.network_
         if device.type != "cpu":
             network = copy.deepcopy(network).to(device)
-        contexts = self._tails[:, -self.window_length_ :]
         out = []
         for rows in np.array_split(
             np.arange(len(contexts)), max(1, len(contexts) // PREDICT_CHUNK)
@@ -536,8 +632,14 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 known = torch.as_tensor(
                     future[rows], dtype=torch.float32, device=device
                 )
-            out.append(roll_out(network, self._transform, context, n_steps, known))
+            out.append(
+                roll_out(network, self._transform, context, n_steps, known, generator)
+            )
         return torch.cat(out).double().cpu().numpy()
+
+    def _contexts(self) -> np.ndarray:
+        """The last window of every series, scaled: ``(n_series, window, channels)``."""
+        return self._tails[:, -self.window_length_ :]
 
     def _forecast_index(self, fh):
         """Per series: the steps of ``fh`` after its own end, and their index."""
@@ -569,8 +671,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 f"(columns {list(self._x_columns)})."
             )
         frames = _frames_by_key(X, self._keys)
-        head = self.horizon_
-        n_rows = -(-n_steps // head) * head
+        n_rows = -(-n_steps // self.horizon_) * self.horizon_
         steps = ForecastingHorizon(np.arange(1, n_steps + 1))
         future = np.empty((len(self._keys), n_rows, len(self._x_columns)))
         for i, (key, last) in enumerate(zip(self._keys, self._last_index)):
@@ -586,16 +687,20 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                     f"largest step of fh ({n_steps})."
                 )
             n_targets = self._transform.n_targets
-            future[i, :n_steps] = self._scaler.transform(
-                check_series_values(rows, "X"), i, slice(n_targets, None)
+            future[i] = _pad_rows(
+                self._scaler.transform(
+                    check_series_values(rows, "X"), i, slice(n_targets, None)
+                ),
+                self.horizon_,
             )
-            future[i, n_steps:] = future[i, n_steps - 1]
         return future
 
     def _predict(self, fh, X=None):
         steps, indexes = self._forecast_index(fh)
         n_steps = int(max(s.max() for s in steps))
-        scaled = self._forecast_scaled(n_steps, self._future_covariates(X, n_steps))
+        scaled = self._forecast_scaled(
+            self._contexts(), n_steps, self._future_covariates(X, n_steps)
+        )
         targets = slice(0, self._transform.n_targets)
         values = [
             self._scaler.inverse_transform(scaled[i, s - 1], i, targets)
@@ -604,6 +709,55 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         return join_forecasts(
             self._keys, self._index_names, indexes, values, self._columns
         )
+
+    def _predict_quantiles(self, fh, X, alpha):
+        if self._residuals is None:
+            raise ValueError(
+                "No window could be held out to calibrate prediction intervals: the "
+                "series are too short for window_length + horizon + the calibrated "
+                "steps. Pass longer series, a shorter window_length, or set "
+                "calibration_size."
+            )
+        steps, indexes = self._forecast_index(fh)
+        n_steps = int(max(s.max() for s in steps))
+        future = self._future_covariates(X, n_steps)
+        contexts = self._contexts()
+        spread = self._spread(contexts)
+        if self.interval_method == "conformal":
+            point = self._forecast_scaled(contexts, n_steps, future)
+            offsets = extend_to_steps(
+                conformal_quantiles(self._residuals, alpha), n_steps
+            )
+            quantiles = point[None] + offsets[:, None] * spread[None]
+        else:
+            quantiles = self._sample_quantiles(contexts, spread, n_steps, future, alpha)
+        targets = slice(0, self._transform.n_targets)
+        values = []
+        for i, s in enumerate(steps):
+            # (alpha, step, variable) -> rows of steps, columns variable-major
+            level = self._scaler.inverse_transform(quantiles[:, i, s - 1], i, targets)
+            values.append(level.transpose(1, 2, 0).reshape(len(s), -1))
+        columns = pd.MultiIndex.from_product([self._columns, alpha])
+        return join_forecasts(self._keys, self._index_names, indexes, values, columns)
+
+    def _sample_quantiles(self, contexts, spread, n_steps, future, alpha):
+        """Monte Carlo dropout: ``n_samples`` forecast paths with dropout masks from
+        a generator seeded by ``random_state``, each plus a calibration residual
+        path (the data's noise), then the quantiles of the paths."""
+        samples = self.n_samples
+        seed = seed_from(self.random_state)
+        device = self._predict_device()
+        generator = torch.Generator(device=device).manual_seed(seed)
+        repeated = np.repeat(contexts, samples, axis=0)
+        known = None if future is None else np.repeat(future, samples, axis=0)
+        paths = self._forecast_scaled(repeated, n_steps, known, generator)
+        pick = np.random.default_rng(seed).integers(
+            len(self._residuals), size=len(paths)
+        )
+        noise = extend_to_steps(self._residuals[pick], n_steps)
+        paths = paths + noise * np.repeat(spread, samples, axis=0)
+        paths = paths.reshape(len(contexts), samples, n_steps, -1)
+        return np.quantile(paths, alpha, axis=1)
 
     def _update(self, y: pd.DataFrame, X=None, update_params: bool = True):
         keys, frames = split_series(y)
@@ -674,6 +828,8 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 "baseline": None,
                 "loss": "mae",
                 "dropout": 0.1,
+                "interval_method": "mc_dropout",
+                "n_samples": 10,
                 "max_epochs": 1,
                 "device": "cpu",
                 "random_state": 1,
@@ -775,6 +931,29 @@ fine_tune_epochs : int, default=0
     After ``pretrain``, epochs that ``fit`` trains a copy of the pretrained network
     on its own series. ``0`` applies the pretrained network as it is: ``fit`` then
     only scales the new series and stores its context, in milliseconds.
+interval_method : {{"conformal", "mc_dropout", None}}, default="conformal"
+    How ``predict_interval``/``predict_quantiles`` work. Both calibrate on the last
+    windows of each series, held out from training (``calibration_size``) and
+    separate from the validation windows. ``"conformal"``: split-conformal
+    quantiles of the absolute held-out residuals, per horizon step, scaled by each
+    forecast's window spread, so intervals are symmetric around the point forecast
+    and any coverage works without retraining.
+    ``"mc_dropout"``: ``n_samples`` forecast paths with dropout masks drawn from a
+    generator seeded by ``random_state`` (needs ``dropout > 0``), each plus a
+    residual path drawn from the held-out residuals, so the spread covers both the
+    model's uncertainty and the data's noise. Steps beyond the calibrated ones
+    (the largest step of fit's ``fh``, or the head) grow the last step's quantiles
+    by ``sqrt(step / calibrated_steps)``. ``None``: point forecasts only, no
+    windows held out.
+calibration_size : int or "auto", default="auto"
+    Windows per series held out for calibration. ``"auto"`` aims for 20 in all
+    (enough for a 95 % interval), at most a quarter of each series' windows: 20
+    windows from a single series, one from each series of a panel of 20 or more.
+    With too few residuals for a level (fewer than 19 for a 95 % interval) a
+    warning says so and the quantile is widened to the larger of the extreme
+    residual and a normal approximation.
+n_samples : int, default=100
+    Forecast paths drawn by ``interval_method="mc_dropout"``.
 device : str, default="auto"
     ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
     ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU

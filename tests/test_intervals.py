@@ -1,0 +1,168 @@
+"""Prediction intervals and quantiles: conformal and Monte Carlo dropout."""
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FAST
+
+from gatedforecast import GRUForecaster, LSTMForecaster
+from gatedforecast.intervals import calibration_windows, conformal_quantiles
+
+
+def _noisy_panel(n_series=50, n=200, seed=0):
+    """Sines with Gaussian noise of standard deviation 1."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    frames = {}
+    for i in range(n_series):
+        signal = 20 + 5 * np.sin(2 * np.pi * (t + 3 * i) / 12)
+        frames[f"s{i}"] = pd.DataFrame({"y": signal + rng.normal(size=n)})
+    return pd.concat(frames, names=["id", "time"])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"interval_method": "conformal"},
+        {"interval_method": "mc_dropout", "dropout": 0.1},
+    ],
+    ids=["conformal", "mc_dropout"],
+)
+def test_the_80_percent_interval_covers_about_80_percent(params):
+    y = _noisy_panel()
+    time = y.index.get_level_values("time")
+    train, test = y[time < 190], y[time >= 190]
+    forecaster = GRUForecaster(
+        window_length=24,
+        hidden_sizes=16,
+        batch_size=64,
+        max_epochs=12,
+        steps_per_epoch=50,
+        learning_rate=5e-3,
+        scaler="standard",
+        baseline=None,
+        device="cpu",
+        random_state=0,
+        **params,
+    )
+    forecaster.fit(train, fh=np.arange(1, 11))
+    interval = forecaster.predict_interval(coverage=0.8)
+    lower = interval.iloc[:, 0].to_numpy()
+    upper = interval.iloc[:, 1].to_numpy()
+    actual = test["y"].to_numpy()
+    assert len(actual) == 500
+    coverage = np.mean((actual >= lower) & (actual <= upper))
+    assert 0.70 <= coverage <= 0.90, coverage
+
+
+def test_quantiles_are_monotone_and_bracket_the_point_forecast(airline):
+    forecaster = GRUForecaster(**FAST, window_length=12, random_state=0)
+    forecaster.fit(airline, fh=[1, 2, 3])
+    alphas = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
+    quantiles = forecaster.predict_quantiles(alpha=alphas).to_numpy()
+    assert np.all(np.diff(quantiles, axis=1) >= 0)
+    np.testing.assert_allclose(quantiles[:, 3], forecaster.predict().to_numpy())
+    wider = forecaster.predict_interval(coverage=0.9)
+    narrower = forecaster.predict_interval(coverage=0.5)
+    assert (wider.iloc[:, 0] <= narrower.iloc[:, 0]).all()
+    assert (wider.iloc[:, 1] >= narrower.iloc[:, 1]).all()
+
+
+def test_calibration_windows_are_held_out_of_training(airline):
+    with_intervals = GRUForecaster(**FAST, window_length=12, random_state=0)
+    without = GRUForecaster(
+        **FAST, window_length=12, interval_method=None, random_state=0
+    )
+    with_intervals.fit(airline, fh=[1, 2])
+    without.fit(airline, fh=[1, 2])
+    # 133 windows in all; "auto" holds out 20 of them, plus one whose targets
+    # would reach into the first calibration target
+    assert with_intervals._residuals.shape == (20, 2, 1)
+    assert without._residuals is None
+    assert without.get_tag("capability:pred_int") is False
+    assert with_intervals.get_tag("capability:pred_int") is True
+    with pytest.raises(NotImplementedError):
+        without.predict_interval()
+
+
+def test_steps_beyond_the_calibrated_ones_widen(airline):
+    forecaster = GRUForecaster(**FAST, window_length=12, random_state=0)
+    forecaster.fit(airline, fh=[1, 2])
+    interval = forecaster.predict_interval(fh=range(1, 9), coverage=0.8)
+    width = (interval.iloc[:, 1] - interval.iloc[:, 0]).to_numpy()
+    assert len(width) == 8
+    assert np.all(width > 0)
+
+
+def test_too_few_residuals_warn_and_widen():
+    residuals = np.random.default_rng(0).normal(size=(10, 1, 1))
+    with pytest.warns(UserWarning, match="needs at least 19"):
+        offsets = conformal_quantiles(residuals, [0.025, 0.975])
+    assert offsets[1, 0, 0] >= np.abs(residuals).max()
+    assert offsets[0, 0, 0] == -offsets[1, 0, 0]
+
+
+def test_enough_residuals_take_the_conformal_order_statistic():
+    residuals = np.arange(1.0, 20.0).reshape(19, 1, 1)
+    offsets = conformal_quantiles(residuals, [0.975, 0.5, 0.1])
+    # coverage 0.95 with 19 residuals: the ceil(20 * 0.95) = 19th smallest
+    assert offsets[:, 0, 0].tolist() == [19.0, 0.0, -16.0]
+
+
+def test_auto_calibration_aims_for_twenty_residuals_and_keeps_training_windows():
+    assert calibration_windows([132], 24, 12, 12, "auto").tolist() == [20]
+    assert calibration_windows([100] * 40, 24, 12, 12, "auto").tolist() == [1] * 40
+    # a short series keeps a training window of its own, or holds out none
+    assert calibration_windows([40], 24, 12, 12, "auto").tolist() == [0]
+
+
+def test_mc_dropout_is_reproducible_and_safe_across_threads(airline):
+    forecaster = LSTMForecaster(
+        **FAST,
+        window_length=12,
+        dropout=0.2,
+        interval_method="mc_dropout",
+        n_samples=20,
+        random_state=3,
+    )
+    forecaster.fit(airline, fh=[1, 2, 3])
+    expected = forecaster.predict_quantiles(alpha=[0.1, 0.9])
+    results = [None] * 8
+
+    def work(i):
+        results[i] = forecaster.predict_quantiles(alpha=[0.1, 0.9])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        pd.testing.assert_frame_equal(result, expected)
+    assert not forecaster.network_.training
+    point = forecaster.predict()
+    spread = expected.iloc[:, 1] - expected.iloc[:, 0]
+    assert (spread > 0).all()
+    assert np.isfinite(point.to_numpy()).all()
+
+
+def test_mc_dropout_needs_dropout(airline):
+    with pytest.raises(ValueError, match="needs dropout > 0"):
+        GRUForecaster(**FAST, interval_method="mc_dropout").fit(airline, fh=[1])
+
+
+def test_intervals_on_a_panel_have_the_panel_index():
+    y = _noisy_panel(n_series=3, n=80)
+    forecaster = GRUForecaster(**FAST, window_length=12, random_state=0)
+    interval = forecaster.fit(y, fh=[1, 2]).predict_interval(coverage=0.9)
+    assert list(interval.index) == [
+        ("s0", 80),
+        ("s0", 81),
+        ("s1", 80),
+        ("s1", 81),
+        ("s2", 80),
+        ("s2", 81),
+    ]
+    assert (interval.iloc[:, 1] > interval.iloc[:, 0]).all()
