@@ -207,6 +207,7 @@ def core_settings(est, cell: str) -> CoreSettings:
         ),
         lr_schedule=check_choice("lr_schedule", est.lr_schedule, LR_SCHEDULES),
         verbose=check_int("verbose", est.verbose, minimum=0),
+        n_threads=check_int("n_threads", est.n_threads, allow_none=True),
     )
     return CoreSettings(
         hidden_sizes=check_hidden_sizes(est.hidden_sizes),

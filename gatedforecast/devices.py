@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
-__all__ = ["resolve_device"]
+__all__ = ["resolve_device", "torch_threads"]
 
 _VALID = '"auto", "cpu", "cuda", "cuda:N" or "mps"'
 
@@ -86,3 +88,21 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             f'below {torch.cuda.device_count()} or device="cuda".'
         )
     return torch.device(name)
+
+
+@contextmanager
+def torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Run the block with ``n_threads`` torch threads, then restore the setting.
+
+    ``None`` leaves torch's setting alone. torch's thread count is a process-wide
+    setting: it limits every torch computation of the process while the block runs.
+    """
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

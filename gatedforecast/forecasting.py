@@ -19,6 +19,7 @@ from ._params import (
     generators,
     seed_from,
 )
+from .devices import torch_threads
 from .intervals import calibration_windows, conformal_quantiles, extend_to_steps
 from .networks import ForecastNetwork, count_parameters
 from .panels import cutoff_like, join_forecasts, split_series
@@ -230,6 +231,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         calibration_size: int | str = "auto",
         n_samples: int = 100,
         device: str = "auto",
+        n_threads: int | None = None,
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -261,6 +263,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self.calibration_size = calibration_size
         self.n_samples = n_samples
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
         super().__init__()
@@ -621,6 +624,12 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         if device.type != "cpu":
             network = copy.deepcopy(network).to(device)
         out = []
+        with torch_threads(self.n_threads):
+            self._roll_out_chunks(network, contexts, n_steps, future, generator, out)
+        return torch.cat(out).double().cpu().numpy()
+
+    def _roll_out_chunks(self, network, contexts, n_steps, future, generator, out):
+        device = next(network.parameters()).device
         for rows in np.array_split(
             np.arange(len(contexts)), max(1, len(contexts) // PREDICT_CHUNK)
         ):
@@ -635,7 +644,6 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             out.append(
                 roll_out(network, self._transform, context, n_steps, known, generator)
             )
-        return torch.cat(out).double().cpu().numpy()
 
     def _contexts(self) -> np.ndarray:
         """The last window of every series, scaled: ``(n_series, window, channels)``."""
@@ -958,6 +966,10 @@ device : str, default="auto"
     ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
     ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
     pickles and predicts anywhere.
+n_threads : int or None, default=None
+    torch threads used while fitting and predicting (restored afterwards);
+    ``None`` keeps torch's setting. Set 1 when several fits run in parallel
+    processes (joblib, Dask) so they do not oversubscribe the cores.
 random_state : int, RandomState, Generator or None, default=None
     Seeds local generators for the initial weights, shuffling and dropout. The
     global torch and numpy random states are never touched. With an int, two fits

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._fitted import FittedNetworkMixin
 from ._params import CoreSettings, check_bool, check_int, core_settings, generators
+from .devices import torch_threads
 from .networks import ForecastNetwork, count_parameters
 from .scaling import SeriesScaler
 from .training import Batches, TrainingResult, train_network
@@ -102,6 +103,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         lr_schedule: str | None = None,
         warm_start: bool = False,
         device: str = "auto",
+        n_threads: int | None = None,
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -124,6 +126,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self.lr_schedule = lr_schedule
         self.warm_start = warm_start
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -318,7 +321,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
             network = copy.deepcopy(network).to(device)
         network.eval()
         chunks = []
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(self.n_threads):
             for start in range(0, len(sequences), PREDICT_BATCH):
                 batch = torch.tensor(
                     sequences[start : start + PREDICT_BATCH],
@@ -426,6 +429,10 @@ device : str, default="auto"
     ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
     pickles and predicts anywhere; ``predict`` uses the training device when it is
     available and the CPU otherwise.
+n_threads : int or None, default=None
+    torch threads used while fitting and predicting (restored afterwards);
+    ``None`` keeps torch's setting. Set 1 when several fits run in parallel
+    processes (joblib, Dask) so they do not oversubscribe the cores.
 random_state : int, RandomState, Generator or None, default=None
     Seeds local generators for the initial weights, shuffling and dropout. The
     global torch and numpy random states are never touched. With an int, two fits

@@ -21,6 +21,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .devices import torch_threads
+
 __all__ = [
     "OPTIMIZERS",
     "LOSSES",
@@ -83,6 +85,7 @@ class TrainingConfig:
     restore_best_weights: bool = True
     lr_schedule: str | None = None
     verbose: int = 0
+    n_threads: int | None = None
     #: how to avoid divergence with the estimator at hand, ends the error message
     divergence_hint: str = "or scale the data (scaler='standard' or 'window')."
 
@@ -218,6 +221,14 @@ def train_network(
     TrainingDivergedError
         When an epoch's loss is NaN or infinite.
     """
+    with torch_threads(config.n_threads):
+        return _run_epochs(
+            network, batches, config, generator, dropout_generator, first_epoch
+        )
+
+
+def _run_epochs(network, batches, config, generator, dropout_generator, first_epoch):
+    """The epoch loop of :func:`train_network`."""
     device = batches.train.device
     loss_fn = make_loss(config.loss)
     optimizer = make_optimizer(

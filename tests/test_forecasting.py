@@ -241,3 +241,20 @@ def test_constant_huge_and_tiny_series_forecast_sensibly():
         y = pd.Series(level, index=index)
         y_pred = GRUForecaster(**FAST, random_state=0).fit(y, fh=[1, 2]).predict()
         np.testing.assert_allclose(y_pred.to_numpy(), level, rtol=1e-3)
+
+
+def test_n_threads_limits_torch_during_fit_and_predict_only(airline):
+    import torch
+
+    seen = []
+
+    class Recording(torch.nn.L1Loss):
+        def forward(self, prediction, target):
+            seen.append(torch.get_num_threads())
+            return super().forward(prediction, target)
+
+    before = torch.get_num_threads()
+    forecaster = GRUForecaster(**FAST, window_length=12, loss=Recording, n_threads=2)
+    forecaster.fit(airline, fh=[1]).predict()
+    assert set(seen) == {2}
+    assert torch.get_num_threads() == before
