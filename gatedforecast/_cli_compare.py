@@ -196,12 +196,15 @@ def check_enough_data(data: Dataset, options, season: int) -> None:
     needed = max(window + horizon, season + 1, 3)
     if first_train < needed:
         which = "the shortest series has" if data.is_panel else "the series has"
+        why = f"a window of {window} + the horizon of {horizon}"
+        if season + 1 > window + horizon:
+            why = f"more than a season of {season}"
         raise CLIError(
             f"{data.source}: {which} {shortest} observations, too few for {folds} "
             f"fold(s) of horizon {horizon}: the first fold would train on "
-            f"{first_train}, but needs at least {needed} (window {window} + horizon "
-            f"{horizon}; season {season}), so at least {needed + folds * horizon} "
-            "observations. Use fewer --folds, a shorter --horizon or --window-length."
+            f"{max(first_train, 0)}, but needs at least {needed} ({why}), so at least "
+            f"{needed + folds * horizon} observations. Use fewer --folds, a shorter "
+            "--horizon or --window-length."
         )
 
 

@@ -9,6 +9,7 @@ imported inside the commands, after the options are read.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 import warnings
@@ -166,8 +167,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=1,
         metavar="N",
-        help="torch CPU threads (default: 1, the fastest for small recurrent "
-        "networks, and safe beside other jobs)",
+        help="torch CPU threads (default: 1, so that runs side by side do not "
+        "compete for cores; raise it for wide networks)",
     )
     run.add_argument(
         "--output-dir",
@@ -206,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(compare)
-    compare.add_argument(
+    compare.add_argument_group("evaluation").add_argument(
         "--folds",
         type=_positive_int,
         default=3,
@@ -247,23 +248,42 @@ def _load(options):
     else:
         data = load_dataset(path, options.time_col, options.target, options.id_col)
 
-    inferred = season_for(data.freq)
-    season = options.season or inferred
     shortest = min(data.lengths.values())
-    if options.season is None and season > 1:
-        folds = getattr(options, "folds", 0)
-        if shortest - folds * options.horizon <= season:
-            _log(
-                f"note: season {season} (from frequency {data.freq}) is too long for "
-                "these series; using season 1 (pass --season to choose)"
-            )
-            season = 1
     if options.season is not None and shortest <= options.season:
         raise CLIError(
             f"{data.source}: --season {options.season} needs more than {options.season} "
             f"observations per series; the shortest has {shortest}"
         )
-    return data, season
+    inferred = season_for(data.freq)
+    if options.season is not None or inferred == 1:
+        season = options.season or 1
+        _settle(data, options, season)
+        return data, season
+    # a season from the frequency that the data cannot carry falls back to 1
+    try:
+        _settle(data, options, inferred)
+    except CLIError:
+        _settle(data, options, 1)
+        _log(
+            f"note: season {inferred} (from frequency {data.freq}) is too long for "
+            "this data; using season 1 (pass --season to choose)"
+        )
+        return data, 1
+    return data, inferred
+
+
+def _settle(data, options, season: int) -> None:
+    """Resolve ``--baseline auto`` for ``season`` and check that the data suffice,
+    raising :class:`CLIError` (options unchanged) when they do not."""
+    trial = copy.copy(options)
+    if trial.baseline == "auto":
+        trial.baseline = "seasonal" if season > 1 else "last"
+    if options.command == "compare":
+        from ._cli_compare import check_enough_data
+    else:
+        from ._cli_forecast import check_enough_data
+    check_enough_data(data, trial, season)
+    options.baseline = trial.baseline
 
 
 def _run(options) -> int:
@@ -279,8 +299,6 @@ def _run(options) -> int:
         else tuple(options.hidden_sizes)
     )
     data, season = _load(options)
-    if options.baseline == "auto":
-        options.baseline = "seasonal" if season > 1 else "last"
     output = Path(options.output_dir)
     try:
         output.mkdir(parents=True, exist_ok=True)
