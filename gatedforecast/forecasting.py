@@ -20,17 +20,25 @@ from ._params import (
     seed_from,
 )
 from .devices import torch_threads
-from .intervals import calibration_windows, conformal_quantiles, extend_to_steps
+from .intervals import (
+    calibration_windows,
+    conformal_quantiles,
+    extend_to_steps,
+    interpolate_levels,
+)
 from .networks import ForecastNetwork, count_parameters
 from .panels import cutoff_like, join_forecasts, split_series
 from .scaling import BASELINES, SCALERS, SeriesScaler, WindowTransform
-from .training import Batches, TrainingResult, empty_history, train_network
+from .training import Batches, PinballLoss, TrainingResult, empty_history, train_network
 from .windows import WindowIndex, gather_windows
 
 __all__ = ["GRUForecaster", "LSTMForecaster"]
 
 STRATEGIES = ("direct", "recursive")
-INTERVAL_METHODS = ("conformal", "mc_dropout", None)
+INTERVAL_METHODS = ("conformal", "mc_dropout", "quantile", None)
+#: levels of the quantile head when ``interval_method="quantile"`` and no
+#: ``quantiles`` are given: the ones sktime's checks and most plots ask for
+DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 #: series forecast together in one batched forward pass
 PREDICT_CHUNK = 4096
 
@@ -38,6 +46,9 @@ PREDICT_CHUNK = 4096
 def _frames_by_key(X: pd.DataFrame, keys: list) -> dict:
     """Exogenous frames per series key, refusing series of y that X lacks."""
     x_keys, x_frames = split_series(X)
+    for key, frame in zip(x_keys, x_frames):
+        if not frame.index.is_unique:
+            _check_time_points([key], [frame], "X")
     frames = dict(zip(x_keys, x_frames))
     if keys == [None] and None not in frames:
         raise ValueError("X must be indexed by time like y, not by series.")
@@ -82,6 +93,46 @@ def _series_name(key) -> str:
     return f"y[{key[0]!r}]" if len(key) == 1 else f"y[{key!r}]"
 
 
+def _check_time_points(keys: list, frames: list, name: str = "y"):
+    """Refuse repeated time points, and a DatetimeIndex without a regular frequency.
+
+    Returns the frequency of a DatetimeIndex (the same for every series), else None.
+    """
+    freqs = set()
+    for key, frame in zip(keys, frames):
+        index, where = frame.index, name if key is None else _series_name(key)
+        if not index.is_unique:
+            repeated = list(index[index.duplicated()].unique()[:5])
+            raise ValueError(
+                f"{where} has repeated time points, first {repeated}: each time "
+                "point must appear once per series. Aggregate the repeats (for "
+                "example with groupby(level=...).mean()) or drop them with "
+                f"{name}[~{name}.index.duplicated()]."
+            )
+        if not isinstance(index, pd.DatetimeIndex):
+            continue
+        freq = index.freq
+        if freq is None and len(index) >= 3:
+            freq = pd.infer_freq(index)
+        if freq is None:
+            steps = pd.Series(index[1:] - index[:-1]).value_counts().index[:3]
+            raise ValueError(
+                f"{where} has an irregular DatetimeIndex: no frequency fits its "
+                f"time points (steps of {', '.join(str(s) for s in steps)}), so "
+                "forecast time points cannot be named. Make it regular first, for "
+                f"example {name}.asfreq('D') (gaps become NaN: fill them, e.g. with "
+                "sktime's Imputer) or resample to a coarser frequency; or pass a "
+                "PeriodIndex or integer index."
+            )
+        freqs.add(pd.tseries.frequencies.to_offset(freq))
+    if len(freqs) > 1:
+        raise ValueError(
+            f"The series of {name} have different frequencies "
+            f"{sorted(f.freqstr for f in freqs)}; resample them to one frequency."
+        )
+    return freqs.pop() if freqs else None
+
+
 def check_series_values(y: pd.DataFrame, name: str = "y") -> np.ndarray:
     """The values of ``y`` as a float64 array, refusing non-numeric or non-finite data."""
     bad = [
@@ -124,6 +175,7 @@ def roll_out(
     n_steps: int,
     future: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    median: int | None = None,
 ) -> torch.Tensor:
     """Forecast ``n_steps`` from ``context`` of shape ``(batch, window, channels)``.
 
@@ -133,9 +185,15 @@ def roll_out(
     ``n_steps`` rounded up to a multiple of the head; they are appended to the
     context beside the forecasts. With a ``generator``, dropout masks drawn from
     it stay on (Monte Carlo dropout) while the network itself stays in eval mode.
+    A quantile network is rolled out along its median, level number ``median``.
     Returns ``(batch, n_steps, n_targets)`` in the scaled space of ``context``.
     """
     sampling = {"generator": generator, "dropout": generator is not None}
+
+    def forward(*inputs):
+        out = network(*inputs, **sampling)
+        return out if median is None else out[..., median]
+
     window, head = context.shape[1], network.horizon
     produced = []
     done = 0
@@ -143,11 +201,11 @@ def roll_out(
         while done < n_steps:
             inputs, ctx = transform.inputs(context[:, -window:])
             if future is None:
-                step = transform.invert(network(inputs, **sampling), ctx)
+                step = transform.invert(forward(inputs), ctx)
                 rows = step
             else:
                 known = future[:, done : done + head]
-                step = transform.invert(network(inputs, known, **sampling), ctx)
+                step = transform.invert(forward(inputs, known), ctx)
                 rows = torch.cat([step, known], dim=-1)
             produced.append(step)
             context = torch.cat([context, rows], dim=1)
@@ -165,6 +223,12 @@ class _Setup:
     scaler_method: str | None
     columns: pd.Index
     x_columns: pd.Index | None
+    levels: tuple[float, ...] | None = None
+
+    @property
+    def median(self) -> int | None:
+        """Position of the 0.5 level in a quantile head's output."""
+        return None if self.levels is None else self.levels.index(0.5)
 
 
 class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
@@ -228,6 +292,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         global_model: bool = True,
         fine_tune_epochs: int = 0,
         interval_method: str | None = "conformal",
+        quantiles: tuple[float, ...] | None = None,
         calibration_size: int | str = "auto",
         n_samples: int = 100,
         device: str = "auto",
@@ -260,6 +325,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self.global_model = global_model
         self.fine_tune_epochs = fine_tune_epochs
         self.interval_method = interval_method
+        self.quantiles = quantiles
         self.calibration_size = calibration_size
         self.n_samples = n_samples
         self.device = device
@@ -312,6 +378,32 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             )
         return length
 
+    def _levels(self) -> tuple[float, ...] | None:
+        """The quantile head's levels, checked; None without a quantile head."""
+        if self.interval_method != "quantile":
+            if self.quantiles is not None:
+                raise ValueError(
+                    "quantiles sets the levels of a quantile head; set "
+                    "interval_method='quantile' to train one, or leave quantiles=None."
+                )
+            return None
+        levels = DEFAULT_QUANTILES if self.quantiles is None else self.quantiles
+        if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
+            raise TypeError(
+                f"quantiles must be a tuple of levels in (0, 1), got {levels!r}."
+            )
+        levels = tuple(sorted(float(level) for level in levels))
+        if any(not 0 < level < 1 for level in levels) or len(set(levels)) < len(levels):
+            raise ValueError(
+                f"quantiles must be distinct levels in (0, 1); got {self.quantiles!r}."
+            )
+        if 0.5 not in levels:
+            raise ValueError(
+                "quantiles must include 0.5: the median is the point forecast and the "
+                f"path that longer horizons are rolled out along; got {levels}."
+            )
+        return levels
+
     def _check_params(self) -> None:
         check_int("window_length", self.window_length, allow_none=True)
         check_int("horizon", self.horizon, allow_none=True)
@@ -324,6 +416,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         if self.calibration_size != "auto":
             check_int("calibration_size", self.calibration_size)
         check_int("n_samples", self.n_samples, minimum=2)
+        self._levels()
         if self.interval_method == "mc_dropout" and not self.dropout:
             raise ValueError(
                 "interval_method='mc_dropout' samples dropout masks, so it needs "
@@ -342,6 +435,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
     def _collect(self, y: pd.DataFrame, X):
         """Series keys, time frames and float64 arrays of y beside X, per series."""
         keys, frames = split_series(y)
+        _check_time_points(keys, frames)
         values = [check_series_values(f, _series_name(k)) for k, f in zip(keys, frames)]
         x_columns = None if X is None or X.shape[1] == 0 else X.columns
         if x_columns is not None:
@@ -372,6 +466,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             scaler_method="standard" if self.scaler == "window" else self.scaler,
             columns=y.columns,
             x_columns=x_columns,
+            levels=self._levels(),
         )
 
     def _new_network(self, setup: _Setup, settings, generator) -> ForecastNetwork:
@@ -386,6 +481,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             dropout=settings.dropout,
             bidirectional=settings.bidirectional,
             n_future=n_covariates,
+            n_quantiles=0 if setup.levels is None else len(setup.levels),
         ).initialize(generator)
 
     def _check_pretrained_fits(self, setup: _Setup, y, x_columns, keys, values):
@@ -601,6 +697,8 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         )
         config = copy.copy(settings.config)
         config.max_epochs = epochs
+        if setup.levels is not None:
+            config.loss = PinballLoss(setup.levels)
         network.to(device)
         try:
             return train_network(network, batches, config, *rngs, first_epoch)
@@ -642,7 +740,15 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                     future[rows], dtype=torch.float32, device=device
                 )
             out.append(
-                roll_out(network, self._transform, context, n_steps, known, generator)
+                roll_out(
+                    network,
+                    self._transform,
+                    context,
+                    n_steps,
+                    known,
+                    generator,
+                    self._setup.median,
+                )
             )
 
     def _contexts(self) -> np.ndarray:
@@ -731,12 +837,24 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         future = self._future_covariates(X, n_steps)
         contexts = self._contexts()
         spread = self._spread(contexts)
-        if self.interval_method == "conformal":
+        if self.interval_method in ("conformal", "quantile"):
             point = self._forecast_scaled(contexts, n_steps, future)
-            offsets = extend_to_steps(
-                conformal_quantiles(self._residuals, alpha), n_steps
-            )
-            quantiles = point[None] + offsets[:, None] * spread[None]
+            quantiles = np.empty((len(alpha), *point.shape))
+            # a quantile head answers for its own steps; calibrated spreads after
+            first = 0
+            if self.interval_method == "quantile":
+                head = self._head_quantiles(contexts, future)
+                first = min(n_steps, head.shape[1])
+                quantiles[:, :, :first] = interpolate_levels(
+                    head[:, :first], self._setup.levels, alpha
+                )
+            if n_steps > first:
+                offsets = extend_to_steps(
+                    conformal_quantiles(self._residuals, alpha), n_steps
+                )
+                quantiles[:, :, first:] = (
+                    point[None, :, first:] + offsets[:, None, first:] * spread[None]
+                )
         else:
             quantiles = self._sample_quantiles(contexts, spread, n_steps, future, alpha)
         targets = slice(0, self._transform.n_targets)
@@ -747,6 +865,23 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             values.append(level.transpose(1, 2, 0).reshape(len(s), -1))
         columns = pd.MultiIndex.from_product([self._columns, alpha])
         return join_forecasts(self._keys, self._index_names, indexes, values, columns)
+
+    def _head_quantiles(self, contexts, future) -> np.ndarray:
+        """The quantile head's output for the next ``horizon_`` steps, in the
+        scaled space: ``(n_series, horizon_, n_targets, n_levels)``."""
+        device = self._predict_device()
+        network = self.network_
+        if device.type != "cpu":
+            network = copy.deepcopy(network).to(device)
+        with torch.no_grad(), torch_threads(self.n_threads):
+            context = torch.as_tensor(contexts, dtype=torch.float32, device=device)
+            inputs, ctx = self._transform.inputs(context)
+            args = (inputs,)
+            if future is not None:
+                known = future[:, : self.horizon_]
+                args += (torch.as_tensor(known, dtype=torch.float32, device=device),)
+            out = self._transform.invert(network(*args, dropout=False), ctx)
+        return out.double().cpu().numpy()
 
     def _sample_quantiles(self, contexts, spread, n_steps, future, alpha):
         """Monte Carlo dropout: ``n_samples`` forecast paths with dropout masks from
@@ -841,6 +976,15 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 "max_epochs": 1,
                 "device": "cpu",
                 "random_state": 1,
+            },
+            {
+                "window_length": 3,
+                "hidden_sizes": 3,
+                "interval_method": "quantile",
+                "quantiles": (0.1, 0.5, 0.9),
+                "max_epochs": 1,
+                "device": "cpu",
+                "random_state": 2,
             },
         ]
 
@@ -939,7 +1083,7 @@ fine_tune_epochs : int, default=0
     After ``pretrain``, epochs that ``fit`` trains a copy of the pretrained network
     on its own series. ``0`` applies the pretrained network as it is: ``fit`` then
     only scales the new series and stores its context, in milliseconds.
-interval_method : {{"conformal", "mc_dropout", None}}, default="conformal"
+interval_method : {{"conformal", "mc_dropout", "quantile", None}}, default="conformal"
     How ``predict_interval``/``predict_quantiles`` work. Both calibrate on the last
     windows of each series, held out from training (``calibration_size``) and
     separate from the validation windows. ``"conformal"``: split-conformal
@@ -951,8 +1095,17 @@ interval_method : {{"conformal", "mc_dropout", None}}, default="conformal"
     residual path drawn from the held-out residuals, so the spread covers both the
     model's uncertainty and the data's noise. Steps beyond the calibrated ones
     (the largest step of fit's ``fh``, or the head) grow the last step's quantiles
-    by ``sqrt(step / calibrated_steps)``. ``None``: point forecasts only, no
+    by ``sqrt(step / calibrated_steps)``. ``"quantile"``: the head predicts the
+    ``quantiles`` levels of every step, trained with the pinball loss (``loss`` is
+    not used) and sorted so they never cross; the point forecast is the median,
+    other levels are interpolated linearly between trained ones and extrapolated
+    beyond the outermost with a normal tail (``m + (q_t - m) z(a) / z(t)``).
+    Horizons beyond the head are rolled out along the median path, with the
+    calibrated conformal spreads of each step. ``None``: point forecasts only, no
     windows held out.
+quantiles : tuple of float or None, default=None
+    Levels of the quantile head with ``interval_method="quantile"``; they must
+    include 0.5. ``None`` there means ``(0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)``.
 calibration_size : int or "auto", default="auto"
     Windows per series held out for calibration. ``"auto"`` aims for 20 in all
     (enough for a 95 % interval), at most a quarter of each series' windows: 20

@@ -14,7 +14,12 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["calibration_windows", "conformal_quantiles", "extend_to_steps"]
+__all__ = [
+    "calibration_windows",
+    "conformal_quantiles",
+    "extend_to_steps",
+    "interpolate_levels",
+]
 
 #: total calibration residuals per horizon step that ``calibration_size="auto"`` aims
 #: for: enough for a 95 % interval (19) with a little to spare
@@ -125,3 +130,46 @@ def extend_to_steps(values: np.ndarray, n_steps: int) -> np.ndarray:
     steps = np.arange(calibrated + 1, n_steps + 1)
     growth = np.sqrt(steps / calibrated)[:, None]
     return np.concatenate([values, values[..., -1:, :] * growth], axis=-2)
+
+
+def interpolate_levels(values: np.ndarray, levels, alpha) -> np.ndarray:
+    """Quantiles at the levels ``alpha`` from quantiles at the trained ``levels``.
+
+    Parameters
+    ----------
+    values : ndarray of shape (..., n_levels)
+        Sorted quantiles at ``levels`` (which include 0.5).
+    levels : sequence of float, increasing
+    alpha : sequence of float in (0, 1)
+
+    Returns
+    -------
+    ndarray of shape (len(alpha), ...)
+
+    Notes
+    -----
+    Between trained levels the quantile is interpolated linearly. Beyond the
+    outermost level ``t`` it follows a normal tail fitted to the distance between
+    the median ``m`` and that level: ``q(a) = m + (q(t) - m) * z(a) / z(t)``, with
+    ``z`` the standard normal quantile, so tails widen like a normal distribution's
+    with the spread the head learned.
+    """
+    levels = np.asarray(levels, dtype=float)
+    median = values[..., list(levels).index(0.5)]
+    z = NormalDist().inv_cdf
+    out = []
+    for a in alpha:
+        if a < levels[0]:
+            q = median + (values[..., 0] - median) * z(a) / z(levels[0])
+        elif a > levels[-1]:
+            q = median + (values[..., -1] - median) * z(a) / z(levels[-1])
+        else:
+            upper = int(np.searchsorted(levels, a))
+            if levels[upper] == a:
+                q = values[..., upper]
+            else:
+                lower = upper - 1
+                weight = (a - levels[lower]) / (levels[upper] - levels[lower])
+                q = (1 - weight) * values[..., lower] + weight * values[..., upper]
+        out.append(q)
+    return np.stack(out)

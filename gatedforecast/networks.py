@@ -114,6 +114,10 @@ class ForecastNetwork(nn.Module):
     n_future : int, default=0
         Features known at each forecast step (future-known covariates). The head
         reads them, ``horizon * n_future`` values, beside the encoder's summary.
+    n_quantiles : int, default=0
+        With ``n_quantiles > 0`` the head gives that many quantiles per step and
+        target, sorted so they never cross: output ``(batch, horizon, n_targets,
+        n_quantiles)``.
 
     Examples
     --------
@@ -133,6 +137,7 @@ class ForecastNetwork(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         n_future: int = 0,
+        n_quantiles: int = 0,
     ) -> None:
         super().__init__()
         # torch's modules draw default weights from the global generator on
@@ -143,11 +148,13 @@ class ForecastNetwork(nn.Module):
                 n_inputs, hidden_sizes, cell, dropout, bidirectional
             )
             self.head = nn.Linear(
-                self.encoder.output_size + horizon * n_future, horizon * n_targets
+                self.encoder.output_size + horizon * n_future,
+                horizon * n_targets * max(1, n_quantiles),
             )
         self.horizon = horizon
         self.n_targets = n_targets
         self.n_future = n_future
+        self.n_quantiles = n_quantiles
 
     def forward(
         self,
@@ -164,7 +171,11 @@ class ForecastNetwork(nn.Module):
         summary = self.encoder(x, generator=generator, dropout=dropout)
         if self.n_future:
             summary = torch.cat([summary, future.flatten(start_dim=1)], dim=1)
-        return self.head(summary).view(-1, self.horizon, self.n_targets)
+        out = self.head(summary)
+        if self.n_quantiles:
+            out = out.view(-1, self.horizon, self.n_targets, self.n_quantiles)
+            return torch.sort(out, dim=-1).values
+        return out.view(-1, self.horizon, self.n_targets)
 
     @torch.no_grad()
     def initialize(self, generator: torch.Generator) -> ForecastNetwork:

@@ -160,6 +160,9 @@ class WindowTransform:
 
     @staticmethod
     def invert(output: torch.Tensor, context) -> torch.Tensor:
-        """Forecast values from network outputs."""
+        """Forecast values from network outputs; quantile outputs carry a last
+        axis of levels."""
         base, spread = context
+        if output.dim() == base.dim() + 1:
+            return base.unsqueeze(-1) + output * spread.unsqueeze(-1)
         return base + output * spread

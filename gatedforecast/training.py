@@ -26,6 +26,7 @@ from .devices import torch_threads
 __all__ = [
     "OPTIMIZERS",
     "LOSSES",
+    "PinballLoss",
     "LR_SCHEDULES",
     "Batches",
     "TrainingConfig",
@@ -44,6 +45,20 @@ OPTIMIZERS = {
 LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 LR_SCHEDULES = ("plateau", "cosine", "onecycle", None)
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "learning_rate", "seconds"]
+
+
+class PinballLoss(nn.Module):
+    """Mean pinball (quantile) loss of ``(..., n_levels)`` quantile predictions
+    against ``(...)`` targets."""
+
+    def __init__(self, levels) -> None:
+        super().__init__()
+        self.register_buffer("levels", torch.as_tensor(levels, dtype=torch.float32))
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        error = target.unsqueeze(-1) - prediction
+        levels = self.levels.to(prediction.device)
+        return torch.maximum(levels * error, (levels - 1) * error).mean()
 
 
 class TrainingDivergedError(ValueError):

@@ -166,3 +166,49 @@ def test_intervals_on_a_panel_have_the_panel_index():
         ("s2", 81),
     ]
     assert (interval.iloc[:, 1] > interval.iloc[:, 0]).all()
+
+
+def test_quantile_head_answers_any_level_monotonically(airline):
+    forecaster = GRUForecaster(
+        **FAST,
+        window_length=12,
+        interval_method="quantile",
+        quantiles=(0.1, 0.5, 0.9),
+        random_state=0,
+    )
+    forecaster.fit(airline, fh=[1, 2])
+    assert forecaster.network_.head.out_features == 2 * 3
+    alphas = [0.01, 0.05, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99]
+    quantiles = forecaster.predict_quantiles(alpha=alphas).to_numpy()
+    assert np.all(np.diff(quantiles, axis=1) > 0)
+    np.testing.assert_allclose(quantiles[:, 4], forecaster.predict().to_numpy())
+    # beyond the head: rolled out along the median with calibrated spreads
+    longer = forecaster.predict_interval(fh=range(1, 6), coverage=0.8)
+    assert (longer.iloc[:, 1] > longer.iloc[:, 0]).all()
+
+
+def test_interpolation_and_normal_tails_between_and_beyond_levels():
+    from gatedforecast.intervals import interpolate_levels
+
+    values = np.array([-1.0, 0.0, 1.0])
+    out = interpolate_levels(values, (0.1, 0.5, 0.9), [0.1, 0.3, 0.5, 0.9, 0.975])
+    assert out[0] == -1.0
+    assert out[1] == pytest.approx(-0.5)
+    assert out[2] == 0.0
+    assert out[3] == 1.0
+    # the 0.975 level sits at z(0.975) / z(0.9) = 1.96 / 1.2816 times the 0.9 one
+    assert out[4] == pytest.approx(1.959964 / 1.281552, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"quantiles": (0.1, 0.9)}, "set interval_method='quantile'"),
+        ({"interval_method": "quantile", "quantiles": (0.1, 0.9)}, "must include 0.5"),
+        ({"interval_method": "quantile", "quantiles": (0.5, 1.5)}, r"in \(0, 1\)"),
+        ({"interval_method": "bootstrap"}, "'conformal', 'mc_dropout', 'quantile'"),
+    ],
+)
+def test_bad_interval_settings_are_refused(airline, params, match):
+    with pytest.raises(ValueError, match=match):
+        GRUForecaster(**FAST, **params).fit(airline, fh=[1])
