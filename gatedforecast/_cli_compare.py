@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._cli_data import CLIError, Dataset, min_window
+from ._cli_data import CLIError, Dataset, min_window, network_params
 
 __all__ = ["Comparison", "ModelResult", "run_compare", "smape", "mase"]
 
@@ -54,6 +54,9 @@ class ModelResult:
     mase_by_fold: list = field(default_factory=list)
     fit_seconds_by_fold: list = field(default_factory=list)
     mae_by_step: list = field(default_factory=list)
+    #: share of actual values inside the --coverage intervals; NaN without intervals
+    coverage: float = float("nan")
+    coverage_by_fold: list = field(default_factory=list)
     rank: int = 0
     # the last fold, for the plot: frames indexed like the data
     last_pred: pd.DataFrame | None = None
@@ -66,6 +69,9 @@ class ModelResult:
             "mase": round(self.mase, 4),
             "fit_seconds": round(self.fit_seconds, 3),
             "n_parameters": self.n_parameters,
+            "coverage": None
+            if not np.isfinite(self.coverage)
+            else round(self.coverage, 4),
             "rank": self.rank,
         }
 
@@ -83,7 +89,7 @@ class Comparison:
         rows = sorted(
             (r.row() for r in self.results), key=lambda r: (r["rank"], r["model"])
         )
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows).astype({"coverage": float})
 
     def to_json(self) -> dict:
         return {
@@ -108,6 +114,11 @@ class Comparison:
                 "fit_seconds": "mean fit time per fold (sktime evaluate's fit_time)",
                 "mae_by_step": "mean absolute error of each horizon step, over folds, "
                 "series and targets",
+                "coverage": (
+                    f"share of actual values inside the {self.settings['coverage']:.0%} "
+                    "prediction intervals, over series, targets, steps and folds; "
+                    "null for models without intervals"
+                ),
                 "rank": "by sMAPE, 1 is best",
             },
             "folds": self.folds,
@@ -119,6 +130,7 @@ class Comparison:
                     "mase_by_fold": _rounded(r.mase_by_fold),
                     "fit_seconds_by_fold": _rounded(r.fit_seconds_by_fold, 3),
                     "mae_by_step": _rounded(r.mae_by_step),
+                    "coverage_by_fold": _rounded(r.coverage_by_fold),
                 }
                 for r in sorted(self.results, key=lambda r: (r.rank, r.name))
             ],
@@ -136,20 +148,7 @@ def build_models(options, season: int) -> list:
 
     from .forecasting import GRUForecaster, LSTMForecaster
 
-    network = {
-        "window_length": options.window_length,
-        "hidden_sizes": options.hidden_sizes,
-        "max_epochs": options.epochs,
-        "batch_size": options.batch_size,
-        "steps_per_epoch": options.steps_per_epoch,
-        "device": options.device,
-        "random_state": options.seed,
-        "verbose": 1 if options.verbose else 0,
-    }
-    if options.baseline == "seasonal":
-        network.update(baseline="seasonal", seasonal_period=season)
-    elif options.baseline == "none":
-        network.update(baseline=None)
+    network = network_params(options, season)
     models = [
         ("GRU", GRUForecaster(**network)),
         ("LSTM", LSTMForecaster(**network)),
@@ -240,14 +239,23 @@ def score_fold(y_train, y_test, y_pred, season: int, horizon: int):
 
 
 def _intervals(forecaster, horizon: int, coverage: float):
-    """Prediction intervals of a fitted forecaster, or ``None`` where it has none.
-
-    GRUForecaster and LSTMForecaster do not predict intervals yet
-    (``capability:pred_int`` is False); sktime's naive forecasters do.
-    """
+    """Prediction intervals of a fitted forecaster, or ``None`` where it has none
+    (sktime's ``capability:pred_int`` tag)."""
     if not forecaster.get_tag("capability:pred_int", False):
         return None
     return forecaster.predict_interval(fh=np.arange(1, horizon + 1), coverage=coverage)
+
+
+def interval_coverage(interval: pd.DataFrame, y_test: pd.DataFrame) -> float:
+    """Share of the actual values inside the intervals, over series, targets, steps."""
+    inside = []
+    for column in y_test.columns:
+        bounds = interval[column].droplevel(0, axis=1)
+        lower = bounds["lower"].reindex(y_test.index).to_numpy(float)
+        upper = bounds["upper"].reindex(y_test.index).to_numpy(float)
+        actual = y_test[column].to_numpy(float)
+        inside.append((lower <= actual) & (actual <= upper))
+    return float(np.mean(np.concatenate(inside)))
 
 
 # ---------------------------------------------------------------------- run
@@ -301,6 +309,14 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
             for row in frame.itertuples()
         ]
         fitted = frame["fitted_forecaster"].iloc[-1]
+        intervals = [
+            _intervals(model, horizon, options.coverage)
+            for model in frame["fitted_forecaster"]
+        ]
+        coverages = [
+            float("nan") if bounds is None else interval_coverage(bounds, row.y_test)
+            for bounds, row in zip(intervals, frame.itertuples())
+        ]
         result = ModelResult(
             name=name,
             estimator=repr(forecaster),
@@ -313,7 +329,9 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
             fit_seconds_by_fold=frame["fit_time"].astype(float).tolist(),
             mae_by_step=np.mean([s[2] for s in scores], axis=0).tolist(),
             last_pred=frame["y_pred"].iloc[-1],
-            last_interval=_intervals(fitted, horizon, options.coverage),
+            last_interval=intervals[-1],
+            coverage=_nanmean(coverages),
+            coverage_by_fold=coverages,
         )
         results.append(result)
         log(
@@ -457,10 +475,21 @@ def plot_comparison(comparison: Comparison, path) -> None:
     plt.close(fig)
 
 
-def print_table(table: pd.DataFrame, title: str, stream=None) -> None:
-    """The comparison table with rich when it is installed, else as aligned text."""
+def print_table(table: pd.DataFrame, title: str, level: float, stream=None) -> None:
+    """The comparison table with rich when it is installed, else as aligned text.
+
+    ``level`` is the nominal coverage of the intervals, for the coverage header.
+    """
     stream = stream or sys.stdout
-    headers = ["model", "sMAPE", "MASE", "fit s", "parameters", "rank"]
+    headers = [
+        "model",
+        "sMAPE",
+        "MASE",
+        "fit s",
+        "parameters",
+        f"{level:.0%} cover",
+        "rank",
+    ]
     rows = [
         [
             r.model,
@@ -468,6 +497,7 @@ def print_table(table: pd.DataFrame, title: str, stream=None) -> None:
             "nan" if not np.isfinite(r.mase) else f"{r.mase:.3f}",
             f"{r.fit_seconds:.2f}",
             f"{r.n_parameters:,}",
+            "-" if not np.isfinite(r.coverage) else f"{r.coverage:.0%}",
             str(r.rank),
         ]
         for r in table.itertuples()
@@ -484,7 +514,9 @@ def print_table(table: pd.DataFrame, title: str, stream=None) -> None:
         grid.add_column(header, justify="left" if i == 0 else "right")
     for row in rows:
         grid.add_row(*row)
-    Console(file=stream, soft_wrap=True).print(grid)
+    # piped output gets a width that fits the table instead of rich's 80 columns
+    width = None if stream.isatty() else 120
+    Console(file=stream, soft_wrap=True, width=width).print(grid)
 
 
 def plain_table(headers, rows) -> str:

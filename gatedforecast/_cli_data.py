@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["CLIError", "Dataset", "load_dataset", "min_window", "season_for"]
+__all__ = [
+    "CLIError",
+    "Dataset",
+    "load_dataset",
+    "min_window",
+    "network_params",
+    "season_for",
+]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -398,3 +405,27 @@ def min_window(options, season: int) -> int:
             f"be at least the season ({season}); got {options.window_length}"
         )
     return options.window_length
+
+
+def network_params(options, season: int) -> dict:
+    """The parameters the command gives GRUForecaster and LSTMForecaster."""
+    params = {
+        "window_length": options.window_length,
+        "hidden_sizes": options.hidden_sizes,
+        "dropout": options.dropout,
+        "max_epochs": options.epochs,
+        "batch_size": options.batch_size,
+        "steps_per_epoch": options.steps_per_epoch,
+        "device": options.device,
+        "random_state": options.seed,
+        "verbose": 1 if options.verbose else 0,
+    }
+    if options.baseline == "seasonal":
+        params.update(baseline="seasonal", seasonal_period=season)
+    elif options.baseline == "none":
+        params.update(baseline=None)
+    if options.interval_method == "none":
+        params.update(interval_method=None)
+    else:
+        params.update(interval_method=options.interval_method)
+    return params

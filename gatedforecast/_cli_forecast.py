@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ._cli_data import CLIError, Dataset, min_window, to_timestamps
+from ._cli_data import CLIError, Dataset, min_window, network_params, to_timestamps
 
 __all__ = ["run_forecast", "write_forecast"]
 
@@ -20,20 +20,7 @@ def build_forecaster(options, season: int):
     from .forecasting import GRUForecaster, LSTMForecaster
 
     cls = GRUForecaster if options.model == "gru" else LSTMForecaster
-    params = {
-        "window_length": options.window_length,
-        "hidden_sizes": options.hidden_sizes,
-        "max_epochs": options.epochs,
-        "batch_size": options.batch_size,
-        "steps_per_epoch": options.steps_per_epoch,
-        "device": options.device,
-        "random_state": options.seed,
-        "verbose": 1 if options.verbose else 0,
-    }
-    if options.baseline == "seasonal":
-        params.update(baseline="seasonal", seasonal_period=season)
-    elif options.baseline == "none":
-        params.update(baseline=None)
+    params = network_params(options, season)
     return cls(**params)
 
 
@@ -68,15 +55,14 @@ def run_forecast(data: Dataset, options, season: int, log):
     )
     y_pred = forecaster.predict()
     intervals = None
-    # Prediction intervals: written next to the point forecasts as soon as the
-    # forecasters predict them (sktime's capability:pred_int tag). They do not yet,
-    # and nothing here invents them.
+    # intervals where the forecaster predicts them (sktime's capability:pred_int)
     if forecaster.get_tag("capability:pred_int", False):
         intervals = forecaster.predict_interval(coverage=options.coverage)
     else:
         log(
-            f"note: {name} does not predict intervals yet (capability:pred_int is "
-            "False); forecast.csv holds point forecasts only"
+            f"note: {name} does not predict intervals here (capability:pred_int is "
+            "False, e.g. with --interval-method none); forecast.csv holds point "
+            "forecasts only"
         )
     return forecaster, y_pred, intervals
 

@@ -61,6 +61,16 @@ def _coverage(text: str) -> float:
     return value
 
 
+def _dropout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a dropout in [0, 1), got {value}")
+    return value
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
     data.add_argument(
@@ -145,6 +155,21 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="bound each epoch to N batches drawn at random (for long series and "
         "many series; default: one pass over all windows)",
+    )
+    model.add_argument(
+        "--dropout",
+        type=_dropout,
+        default=0.0,
+        metavar="P",
+        help="dropout on each recurrent layer's output in training (default: 0)",
+    )
+    model.add_argument(
+        "--interval-method",
+        choices=["conformal", "mc_dropout", "none"],
+        default="conformal",
+        help="how the networks predict intervals: split-conformal on held-out "
+        "windows, Monte Carlo dropout (needs --dropout), or none, which trains on "
+        "every window (default: conformal)",
     )
     model.add_argument(
         "--coverage",
@@ -298,6 +323,10 @@ def _run(options) -> int:
         if len(options.hidden_sizes) == 1
         else tuple(options.hidden_sizes)
     )
+    if options.interval_method == "mc_dropout" and not options.dropout:
+        raise CLIError(
+            "--interval-method mc_dropout samples dropout masks: set --dropout"
+        )
     data, season = _load(options)
     output = Path(options.output_dir)
     try:
@@ -321,7 +350,7 @@ def _run(options) -> int:
             f"season {season}; networks: {options.epochs} epochs, baseline "
             f"{options.baseline}"
         )
-        print_table(comparison.table(), title)
+        print_table(comparison.table(), title, options.coverage)
         written = write_outputs(comparison, output, plot=not options.no_plot)
     else:
         from ._cli_forecast import forecast_table, run_forecast, write_forecast
@@ -343,11 +372,23 @@ def _run(options) -> int:
     return 0
 
 
-def _quiet_showwarning(show):
+def _warning_lines(show):
+    """Warnings as ``warning: ...`` lines, each message once; sktime's notice about
+    its ``remember_data`` default, which concerns none of this, not at all."""
+    seen = set()
+
     def showwarning(message, category, *args, **kwargs):
-        if issubclass(category, FutureWarning) and "remember_data" in str(message):
+        text = " ".join(str(message).split())
+        if issubclass(category, FutureWarning) and "remember_data" in text:
             return
-        show(message, category, *args, **kwargs)
+        if not issubclass(category, UserWarning) or issubclass(
+            category, (DeprecationWarning, FutureWarning)
+        ):
+            show(message, category, *args, **kwargs)
+            return
+        if text not in seen:
+            seen.add(text)
+            _log(f"warning: {text}")
 
     return showwarning
 
@@ -361,8 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         # sktime 1.2 announces a change of a default that does not concern us, from
         # every NaiveForecaster it clones; a filter is not enough, as sktime's own
-        # warning suppression re-enables FutureWarnings inside fit and predict
-        warnings.showwarning = _quiet_showwarning(warnings.showwarning)
+        # warning suppression re-enables FutureWarnings inside fit and predict.
+        warnings.showwarning = _warning_lines(warnings.showwarning)
         try:
             return _run(options)
         except CLIError as error:

@@ -81,7 +81,15 @@ def test_compare_on_a_csv_writes_table_json_and_plot(tmp_path):
         assert name in result.stdout
 
     table = pd.read_csv(out / "compare.csv")
-    columns = ["model", "smape", "mase", "fit_seconds", "n_parameters", "rank"]
+    columns = [
+        "model",
+        "smape",
+        "mase",
+        "fit_seconds",
+        "n_parameters",
+        "coverage",
+        "rank",
+    ]
     assert list(table.columns) == columns
     assert sorted(table["model"]) == sorted(
         ["GRU", "LSTM", "naive", "seasonal naive (sp=12)"]
@@ -90,6 +98,8 @@ def test_compare_on_a_csv_writes_table_json_and_plot(tmp_path):
     assert table["rank"].min() == 1
     assert (table["smape"] > 0).all()
     assert np.isfinite(table["mase"]).all()
+    # every model here predicts intervals: their empirical coverage is reported
+    assert table["coverage"].between(0, 1).all()
     params = table.set_index("model")["n_parameters"]
     assert params["GRU"] > 0
     assert params["LSTM"] > params["GRU"]
@@ -107,11 +117,13 @@ def test_compare_on_a_csv_writes_table_json_and_plot(tmp_path):
     for model in report["results"]:
         assert len(model["mae_by_step"]) == 4
         assert len(model["smape_by_fold"]) == 2
+        assert len(model["coverage_by_fold"]) == 2
     assert _png(out / "compare.png")
 
 
 def test_compare_without_a_file_runs_on_airline(tmp_path):
-    result = run_cli("compare", "--folds", "1", *TINY, "--no-plot", cwd=tmp_path)
+    options = opts("--folds 1 --interval-method none --no-plot")
+    result = run_cli("compare", *options, *TINY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "gatedforecast-output"
     report = json.loads((out / "compare.json").read_text())
@@ -121,6 +133,11 @@ def test_compare_without_a_file_runs_on_airline(tmp_path):
         {"fold": 1, "cutoff": "1959-12", "train_size": 132, "test_rows": 12}
     ]
     assert not (out / "compare.png").exists()
+    coverage = {r["model"]: r["coverage"] for r in report["results"]}
+    # networks trained without held-out windows have no intervals; naive ones do
+    assert coverage["GRU"] is None
+    assert coverage["LSTM"] is None
+    assert 0 <= coverage["naive"] <= 1
 
 
 def test_compare_a_panel_from_parquet_puts_folds_at_each_series_end(tmp_path):
@@ -152,16 +169,17 @@ def test_forecast_writes_the_next_steps(tmp_path):
     options = opts("--horizon 5 --window-length 12 --model lstm")
     result = run_cli("forecast", csv, *options, *TINY, "--output-dir", out)
     assert result.returncode == 0, result.stderr
-    assert "does not predict intervals yet" in result.stderr
     forecast = pd.read_csv(out / "forecast.csv")
-    assert list(forecast.columns) == ["date", "sales"]
+    assert list(forecast.columns) == ["date", "sales", "sales_lower", "sales_upper"]
+    assert (forecast["sales_lower"] < forecast["sales"]).all()
+    assert (forecast["sales"] < forecast["sales_upper"]).all()
     months = ["2020-01-01", "2020-02-01", "2020-03-01", "2020-04-01", "2020-05-01"]
     assert forecast["date"].tolist() == months
     assert np.isfinite(forecast["sales"]).all()
     assert _png(out / "forecast.png")
 
 
-def test_forecast_a_panel_with_two_targets(tmp_path):
+def test_forecast_a_panel_with_two_targets_without_intervals(tmp_path):
     data = _panel((30, 35))
     data["price"] = 2.0 + data["units"] / 100
     csv = tmp_path / "stores.csv"
@@ -169,10 +187,11 @@ def test_forecast_a_panel_with_two_targets(tmp_path):
     out = tmp_path / "out"
     options = opts(
         "--id-col store --time-col week --target units price --horizon 3 "
-        "--window-length 6"
+        "--window-length 6 --interval-method none"
     )
     result = run_cli("forecast", csv, *options, *TINY, "--output-dir", out)
     assert result.returncode == 0, result.stderr
+    assert "does not predict intervals" in result.stderr
     forecast = pd.read_csv(out / "forecast.csv")
     assert list(forecast.columns) == ["store", "week", "units", "price"]
     assert forecast["store"].tolist() == ["s0"] * 3 + ["s1"] * 3
@@ -292,9 +311,9 @@ def test_season_follows_the_frequency():
 
 
 @pytest.mark.filterwarnings("ignore:.*remember_data:FutureWarning")
-def test_forecast_table_adds_interval_columns_when_a_model_has_them():
-    """The interval columns of forecast.csv, fed by a forecaster that predicts
-    intervals (sktime's naive), as the CLI does once ours do."""
+def test_forecast_table_adds_interval_columns_for_each_target():
+    """The interval columns of forecast.csv, from any sktime forecaster's
+    predict_interval (here the naive one)."""
     from sktime.forecasting.naive import NaiveForecaster
 
     from gatedforecast._cli_data import Dataset
@@ -320,3 +339,9 @@ def test_help_lists_both_commands(capsys):
     out = capsys.readouterr().out
     assert "compare" in out
     assert "forecast" in out
+
+
+def test_mc_dropout_needs_dropout(tmp_path, capsys):
+    path = _write(tmp_path, _monthly())
+    line = _error(capsys, "forecast", path, "--interval-method", "mc_dropout")
+    assert "set --dropout" in line
