@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
+from ._docs import render_doc
 from ._fitted import FittedNetworkMixin
 from ._params import (
     check_bool,
@@ -440,9 +441,10 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         x_columns = None if X is None or X.shape[1] == 0 else X.columns
         if x_columns is not None:
             x_frames = _frames_by_key(X, keys)
+            # X may reach beyond y (sktime asks only that it cover y): y's rows
             values = [
-                np.hstack([v, check_series_values(x_frames[k], "X")])
-                for v, k in zip(values, keys)
+                np.hstack([v, check_series_values(x_frames[k].reindex(f.index), "X")])
+                for v, k, f in zip(values, keys, frames)
             ]
         return keys, frames, values, x_columns
 
@@ -1011,11 +1013,7 @@ window_length : int or None, default=None
     Number of past values the network reads. ``None`` picks
     ``max(2 * horizon_, 12)``, capped at half of what the series leaves after the
     horizon, and at least ``seasonal_period`` with ``baseline="seasonal"``.
-hidden_sizes : int or tuple of int, default=64
-    Hidden units of each recurrent layer, bottom to top: ``(128, 64)`` stacks two
-    layers as in the classic Keras recipe.
-dropout : float in [0, 1), default=0.0
-    Dropout on the output of every recurrent layer during training.
+{network_parameters}
 bidirectional : bool, default=False
     Read each window in both directions.
 strategy : {{"direct", "recursive"}}, default="direct"
@@ -1038,10 +1036,7 @@ seasonal_period : int or None, default=None
     Season length in steps, needed by ``baseline="seasonal"``.
 loss : {{"mse", "mae", "huber"}}, nn.Module subclass or callable, default="mse"
     Training loss, computed on the scaled targets.
-optimizer : {{"adam", "adamw", "sgd"}}, Optimizer subclass or callable, default="adam"
-    ``"sgd"`` uses momentum 0.9. A class or callable is called as
-    ``optimizer(params, lr=learning_rate)``.
-learning_rate : float, default=1e-3
+{optimizer_parameters}
 batch_size : int, default=32
     Windows per gradient step.
 max_epochs : int, default=100
@@ -1059,18 +1054,7 @@ validation_size : int, float or None, default=None
     Hold out the last windows in time for validation: an int number of windows or
     a fraction of them. Training windows whose targets reach into the first
     validation target are dropped, so validation never sees trained targets.
-patience : int or None, default=None
-    Stop after this many epochs without improvement of the validation loss (of
-    the training loss without validation). ``None`` runs every epoch.
-min_delta : float, default=0.0
-    Smallest decrease of the monitored loss that counts as an improvement.
-restore_best_weights : bool, default=True
-    At the end of training, restore the weights of the best epoch.
-lr_schedule : {{"plateau", "cosine", "onecycle", None}}, default=None
-    ``"plateau"`` halves the learning rate after ``max(1, patience // 2)`` epochs
-    (5 without patience) without improvement; ``"cosine"`` anneals it to zero over
-    ``max_epochs``; ``"onecycle"`` warms up to ``learning_rate`` and anneals, per
-    batch.
+{early_stopping_parameters}
 update_epochs : int or None, default=None
     Epochs of continued training in ``update(update_params=True)``, over the
     windows whose targets reach into the new data. ``None``: ``max_epochs``.
@@ -1119,17 +1103,7 @@ device : str, default="auto"
     ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
     ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
     pickles and predicts anywhere.
-n_threads : int or None, default=None
-    torch threads used while fitting and predicting (restored afterwards);
-    ``None`` keeps torch's setting. Set 1 when several fits run in parallel
-    processes (joblib, Dask) so they do not oversubscribe the cores.
-random_state : int, RandomState, Generator or None, default=None
-    Seeds local generators for the initial weights, shuffling and dropout. The
-    global torch and numpy random states are never touched. With an int, two fits
-    on the CPU give bit-identical forecasts.
-verbose : int, default=0
-    ``1`` shows a progress bar over epochs with the current losses; ``0`` prints
-    nothing.
+{runtime_parameters}
 
 **Pretrain, then apply.** ``pretrain(y_panel)`` trains the global network on a
 panel of series; a later ``fit(y)`` on any series (seen or not) applies a copy of it,
@@ -1180,34 +1154,12 @@ Examples
 12
 """
 
-_GRU_SUMMARY = (
-    "A GRU has three weight blocks per layer (update gate, reset gate, candidate),\n"
-    "about a quarter fewer parameters than an LSTM of the same width, and is often\n"
-    "as accurate on short and medium series."
-)
-_LSTM_SUMMARY = (
-    "An LSTM has four weight blocks per layer (input, forget and output gates and\n"
-    "the candidate cell) and a separate cell state, which can help on long series."
-)
-
 
 class GRUForecaster(_RecurrentForecaster):
-    __doc__ = _DOC.format(
-        cell_name="GRU",
-        summary=_GRU_SUMMARY,
-        name="GRUForecaster",
-        other="LSTMForecaster",
-        other_cell="LSTM",
-    )
+    __doc__ = render_doc(_DOC, "gru", "GRUForecaster", "LSTMForecaster")
     _cell = "gru"
 
 
 class LSTMForecaster(_RecurrentForecaster):
-    __doc__ = _DOC.format(
-        cell_name="LSTM",
-        summary=_LSTM_SUMMARY,
-        name="LSTMForecaster",
-        other="GRUForecaster",
-        other_cell="GRU",
-    )
+    __doc__ = render_doc(_DOC, "lstm", "LSTMForecaster", "GRUForecaster")
     _cell = "lstm"

@@ -11,6 +11,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docs import render_doc
 from ._fitted import FittedNetworkMixin
 from ._params import CoreSettings, check_bool, check_int, core_settings, generators
 from .devices import torch_threads
@@ -373,11 +374,7 @@ state to the targets ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)
 
 Parameters
 ----------
-hidden_sizes : int or tuple of int, default=64
-    Hidden units of each recurrent layer, bottom to top: ``(128, 64)`` stacks two
-    layers as in the classic Keras recipe.
-dropout : float in [0, 1), default=0.0
-    Dropout on the output of every recurrent layer during training.
+{network_parameters}
 bidirectional : bool, default=False
     Read each sequence in both directions.
 n_features : int or None, default=None
@@ -390,10 +387,7 @@ scale_target : bool, default=True
     standardise it in a ``Pipeline`` (for example with ``StandardScaler``).
 loss : {{"mse", "mae", "huber"}}, nn.Module subclass or callable, default="mse"
     Training loss, computed on the (scaled) targets.
-optimizer : {{"adam", "adamw", "sgd"}}, Optimizer subclass or callable, default="adam"
-    ``"sgd"`` uses momentum 0.9. A class or callable is called as
-    ``optimizer(params, lr=learning_rate)``.
-learning_rate : float, default=1e-3
+{optimizer_parameters}
 batch_size : int, default=32
     Samples per gradient step.
 max_epochs : int, default=100
@@ -407,18 +401,7 @@ gradient_clip : float or None, default=1.0
 validation_size : int, float or None, default=None
     Hold out the last samples, in the order given, for validation: an int number of
     samples or a fraction of them (at least one). They are never trained on.
-patience : int or None, default=None
-    Stop after this many epochs without improvement of the validation loss (of
-    the training loss without validation). ``None`` runs every epoch.
-min_delta : float, default=0.0
-    Smallest decrease of the monitored loss that counts as an improvement.
-restore_best_weights : bool, default=True
-    At the end of training, restore the weights of the best epoch.
-lr_schedule : {{"plateau", "cosine", "onecycle", None}}, default=None
-    ``"plateau"`` halves the learning rate after ``max(1, patience // 2)`` epochs
-    (5 without patience) without improvement; ``"cosine"`` anneals it to zero over
-    ``max_epochs``; ``"onecycle"`` warms up to ``learning_rate`` and anneals, per
-    batch.
+{early_stopping_parameters}
 warm_start : bool, default=False
     When the regressor is fitted, ``fit`` continues training its network (and
     keeps its target scaling) for ``max_epochs`` more epochs, numbered after the
@@ -429,17 +412,7 @@ device : str, default="auto"
     ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
     pickles and predicts anywhere; ``predict`` uses the training device when it is
     available and the CPU otherwise.
-n_threads : int or None, default=None
-    torch threads used while fitting and predicting (restored afterwards);
-    ``None`` keeps torch's setting. Set 1 when several fits run in parallel
-    processes (joblib, Dask) so they do not oversubscribe the cores.
-random_state : int, RandomState, Generator or None, default=None
-    Seeds local generators for the initial weights, shuffling and dropout. The
-    global torch and numpy random states are never touched. With an int, two fits
-    on the CPU give bit-identical predictions.
-verbose : int, default=0
-    ``1`` shows a progress bar over epochs with the current losses; ``0`` prints
-    nothing.
+{runtime_parameters}
 
 Attributes
 ----------
@@ -483,33 +456,12 @@ Examples
 (38,)
 """
 
-_GRU_SUMMARY = (
-    "A GRU has three weight blocks per layer (update gate, reset gate, candidate),\n"
-    "about a quarter fewer parameters than an LSTM of the same width."
-)
-_LSTM_SUMMARY = (
-    "An LSTM has four weight blocks per layer (input, forget and output gates and\n"
-    "the candidate cell) and a separate cell state, which can help on long sequences."
-)
-
 
 class GRURegressor(_RecurrentRegressor):
-    __doc__ = _DOC.format(
-        cell_name="GRU",
-        summary=_GRU_SUMMARY,
-        name="GRURegressor",
-        other="LSTMRegressor",
-        other_cell="LSTM",
-    )
+    __doc__ = render_doc(_DOC, "gru", "GRURegressor", "LSTMRegressor")
     _cell = "gru"
 
 
 class LSTMRegressor(_RecurrentRegressor):
-    __doc__ = _DOC.format(
-        cell_name="LSTM",
-        summary=_LSTM_SUMMARY,
-        name="LSTMRegressor",
-        other="GRURegressor",
-        other_cell="GRU",
-    )
+    __doc__ = render_doc(_DOC, "lstm", "LSTMRegressor", "GRURegressor")
     _cell = "lstm"
