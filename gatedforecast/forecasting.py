@@ -436,7 +436,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
     def _collect(self, y: pd.DataFrame, X):
         """Series keys, time frames and float64 arrays of y beside X, per series."""
         keys, frames = split_series(y)
-        _check_time_points(keys, frames)
+        self._time_freq = _check_time_points(keys, frames)
         values = [check_series_values(f, _series_name(k)) for k, f in zip(keys, frames)]
         x_columns = None if X is None or X.shape[1] == 0 else X.columns
         if x_columns is not None:
@@ -521,6 +521,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self._check_params()
         settings = core_settings(self, self._cell)
         keys, frames, values, x_columns = self._collect(y, X)
+        self._name_cutoff_freq()
         generator, dropout_generator = generators(settings.seed, settings.device)
         pretrained = getattr(self, "pretrained_network_", None)
         if pretrained is None:
@@ -584,6 +585,13 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self._rng_state = generator.get_state()
         self._residuals = self._calibrate(scaled, held_out, calibration_horizon)
         return self
+
+    def _name_cutoff_freq(self) -> None:
+        """Give a DatetimeIndex cutoff the series' frequency: sktime leaves it out for
+        panels whose series differ in length, and then cannot name forecast times."""
+        cutoff, freq = self._cutoff, getattr(self, "_time_freq", None)
+        if isinstance(cutoff, pd.DatetimeIndex) and cutoff.freq is None and freq:
+            self._cutoff = pd.DatetimeIndex(cutoff, freq=freq)
 
     def _calibrate(self, scaled, held_out, horizon: int) -> np.ndarray | None:
         """Scaled residuals of the held-out windows: ``(n, horizon, n_targets)``.
@@ -951,6 +959,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             self._record_history(result, continued=True)
         keep = self._tails.shape[1]
         self._tails = np.stack([b[-keep:] for b in buffers])
+        self._name_cutoff_freq()
         return self
 
     # ------------------------------------------------------------------ testing
