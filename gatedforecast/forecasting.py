@@ -914,6 +914,12 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
 
     def _update(self, y: pd.DataFrame, X=None, update_params: bool = True):
         keys, frames = split_series(y)
+        if y.shape[1] != len(self._columns):
+            raise ValueError(
+                f"update got y with {y.shape[1]} column(s) {list(y.columns)}, but "
+                f"the forecaster was fitted on {len(self._columns)} "
+                f"{list(self._columns)}. Pass the same columns in the same order."
+            )
         position = {key: i for i, key in enumerate(self._keys)}
         unknown = [k for k in keys if k not in position]
         if unknown:
@@ -928,10 +934,17 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 "for the new observations too."
             )
         x_frames = None if self._x_columns is None else _frames_by_key(X, keys)
-        buffers = list(self._tails)
+        buffers, ends = list(self._tails), list(self._last_index)
         for key, frame in zip(keys, frames):
             i = position[key]
-            new = frame.loc[frame.index > self._last_index[i]]
+            try:
+                new = frame.loc[frame.index > ends[i]]
+            except (TypeError, ValueError) as error:
+                raise ValueError(
+                    f"update got {_series_name(key)} on a {type(frame.index).__name__}"
+                    f" that cannot follow the fitted time points (the last is "
+                    f"{ends[i]!r}): pass new data indexed like the data in fit."
+                ) from error
             if len(new) == 0:
                 continue
             values = check_series_values(new, _series_name(key))
@@ -941,7 +954,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                     [values, check_series_values(rows.reindex(new.index), "X")]
                 )
             buffers[i] = np.concatenate([buffers[i], self._scaler.transform(values, i)])
-            self._last_index[i] = new.index[-1]
+            ends[i] = new.index[-1]
         if update_params and any(len(b) > len(self._tails[0]) for b in buffers):
             settings = core_settings(self, self._cell)
             generator, dropout_generator = generators(settings.seed, settings.device)
@@ -959,6 +972,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             self._record_history(result, continued=True)
         keep = self._tails.shape[1]
         self._tails = np.stack([b[-keep:] for b in buffers])
+        self._last_index = ends
         self._name_cutoff_freq()
         return self
 
