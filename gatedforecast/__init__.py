@@ -2,6 +2,7 @@
 
 from .devices import resolve_device
 from .forecasting import GRUForecaster, LSTMForecaster
+from .persistence import ModelFileError, load_model, save_model
 from .regression import GRURegressor, LSTMRegressor
 from .training import TrainingDivergedError
 from .windows import make_windows
@@ -13,8 +14,11 @@ __all__ = [
     "GRURegressor",
     "LSTMForecaster",
     "LSTMRegressor",
+    "ModelFileError",
     "TrainingDivergedError",
+    "load_model",
     "make_windows",
     "resolve_device",
+    "save_model",
     "__version__",
 ]

@@ -36,6 +36,35 @@ class FittedNetworkMixin:
         except ValueError:
             return torch.device("cpu")
 
+    def save_model(self, path):
+        """Save the fitted estimator to a model file that loads without running code.
+
+        The file (a zip archive) holds the parameters and fitted state as JSON and
+        numeric arrays, and the network weights as tensors; load it with
+        :func:`gatedforecast.load_model`. Unlike pickle or sktime's ``save``,
+        loading it never executes code from the file. The optimizer and loss must
+        be names (such as ``"adam"`` and ``"mse"``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write the file; an existing file is replaced.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        gatedforecast.ModelFileError
+            If the estimator is not fitted, has a custom optimizer or loss, or
+            cannot be stored as data (see :func:`gatedforecast.save_model`).
+        """
+        from .persistence import save_model
+
+        return save_model(self, path)
+
     def plot_history(self, ax=None):
         """Plot the training and validation loss of each epoch.
 
