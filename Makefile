@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test lint notebooks notebooks-update docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,5 +26,24 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 
+# The example notebooks, run top to bottom as tests: at most two minutes each, two
+# at a time, one torch thread per kernel so that the two do not oversubscribe the
+# cores. They are stored with their outputs, which the docs show as they are.
+NBMAKE := OMP_NUM_THREADS=1 $(BIN)/python -m pytest --nbmake --nbmake-timeout=120 \
+	-n 2 -p no:cacheprovider --durations=0 examples/
+
+notebooks: venv
+	$(NBMAKE) --timeout=120
+
+# Run the notebooks and store their new outputs in place (then review and commit).
+notebooks-update: venv
+	$(NBMAKE) --overwrite
+
+# The documentation site, warnings as errors. User-guide pages with code cells run
+# during the build; the notebooks are shown with their stored outputs.
+docs: venv
+	OMP_NUM_THREADS=1 $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf docs/_build docs/examples docs/_generated docs/api/generated docs/jupyter_execute
