@@ -36,6 +36,9 @@ from .windows import WindowIndex, gather_windows
 __all__ = ["GRUForecaster", "LSTMForecaster"]
 
 STRATEGIES = ("direct", "recursive")
+#: when more than this share of the windows is held out for calibration, the
+#: network is trained again on all windows after calibrating
+REFIT_SHARE = 0.05
 INTERVAL_METHODS = ("conformal", "mc_dropout", "quantile", None)
 #: levels of the quantile head when ``interval_method="quantile"`` and no
 #: ``quantiles`` are given: the ones sktime's checks and most plots ask for
@@ -584,6 +587,31 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         # continued training (update) shuffles on from where fit stopped
         self._rng_state = generator.get_state()
         self._residuals = self._calibrate(scaled, held_out, calibration_horizon)
+        n_windows = sum(
+            len(v) - setup.window_length - setup.horizon + 1 for v in scaled
+        )
+        refit = held_out.sum() > REFIT_SHARE * n_windows
+        if epochs and refit and not result.interrupted:
+            # the held-out windows are a large part of the most recent data: the
+            # point forecasts come from a network trained again on all windows
+            generator, dropout_generator = generators(settings.seed, settings.device)
+            network = (
+                self._new_network(setup, settings, generator)
+                if pretrained is None
+                else copy.deepcopy(pretrained)
+            )
+            result = self._train(
+                network,
+                scaled,
+                setup,
+                settings,
+                (generator, dropout_generator),
+                epochs,
+                first_epoch=1,
+            )
+            self.network_ = network
+            self._record_history(result, continued=False)
+            self._rng_state = generator.get_state()
         return self
 
     def _name_cutoff_freq(self) -> None:
@@ -1117,6 +1145,11 @@ calibration_size : int or "auto", default="auto"
     Windows per series held out for calibration. ``"auto"`` aims for 20 in all
     (enough for a 95 % interval), at most a quarter of each series' windows: 20
     windows from a single series, one from each series of a panel of 20 or more.
+    When the held-out windows are more than 5 % of all windows (a single short
+    series), the network is trained a second time on all windows after
+    calibration, so the point forecast learns from the most recent data; the
+    intervals keep the first network's residuals, which then approximate those of
+    the second.
     With too few residuals for a level (fewer than 19 for a 95 % interval) a
     warning says so and the quantile is widened to the larger of the extreme
     residual and a normal approximation.

@@ -212,3 +212,14 @@ def test_interpolation_and_normal_tails_between_and_beyond_levels():
 def test_bad_interval_settings_are_refused(airline, params, match):
     with pytest.raises(ValueError, match=match):
         GRUForecaster(**FAST, **params).fit(airline, fh=[1])
+
+
+def test_a_single_series_trains_again_on_all_windows_after_calibrating(airline):
+    calibrated = GRUForecaster(**FAST, window_length=12, random_state=0)
+    plain = GRUForecaster(**FAST, window_length=12, interval_method=None, random_state=0)
+    calibrated.fit(airline, fh=[1, 2])
+    plain.fit(airline, fh=[1, 2])
+    # 20 of 132 windows held out (> 5 %): the final network saw every window, the
+    # same training as without intervals, and the residuals come from the first
+    pd.testing.assert_series_equal(calibrated.predict(), plain.predict())
+    assert calibrated._residuals.shape == (20, 2, 1)
