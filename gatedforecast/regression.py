@@ -312,6 +312,8 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
             Predictions, shaped as ``y`` was in ``fit``.
         """
         check_is_fitted(self)
+        # set_params may have changed it since fit, which validated it
+        n_threads = check_int("n_threads", self.n_threads, allow_none=True)
         self._check_form(getattr(X, "ndim", None))
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=FLOAT_DTYPES)
         self._check_form(X.ndim)
@@ -322,7 +324,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
             network = copy.deepcopy(network).to(device)
         network.eval()
         chunks = []
-        with torch.no_grad(), torch_threads(self.n_threads):
+        with torch.no_grad(), torch_threads(n_threads):
             for start in range(0, len(sequences), PREDICT_BATCH):
                 batch = torch.tensor(
                     sequences[start : start + PREDICT_BATCH],
