@@ -795,14 +795,22 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
 
     def _forecast_index(self, fh):
         """Per series: the steps of ``fh`` after its own end, and their index."""
-        # series that end together share their steps and forecast index
+        # series that end together share their steps and forecast index; a
+        # relative fh gives every series the same steps
+        relative = None
+        if fh.is_relative:
+            relative = np.asarray(fh.to_pandas(), dtype=np.int64)
         per_end = {}
         for last in set(self._last_index):
+            if relative is not None and isinstance(last, (int, np.integer)):
+                # integer time: the forecast times are plain sums
+                per_end[last] = (relative, pd.Index(last + relative))
+                continue
             cutoff = cutoff_like(self.cutoff, last)
-            per_end[last] = (
-                np.asarray(fh.to_relative(cutoff), dtype=np.int64),
-                fh.to_absolute_index(cutoff),
-            )
+            steps = relative
+            if steps is None:
+                steps = np.asarray(fh.to_relative(cutoff), dtype=np.int64)
+            per_end[last] = (steps, fh.to_absolute_index(cutoff))
         steps = [per_end[last][0] for last in self._last_index]
         indexes = [per_end[last][1] for last in self._last_index]
         return steps, indexes
@@ -854,10 +862,17 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             self._contexts(), n_steps, self._future_covariates(X, n_steps)
         )
         targets = slice(0, self._transform.n_targets)
-        values = [
-            self._scaler.inverse_transform(scaled[i, s - 1], i, targets)
-            for i, s in enumerate(steps)
-        ]
+        if all(s is steps[0] for s in steps):
+            # series that end together: one vectorised inverse scaling
+            chosen = scaled[:, steps[0] - 1]
+            series = np.arange(len(chosen))
+            values = self._scaler.inverse_transform(chosen, series, targets)
+            values = values.reshape(-1, values.shape[-1])
+        else:
+            values = [
+                self._scaler.inverse_transform(scaled[i, s - 1], i, targets)
+                for i, s in enumerate(steps)
+            ]
         return join_forecasts(
             self._keys, self._index_names, indexes, values, self._columns
         )

@@ -41,21 +41,26 @@ def join_forecasts(
     keys: list,
     names: list,
     time_indexes: list[pd.Index],
-    values: list[np.ndarray],
+    values,
     columns: pd.Index,
 ) -> pd.DataFrame:
     """One frame of forecasts: a plain time index for a single series, else the
-    instance levels of ``keys`` (named ``names``) followed by the time level."""
+    instance levels of ``keys`` (named ``names``) followed by the time level.
+
+    ``values`` holds one array of rows per series, or all rows in one array."""
     if keys == [None]:
-        return pd.DataFrame(values[0], index=time_indexes[0], columns=columns)
+        data = values if isinstance(values, np.ndarray) else values[0]
+        return pd.DataFrame(data, index=time_indexes[0], columns=columns)
     counts = [len(index) for index in time_indexes]
     levels = [
         pd.Index([key[i] for key in keys]).repeat(counts) for i in range(len(keys[0]))
     ]
-    time = (
-        time_indexes[0].append(time_indexes[1:])
-        if len(time_indexes) > 1
-        else (time_indexes[0])
-    )
+    first = time_indexes[0]
+    if all(index is first for index in time_indexes):
+        # series that end together: one time index, repeated for every series
+        time = first.take(np.tile(np.arange(len(first)), len(time_indexes)))
+    else:
+        time = first.append(time_indexes[1:]) if len(time_indexes) > 1 else first
     index = pd.MultiIndex.from_arrays([*levels, time], names=names)
-    return pd.DataFrame(np.concatenate(values), index=index, columns=columns)
+    data = values if isinstance(values, np.ndarray) else np.concatenate(values)
+    return pd.DataFrame(data, index=index, columns=columns)
