@@ -194,8 +194,10 @@ def core_settings(est, cell: str) -> CoreSettings:
         learning_rate=check_float("learning_rate", est.learning_rate, 0.0),
         batch_size=check_int("batch_size", est.batch_size),
         max_epochs=check_int("max_epochs", est.max_epochs),
-        steps_per_epoch=check_int(
-            "steps_per_epoch", est.steps_per_epoch, allow_none=True
+        steps_per_epoch=(
+            "auto"
+            if est.steps_per_epoch == "auto"
+            else check_int("steps_per_epoch", est.steps_per_epoch, allow_none=True)
         ),
         gradient_clip=check_float(
             "gradient_clip", est.gradient_clip, 0.0, allow_none=True

@@ -95,7 +95,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         learning_rate: float = 1e-3,
         batch_size: int = 32,
         max_epochs: int = 100,
-        steps_per_epoch: int | None = None,
+        steps_per_epoch: int | str | None = "auto",
         gradient_clip: float | None = 1.0,
         validation_size: int | float | None = None,
         patience: int | None = None,
@@ -394,10 +394,12 @@ batch_size : int, default=32
     Samples per gradient step.
 max_epochs : int, default=100
     Training epochs of each call to ``fit``.
-steps_per_epoch : int or None, default=None
-    ``None``: an epoch is one pass over all training samples, shuffled. An int
-    bounds the work: each epoch draws ``steps_per_epoch * batch_size`` samples at
-    random.
+steps_per_epoch : int, "auto" or None, default="auto"
+    Gradient steps per epoch. ``None``: one pass over all training samples,
+    shuffled. An int bounds the work: each epoch draws ``steps_per_epoch *
+    batch_size`` samples at random from all of them. ``"auto"``: a full pass, or
+    100 steps when a full pass would be longer, so a first fit on many samples
+    takes minutes, not hours.
 gradient_clip : float or None, default=1.0
     Clip the global gradient norm to this value (``None``: no clipping).
 validation_size : int, float or None, default=None

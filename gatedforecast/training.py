@@ -44,6 +44,9 @@ OPTIMIZERS = {
 }
 LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
 LR_SCHEDULES = ("plateau", "cosine", "onecycle", None)
+#: ``steps_per_epoch="auto"``: an epoch is a full pass over the training samples,
+#: or this many steps when a full pass would be longer (long series, panels)
+AUTO_STEPS_PER_EPOCH = 100
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "learning_rate", "seconds"]
 
 
@@ -93,7 +96,7 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     batch_size: int = 32
     max_epochs: int = 50
-    steps_per_epoch: int | None = None
+    steps_per_epoch: int | str | None = "auto"
     gradient_clip: float | None = 1.0
     patience: int | None = None
     min_delta: float = 0.0
@@ -252,6 +255,8 @@ def _run_epochs(network, batches, config, generator, dropout_generator, first_ep
     n_train = batches.train.numel()
     if config.steps_per_epoch is None:
         n_draw = n_train
+    elif config.steps_per_epoch == "auto":
+        n_draw = min(n_train, AUTO_STEPS_PER_EPOCH * config.batch_size)
     else:
         n_draw = config.steps_per_epoch * config.batch_size
     steps_per_epoch = math.ceil(n_draw / config.batch_size)
