@@ -151,6 +151,7 @@ def plot_forecast(data: Dataset, y_pred_and_intervals, path, max_series: int = 4
                     bounds[(target, coverage, "upper")].to_numpy(),
                     color=line.get_color(),
                     alpha=0.15,
+                    label=f"{target} {coverage:.0%} interval",
                 )
         ax.set_title(
             data.source if key is None else f"{data.id_col} = {key}", fontsize=10

@@ -165,11 +165,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     model.add_argument(
         "--interval-method",
-        choices=["conformal", "mc_dropout", "none"],
+        choices=["conformal", "mc_dropout", "quantile", "none"],
         default="conformal",
         help="how the networks predict intervals: split-conformal on held-out "
-        "windows, Monte Carlo dropout (needs --dropout), or none, which trains on "
-        "every window (default: conformal)",
+        "windows, Monte Carlo dropout (needs --dropout), a quantile head trained "
+        "with the pinball loss, or none (default: conformal)",
     )
     model.add_argument(
         "--coverage",
