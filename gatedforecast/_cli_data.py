@@ -185,9 +185,11 @@ def _check_columns(frame, path, time_col, targets, id_col):
 def _check_targets(frame, path, targets):
     for target in targets:
         column = frame[target]
-        if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(
-            column
-        ):
+        if pd.api.types.is_bool_dtype(column):
+            raise CLIError(
+                f"{path}: target column {target!r} is not numeric: it holds True/False"
+            )
+        if not pd.api.types.is_numeric_dtype(column):
             numbers = pd.to_numeric(column, errors="coerce")
             bad = numbers.isna() & column.notna()
             if bad.any():

@@ -210,10 +210,17 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one ``error:`` line, like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gatedforecast",
         description="GRU or LSTM for your series? Compare them with naive baselines on "
         "the same rolling-origin folds, or forecast with one.",

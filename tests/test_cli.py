@@ -345,3 +345,19 @@ def test_mc_dropout_needs_dropout(tmp_path, capsys):
     path = _write(tmp_path, _monthly())
     line = _error(capsys, "forecast", path, "--interval-method", "mc_dropout")
     assert "set --dropout" in line
+
+
+def test_a_boolean_target_is_not_numeric(tmp_path, capsys):
+    frame = _monthly()
+    frame["sales"] = frame.index % 2 == 0
+    line = _error(capsys, "compare", _write(tmp_path, frame))
+    assert "not numeric: it holds True/False" in line
+
+
+def test_a_bad_option_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["forecast", "data.csv", "--horizon", "0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: argument --horizon: expected a number >= 1")
