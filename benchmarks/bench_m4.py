@@ -140,6 +140,9 @@ LABELS = {
     "darts-lstm": "Darts BlockRNNModel LSTM",
 }
 ALL_SYSTEMS = list(LABELS)
+#: every child appends its record here (in ``--output-dir``); the tables are built
+#: from it, the latest record per system, parameters and seed
+RECORDS = "m4_runs.jsonl"
 SEEDED = ("gru", "lstm")
 
 
@@ -484,7 +487,7 @@ def child(args) -> None:
     if not args.smoke:
         # every child's record, appended: survives an interrupted parent
         args.output_dir.mkdir(parents=True, exist_ok=True)
-        with open(args.output_dir / "m4_runs.jsonl", "a") as log:
+        with open(args.output_dir / RECORDS, "a") as log:
             log.write(json.dumps({k: v for k, v in record.items()}) + "\n")
     print("RESULT " + json.dumps(record), flush=True)
 
@@ -678,32 +681,44 @@ def variants_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def _variant_rows(args) -> list[dict]:
-    """Rows of the variant table: one file per fitted variant under
-    ``m4_variants/``, plus the seeds of the main run's recommended GRU (from
-    ``m4.json``), which stand in for the recommended variant."""
+def _threads(rows: list[dict]) -> str:
+    """The torch thread counts the rows ran with."""
+    counts = {r.get("torch_threads") for r in rows} - {None}
+    return ", ".join(str(c) for c in sorted(counts)) or "unknown"
+
+
+def read_records(output_dir: Path) -> list[dict]:
+    """Every child's record from ``m4_runs.jsonl``, oldest first."""
+    path = output_dir / RECORDS
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def _latest(records: list[dict], match) -> dict[int | None, dict]:
+    """The latest finished record per seed among those ``match`` accepts."""
+    by_seed = {}
+    for record in records:
+        if match(record) and "failed" not in record:
+            by_seed[record.get("seed")] = record
+    return by_seed
+
+
+def variant_rows(records: list[dict]) -> list[dict]:
+    """One row per variant and seed: the latest record with its parameters."""
     rows = []
-    folder = args.output_dir / "m4_variants"
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        rows.append(json.loads(path.read_text()))
-    main_run = args.output_dir / "m4.json"
-    if main_run.is_file():
-        for row in json.loads(main_run.read_text())["rows"]:
-            if row.get("system") != "gru":
-                continue
-            for record in row.get("runs", []):
-                if "smape" in record and record.get("params") == {
-                    **DEFAULTS,
-                    **VARIANTS[RECOMMENDED_VARIANT][1],
-                }:
-                    rows.append(
-                        {
-                            **record,
-                            "variant": RECOMMENDED_VARIANT,
-                            "label": VARIANTS[RECOMMENDED_VARIANT][0] + ", main run",
-                        }
-                    )
-    rows.sort(key=lambda r: (r["variant"], r["seed"], "main run" in r["label"]))
+    for i, (label, params, seed) in enumerate(VARIANTS):
+        wanted = {**DEFAULTS, **params}
+        found = _latest(
+            records,
+            lambda r, wanted=wanted: (
+                r.get("system") == "gru" and r.get("params") == wanted
+            ),
+        )
+        seeds = [seed] if i != RECOMMENDED_VARIANT else sorted(found)
+        for s in seeds:
+            if s in found:
+                rows.append({**found[s], "label": label, "variant": i, "seed": s})
     return rows
 
 
@@ -712,14 +727,14 @@ def write_variants(args) -> dict:
         "benchmark": "M4 Weekly variant search (GRUForecaster, global)",
         "command": "python benchmarks/bench_m4.py --variants "
         + (f"--threads {args.threads}" if args.threads else ""),
-        "torch_threads": args.threads or "torch default",
         "machine": machine_info(),
         "variants": [
             {"index": i, "label": label, "params": {**DEFAULTS, **params}, "seed": seed}
             for i, (label, params, seed) in enumerate(VARIANTS)
         ],
-        "rows": _variant_rows(args),
+        "rows": variant_rows(read_records(args.output_dir)),
     }
+    results["torch_threads"] = _threads(results["rows"])
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "m4_variants.json").write_text(
         json.dumps(results, indent=2) + "\n"
@@ -729,76 +744,76 @@ def write_variants(args) -> dict:
 
 
 def run_variants(args) -> None:
-    """Fit the variants of ``--variant-ids`` (all but the recommended one, which
-    the main run fits, by default), one child each; each result is kept in its own
-    file and the table is rebuilt from all files after each fit, so several
-    ``--variants`` runs may share the work."""
+    """Fit the variants of ``--variant-ids`` (all but the recommended one, whose
+    seeds the main run fits, by default), one child each, then rebuild the table
+    from every record in ``m4_runs.jsonl``; ``--variant-ids`` with no index only
+    rebuilds it."""
     ids = args.variant_ids
     if ids is None:
         ids = [i for i in range(len(VARIANTS)) if i != RECOMMENDED_VARIANT]
-    folder = args.output_dir / "m4_variants"
-    folder.mkdir(parents=True, exist_ok=True)
     for i in ids:
-        label, params, seed = VARIANTS[i]
-        record = spawn("gru", args, seed=seed, params={**DEFAULTS, **params})
-        record.update(label=label, seed=seed, variant=i)
-        (folder / f"{i:02d}.json").write_text(json.dumps(record, indent=2) + "\n")
+        _, params, seed = VARIANTS[i]
+        spawn("gru", args, seed=seed, params={**DEFAULTS, **params})
         write_variants(args)
     print(variants_markdown(write_variants(args)))
 
 
-def write_main(args, rows: list[dict], command: str) -> dict:
+def main_rows(records: list[dict], systems=ALL_SYSTEMS) -> list[dict]:
+    """The side-by-side table: per system the latest record (per seed for ours at
+    the recommended setting, summarised over the seeds)."""
+    rows = []
+    for system in systems:
+        if system in SEEDED:
+            found = _latest(
+                records,
+                lambda r, system=system: (
+                    r.get("system") == system and r.get("params") == RECOMMENDED
+                ),
+            )
+            if found:
+                runs = [found[s] for s in sorted(found)]
+                rows.append({**summarise(system, runs), "runs": runs})
+            continue
+        found = _latest(records, lambda r, system=system: r.get("system") == system)
+        if found:
+            rows.append({"label": LABELS[system], **list(found.values())[-1]})
+    return rows
+
+
+def write_main(args, command: str) -> dict:
     results = {
         "benchmark": "M4 Weekly, global models side by side",
         "command": command,
         "recommended": RECOMMENDED,
         "targets": TARGETS,
-        "torch_threads": args.threads or "torch default",
         "machine": machine_info(),
-        "rows": rows,
+        "rows": main_rows(read_records(args.output_dir)),
     }
+    results["torch_threads"] = _threads(results["rows"])
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "m4.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.output_dir / "m4.md").write_text(markdown(results))
     return results
 
 
-def combine(args) -> None:
-    """One table from the ``m4.json`` of several runs (for example the peers run
-    with one environment and ours with another), rows in the order of
-    ``ALL_SYSTEMS``; the last folder wins for a system found twice."""
-    rows, runs, commands = {}, {}, []
-    for folder in args.combine:
-        results = json.loads((folder / "m4.json").read_text())
-        commands.append(results["command"])
-        for row in results["rows"]:
-            rows[row["system"]] = row
-            for record in row.get("runs", []):
-                if "smape" in record:
-                    runs.setdefault(row["system"], {})[record["seed"]] = record
-    for system, by_seed in runs.items():
-        records = [by_seed[seed] for seed in sorted(by_seed)]
-        rows[system] = {**summarise(system, records), "runs": records}
-    ordered = [rows[s] for s in ALL_SYSTEMS if s in rows]
-    print(markdown(write_main(args, ordered, "; ".join(commands))))
-
-
 def parent(args) -> None:
-    rows = []
+    """Run every system (ours once per seed) in its own child, then write the
+    table from the records, the latest per system and seed."""
     for system in args.systems:
         if system in SEEDED:
-            records = [spawn(system, args, seed=s) for s in args.seeds]
-            good = [r for r in records if "smape" in r]
-            rows.append(
-                summarise(system, good)
-                if good
-                else {"label": LABELS[system], **records[0]}
-            )
-            rows[-1]["runs"] = records
+            for seed in args.seeds:
+                spawn(system, args, seed=seed)
         else:
-            rows.append({"label": LABELS[system], **spawn(system, args)})
+            spawn(system, args)
     command = "python benchmarks/bench_m4.py " + " ".join(sys.argv[1:])
-    print(markdown(write_main(args, rows, command)))
+    print(markdown(write_main(args, command)))
+
+
+def report(args) -> None:
+    """Rebuild m4.md/json and m4_variants.md/json from ``m4_runs.jsonl``."""
+    command = "python benchmarks/bench_m4.py --threads 1 (children run separately)"
+    print(markdown(write_main(args, command)))
+    print(variants_markdown(write_variants(args)))
 
 
 def main(argv=None) -> None:
@@ -821,11 +836,9 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--output-dir", type=Path, default=HERE / "results")
     parser.add_argument(
-        "--combine",
-        nargs="+",
-        type=Path,
-        default=None,
-        help="folders holding m4.json of earlier runs: write one table of them all",
+        "--report",
+        action="store_true",
+        help=f"only rebuild the tables from the records in {RECORDS}",
     )
     # child mode
     parser.add_argument("--system", help=argparse.SUPPRESS)
@@ -836,8 +849,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.system:
         child(args)
-    elif args.combine:
-        combine(args)
+    elif args.report:
+        report(args)
     elif args.variants:
         run_variants(args)
     else:

@@ -334,11 +334,29 @@ def run(steps: int, repeats: int, output_dir: Path) -> dict:
                 flush=True,
             )
 
+        # written after every repeat, so a run cut short keeps what it measured
+        results = summarise(
+            records, steps, repeats, repeat + 1, skipped, len(train), n_windows
+        )
+        write(results, output_dir, final=repeat + 1 == repeats)
+    return results
+
+
+def summarise(
+    records: dict,
+    steps: int,
+    repeats: int,
+    completed: int,
+    skipped: str | None,
+    n_series: int,
+    n_windows: int,
+) -> dict:
+    """The results document of a run after ``completed`` repeats."""
     for record in records.values():
         record["median_seconds"] = statistics.median(record["seconds"])
         record["ms_per_step"] = 1000 * record["median_seconds"] / steps
     overhead = records[OURS]["median_seconds"] / records[BARE]["median_seconds"] - 1
-    results = {
+    return {
         "benchmark": "fit-time overhead, M4 Weekly",
         "command": "python benchmarks/bench_overhead.py " + " ".join(sys.argv[1:]),
         "settings": {
@@ -352,7 +370,8 @@ def run(steps: int, repeats: int, output_dir: Path) -> dict:
             "gradient_clip": CLIP,
             "warmup_steps": WARMUP_STEPS,
             "repeats": repeats,
-            "n_series": len(train),
+            "completed_repeats": completed,
+            "n_series": n_series,
             "n_windows": n_windows,
         },
         "machine": machine_info(),
@@ -362,18 +381,18 @@ def run(steps: int, repeats: int, output_dir: Path) -> dict:
         "skipped": {END_TO_END: skipped} if skipped else {},
         "load_average_after": _load(),
     }
-    write(results, output_dir)
-    return results
 
 
 def markdown(results: dict) -> str:
     settings, machine = results["settings"], results["machine"]
+    done = settings.get("completed_repeats", settings["repeats"])
+    progress = "." if done >= settings["repeats"] else f" ({done} completed so far)."
     lines = [
         f"Fit time on M4 Weekly ({settings['n_series']} series, "
         f"{settings['n_windows']} windows): {settings['network']}, window "
         f"{settings['window_length']}, horizon {settings['horizon']}, "
         f"{settings['steps']} steps x {settings['batch_size']} windows, "
-        f"{settings['repeats']} interleaved repeats.",
+        f"{settings['repeats']} interleaved repeats{progress}",
         "",
         "| system | median fit s | ms/step | all runs s | sMAPE | MASE |",
         "|---|---|---|---|---|---|",
@@ -413,11 +432,12 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write(results: dict, output_dir: Path) -> None:
+def write(results: dict, output_dir: Path, final: bool = True) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "overhead.json").write_text(json.dumps(results, indent=2) + "\n")
     (output_dir / "overhead.md").write_text(markdown(results))
-    print(f"wrote {output_dir / 'overhead.json'} and {output_dir / 'overhead.md'}")
+    if final:
+        print(f"wrote {output_dir / 'overhead.json'} and {output_dir / 'overhead.md'}")
 
 
 def main(argv=None) -> None:
