@@ -574,6 +574,25 @@ def summarise(system: str, records: list[dict]) -> dict:
     return row
 
 
+PARTIAL = "summary line only"
+
+
+def _mark(row) -> str:
+    """A footnote mark for a record kept only as a summary line."""
+    return " ¹" if PARTIAL in row.get("note", "") else ""
+
+
+def _footnote(rows) -> list[str]:
+    if not any(_mark(r) for r in rows):
+        return []
+    return [
+        "",
+        "¹ Kept only as the summary line (sMAPE, MASE, fit s, predict ms, peak RSS) "
+        "its parent printed: the full record was lost when the parent process was "
+        "killed; the load is the one before the child started.",
+    ]
+
+
 def _fmt(value, digits):
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -589,7 +608,7 @@ def markdown(results: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        label = row["label"]
+        label = row["label"] + _mark(row)
         if "skipped" in row or "failed" in row:
             why = row.get("skipped") or row.get("failed")
             lines.append(f"| {label} | not run: {why[:120]} | | | | | | | |")
@@ -621,6 +640,7 @@ def markdown(results: dict) -> str:
             f"{cell('network_predict_ms', 1)} | {_fmt(row.get('peak_rss_mb'), 0)} | "
             f"{load} |"
         )
+    lines += _footnote(rows)
     lines += [
         "",
         "References (DESIGN.md §5, same machine kind): Naive sMAPE 9.161 / MASE "
@@ -666,11 +686,12 @@ def variants_markdown(results: dict) -> str:
             lines.append(f"| {row['label']} | {row['seed']} | failed | | | | |")
             continue
         lines.append(
-            f"| {row['label']} | {row['seed']} | {row['smape']:.3f} | "
+            f"| {row['label']}{_mark(row)} | {row['seed']} | {row['smape']:.3f} | "
             f"{row['mase']:.3f} | {row['fit_seconds']:.1f} "
-            f"({row.get('fit_cpu_seconds', float('nan')):.1f}) | {row['n_epochs']} "
-            f"({row['best_epoch']}) | {row['load_average_before_fit']} |"
+            f"({_fmt(row.get('fit_cpu_seconds'), 1)}) | {row.get('n_epochs', '—')} "
+            f"({row.get('best_epoch', '—')}) | {row['load_average_before_fit']} |"
         )
+    lines += _footnote(results["rows"])
     lines += [
         "",
         f"Torch threads per child: {results['torch_threads']}.",

@@ -251,18 +251,21 @@ def markdown(results: dict) -> str:
             f"{r['predict_seconds']:.2f} | {r['inner_predict_seconds']:.2f} | "
             f"{r['load_average_before_fit']} |"
         )
-    lines += [
-        "",
-        "CPU seconds of the process (the machine may be shared, so wall seconds "
-        "above include waiting for a core; CPU seconds do not):",
-        "",
-        "| N series | fit CPU s | sktime checks | _collect (panel to arrays) | "
-        "training loop | _calibrate | loop CPU µs/window | predict CPU s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results["rows"]:
-        if "failed" in r or "fit_parts_cpu_seconds" not in r:
-            continue
+    with_parts = [r for r in results["rows"] if "fit_parts_cpu_seconds" in r]
+    lines += (
+        []
+        if not with_parts
+        else [
+            "",
+            "CPU seconds of the process (the machine may be shared, so wall seconds "
+            "above include waiting for a core; CPU seconds do not):",
+            "",
+            "| N series | fit CPU s | sktime checks | _collect (panel to arrays) | "
+            "training loop | _calibrate | loop CPU µs/window | predict CPU s |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+    )
+    for r in with_parts:
         cpu = r["fit_parts_cpu_seconds"]
         lines.append(
             f"| {r['n_series']:,} | {r['fit_cpu_seconds']:.1f} | "
