@@ -178,7 +178,9 @@ def test_sklearn_grid_search_under_joblib_dask_equals_the_serial_run(client, cap
     # joblib batches the 12 fits (4 candidates x 3 folds) into as many tasks as it
     # sees fit, so only check that the work ran on the cluster's workers.
     assert tasks.data
-    assert {task["worker"] for task in tasks.data} <= set(client.scheduler_info()["workers"])
+    assert {task["worker"] for task in tasks.data} <= set(
+        client.scheduler_info()["workers"]
+    )
     _report("GridSearchCV", timings, capsys)
     for key in ("params", "mean_test_score", "std_test_score", "rank_test_score"):
         np.testing.assert_array_equal(on_dask.cv_results_[key], serial.cv_results_[key])
