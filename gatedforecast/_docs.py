@@ -31,7 +31,10 @@ EARLY_STOPPING_PARAMETERS = """patience : int or None, default=None
 min_delta : float, default=0.0
     Smallest decrease of the monitored loss that counts as an improvement.
 restore_best_weights : bool, default=True
-    At the end of training, restore the weights of the best epoch.
+    At the end of training, restore the weights of the best epoch when a
+    validation split or ``patience`` is set. A plain fixed-epoch run keeps the
+    weights of its last epoch (its training loss is too noisy to pick an epoch);
+    an interrupted run keeps the best weights so far either way.
 lr_schedule : {"plateau", "cosine", "onecycle", None}, default=None
     ``"plateau"`` halves the learning rate after ``max(1, patience // 2)`` epochs
     (5 without patience) without improvement; ``"cosine"`` anneals it to zero over

@@ -1198,7 +1198,9 @@ history_ : pandas.DataFrame
 n_epochs_ : int
     Epochs run (fewer than ``max_epochs`` after early stopping).
 best_epoch_ : int
-    Epoch with the lowest monitored loss.
+    Epoch with the lowest monitored loss (validation loss, or training loss
+    without validation); its weights are the fitted ones when a validation split
+    or ``patience`` is set.
 window_length_ : int
     Window length used.
 horizon_ : int

@@ -428,7 +428,9 @@ history_ : pandas.DataFrame
 n_epochs_ : int
     Epochs run over all fits (fewer than ``max_epochs`` after early stopping).
 best_epoch_ : int
-    Epoch with the lowest monitored loss in the last fit.
+    Epoch with the lowest monitored loss in the last fit (validation loss, or
+    training loss without validation); its weights are the fitted ones when a
+    validation split or ``patience`` is set.
 device_ : torch.device
     Device the network was trained on.
 n_features_in_ : int

@@ -346,7 +346,11 @@ def _run_epochs(network, batches, config, generator, dropout_generator, first_ep
         if bar is not None:
             bar.close()
         network.eval()
-    if best_state is not None and config.restore_best_weights:
+    # The noisy training loss of a plain fixed-epoch run is no reason to go back to
+    # an earlier epoch: restore only when something was monitored to stop on, or
+    # when an interruption left the weights mid-epoch.
+    monitoring = has_validation or config.patience is not None
+    if best_state is not None and (monitoring or interrupted):
         network.load_state_dict(best_state)
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS) if rows else empty_history()
     history = history.astype({"epoch": np.int64})

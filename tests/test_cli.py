@@ -361,3 +361,27 @@ def test_a_bad_option_is_one_error_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("error: argument --horizon: expected a number >= 1")
+
+
+def test_help_and_the_package_import_do_not_load_torch_or_sktime():
+    code = (
+        "import sys, gatedforecast\n"
+        "from gatedforecast.cli import build_parser\n"
+        "build_parser().format_help()\n"
+        "print(sorted({'torch', 'sktime'} & set(sys.modules)))\n"
+        "print(gatedforecast.GRUForecaster.__module__, 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == ["[]", "gatedforecast.forecasting True"]
+
+
+def test_every_public_name_resolves():
+    import gatedforecast
+
+    for name in gatedforecast.__all__:
+        assert getattr(gatedforecast, name) is not None
+    assert set(gatedforecast.__all__) <= set(dir(gatedforecast))
+    with pytest.raises(AttributeError, match="no attribute 'GRUForcaster'"):
+        gatedforecast.GRUForcaster  # noqa: B018

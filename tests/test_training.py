@@ -100,6 +100,53 @@ def test_min_delta_ignores_tiny_improvements():
     assert result.best_epoch == 1
 
 
+class TrainingLossOffset:
+    """Adds ``offsets[epoch]`` to the training loss (not to its gradient), so the
+    training-loss curve is scripted while the weights train as usual."""
+
+    def __init__(self, offsets, steps_per_epoch):
+        self.offsets = list(offsets)
+        self.steps_per_epoch = steps_per_epoch
+        self.calls = 0
+
+    def __call__(self, prediction, target):
+        real = torch.mean((prediction - target) ** 2)
+        epoch = self.calls // self.steps_per_epoch
+        self.calls += 1
+        return real + self.offsets[epoch]
+
+
+def _train_without_validation(max_epochs=4, **settings):
+    network, batches, generator = _problem()
+    batches.validation = torch.arange(0)
+    # 48 training windows in batches of 16: three steps per epoch
+    loss = TrainingLossOffset([0.0, -5.0, 10.0, 10.0], steps_per_epoch=3)
+    config = TrainingConfig(loss=loss, batch_size=16, max_epochs=max_epochs, **settings)
+    return network, train_network(network, batches, config, generator)
+
+
+def test_a_fixed_epoch_run_keeps_its_last_weights_though_an_earlier_loss_was_lower():
+    network, result = _train_without_validation()
+    assert result.best_epoch == 2
+    assert result.n_epochs == 4
+    last, _ = _train_without_validation(restore_best_weights=False)
+    for name, value in network.state_dict().items():
+        assert torch.equal(value, last.state_dict()[name])
+
+
+def test_patience_without_validation_restores_the_best_training_loss_epoch():
+    network, result = _train_without_validation(patience=2)
+    assert result.n_epochs == 4 and result.best_epoch == 2
+    after_best_epoch, _ = _train_without_validation(max_epochs=2)
+    last, _ = _train_without_validation(restore_best_weights=False)
+    for name, value in network.state_dict().items():
+        assert torch.equal(value, after_best_epoch.state_dict()[name])
+    assert any(
+        not torch.equal(value, last.state_dict()[name])
+        for name, value in network.state_dict().items()
+    )
+
+
 def test_without_restore_the_last_weights_are_kept():
     network, batches, generator = _problem()
     loss = ScriptedLoss(network, [1.0, 2.0, 3.0])
