@@ -793,6 +793,26 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         """The last window of every series, scaled: ``(n_series, window, channels)``."""
         return self._tails[:, -self.window_length_ :]
 
+    def _check_continues(self, key, last, index: pd.Index) -> None:
+        """Refuse new observations that leave a gap after the last one known."""
+        if isinstance(last, (int, np.integer)) and not isinstance(
+            index, (pd.DatetimeIndex, pd.PeriodIndex)
+        ):
+            expected = pd.Index(np.arange(last + 1, last + 1 + len(index)))
+        else:
+            steps = ForecastingHorizon(np.arange(1, len(index) + 1))
+            expected = steps.to_absolute_index(cutoff_like(self.cutoff, last))
+        if len(index) == len(expected) and (index == expected).all():
+            return
+        missing = expected.difference(index)[:5]
+        where = "y" if key is None else _series_name(key)
+        raise ValueError(
+            f"update got {where} with a gap after the last known time point "
+            f"{last}: no values at {[str(m) for m in missing]}. The new observations must "
+            "continue the series step by step; fill the gap (for example with "
+            "sktime's Imputer) or fit again on the whole series."
+        )
+
     def _forecast_index(self, fh):
         """Per series: the steps of ``fh`` after its own end, and their index."""
         # series that end together share their steps and forecast index; a
@@ -956,6 +976,19 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         return np.quantile(paths, alpha, axis=1)
 
     def _update(self, y: pd.DataFrame, X=None, update_params: bool = True):
+        # sktime moves the cutoff to y's end before calling _update: a refused
+        # update puts it back, and a diverged one the weights, so the forecaster
+        # is left as it was
+        cutoff = cutoff_like(self._cutoff, max(self._last_index))
+        weights = copy.deepcopy(self.network_.state_dict())
+        try:
+            return self._update_from(y, X, update_params)
+        except Exception:
+            self._cutoff = cutoff
+            self.network_.load_state_dict(weights)
+            raise
+
+    def _update_from(self, y: pd.DataFrame, X, update_params: bool):
         keys, frames = split_series(y)
         if y.shape[1] != len(self._columns):
             raise ValueError(
@@ -990,6 +1023,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 ) from error
             if len(new) == 0:
                 continue
+            self._check_continues(key, ends[i], new.index)
             values = check_series_values(new, _series_name(key))
             if x_frames is not None:
                 rows = _select_columns(x_frames[key], self._x_columns)

@@ -150,3 +150,28 @@ def test_parameters_are_stored_untouched():
     assert forecaster.hidden_sizes == [8, 4]
     assert forecaster.dropout == 2.0
     assert forecaster.get_params()["device"] == "nowhere"
+
+
+@pytest.mark.parametrize("integer_index", [False, True])
+def test_update_with_a_gap_is_refused_and_leaves_the_forecaster_as_it_was(
+    integer_index,
+):
+    y = _series(60)
+    if integer_index:
+        y = y.reset_index(drop=True)
+    forecaster = GRUForecaster(**FAST).fit(y[:50], fh=[1, 2])
+    before = forecaster.predict()
+    cutoff = forecaster.cutoff
+    weights = {k: v.clone() for k, v in forecaster.network_.state_dict().items()}
+    first_missing = "2004-03" if not integer_index else "50"
+    with pytest.raises(
+        ValueError, match=rf"gap after .*no values at \['{first_missing}'"
+    ):
+        forecaster.update(y[53:], update_params=True)
+    assert forecaster.cutoff.equals(cutoff)
+    for name, value in forecaster.network_.state_dict().items():
+        assert value.equal(weights[name])
+    pd.testing.assert_series_equal(forecaster.predict(), before)
+    # the contiguous continuation is still accepted
+    forecaster.update(y[50:], update_params=False)
+    assert forecaster.cutoff[0] == y.index[-1]
