@@ -39,6 +39,8 @@ STRATEGIES = ("direct", "recursive")
 #: when more than this share of the windows is held out for calibration, the
 #: network is trained again on all windows after calibrating
 REFIT_SHARE = 0.05
+#: the most roll-out passes (forward calls of the network per series) a predict makes
+MAX_ROLL_OUT_PASSES = 10_000
 INTERVAL_METHODS = ("conformal", "mc_dropout", "quantile", None)
 #: levels of the quantile head when ``interval_method="quantile"`` and no
 #: ``quantiles`` are given: the ones sktime's checks and most plots ask for
@@ -875,9 +877,23 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             )
         return future
 
+    def _largest_step(self, steps: list[np.ndarray]) -> int:
+        """The furthest step to forecast; refuses one that needs an endless roll-out."""
+        n_steps = int(max(s.max() for s in steps))
+        passes = -(-n_steps // self.horizon_)
+        if passes > MAX_ROLL_OUT_PASSES:
+            raise ValueError(
+                f"fh reaches {n_steps} steps past the cutoff: {passes:,} roll-out "
+                f"passes of a network whose head predicts {self.horizon_} step(s), "
+                f"more than the {MAX_ROLL_OUT_PASSES:,} allowed. Forecasts that far "
+                "out feed on their own forecasts; forecast fewer steps, or fit with "
+                "a longer head (a larger fh in fit, or horizon=...)."
+            )
+        return n_steps
+
     def _predict(self, fh, X=None):
         steps, indexes = self._forecast_index(fh)
-        n_steps = int(max(s.max() for s in steps))
+        n_steps = self._largest_step(steps)
         scaled = self._forecast_scaled(
             self._contexts(), n_steps, self._future_covariates(X, n_steps)
         )
@@ -906,7 +922,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 "calibration_size."
             )
         steps, indexes = self._forecast_index(fh)
-        n_steps = int(max(s.max() for s in steps))
+        n_steps = self._largest_step(steps)
         future = self._future_covariates(X, n_steps)
         contexts = self._contexts()
         spread = self._spread(contexts)

@@ -175,3 +175,14 @@ def test_update_with_a_gap_is_refused_and_leaves_the_forecaster_as_it_was(
     # the contiguous continuation is still accepted
     forecaster.update(y[50:], update_params=False)
     assert forecaster.cutoff[0] == y.index[-1]
+
+
+def test_a_horizon_needing_an_endless_roll_out_is_refused_before_any_work():
+    forecaster = GRUForecaster(**FAST).fit(_series(), fh=[1, 2])
+    with pytest.raises(
+        ValueError, match=r"fh reaches 1000000 steps .*500,000 roll-out"
+    ):
+        forecaster.predict(fh=[10**6])
+    with pytest.raises(ValueError, match="fewer steps, or fit with a longer head"):
+        forecaster.predict_interval(fh=[10**6])
+    assert len(forecaster.predict(fh=[1, 2, 3])) == 3

@@ -136,7 +136,8 @@ def test_a_fixed_epoch_run_keeps_its_last_weights_though_an_earlier_loss_was_low
 
 def test_patience_without_validation_restores_the_best_training_loss_epoch():
     network, result = _train_without_validation(patience=2)
-    assert result.n_epochs == 4 and result.best_epoch == 2
+    assert result.n_epochs == 4
+    assert result.best_epoch == 2
     after_best_epoch, _ = _train_without_validation(max_epochs=2)
     last, _ = _train_without_validation(restore_best_weights=False)
     for name, value in network.state_dict().items():
