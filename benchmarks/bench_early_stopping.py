@@ -5,15 +5,18 @@ MAE loss, 256 windows a step, 100 steps an epoch), fitted through the public
 ``GRUForecaster``/``LSTMForecaster`` API:
 
 * ``fixed``: ``max_epochs=20`` (2,000 steps), no validation;
-* ``early stopping``: the last window of each series held out
-  (``validation_size=1``), ``patience=3``, ``lr_schedule="plateau"``, up to
-  ``max_epochs=40``; the best epoch's weights are restored.
+* ``early stopping, ...``: the last window(s) of each series held out
+  (``validation_size``), up to ``max_epochs=40`` with ``patience`` epochs without
+  improvement of the validation loss; the best epoch's weights are restored.
 
-Reports sMAPE, MASE, epochs run and fit seconds, as Markdown and JSON.
+Reports sMAPE, MASE, epochs run and fit seconds, as Markdown and JSON. Rows
+accumulate in ``results/early_stopping_runs.jsonl`` (the latest per system), so
+setups can be run one at a time with ``--setups``.
 
 Usage::
 
     python benchmarks/bench_early_stopping.py [--cells gru lstm] [--threads N]
+        [--setups NAME ...]
 """
 
 from __future__ import annotations
@@ -44,13 +47,24 @@ COMMON = {
 }
 SETUPS = {
     "fixed 20 epochs": {"max_epochs": 20},
-    "early stopping": {
+    "early stopping, patience 3, plateau": {
         "max_epochs": 40,
         "validation_size": 1,
         "patience": 3,
         "lr_schedule": "plateau",
     },
+    "early stopping, patience 5": {
+        "max_epochs": 40,
+        "validation_size": 1,
+        "patience": 5,
+    },
+    "early stopping, patience 5, validation_size=4": {
+        "max_epochs": 40,
+        "validation_size": 4,
+        "patience": 5,
+    },
 }
+RECORDS = "early_stopping_runs.jsonl"
 
 
 def forecast_matrix(y_pred, ids) -> np.ndarray:
@@ -62,6 +76,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="+", default=["gru"], choices=list(CELLS))
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS)
+    )
     parser.add_argument(
         "--output-dir", type=Path, default=Path(__file__).parent / "results"
     )
@@ -81,8 +98,12 @@ def main() -> None:
             "fit_seconds": 0.0,
         }
     ]
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    records = args.output_dir / RECORDS
+    command = "python benchmarks/bench_early_stopping.py " + " ".join(sys.argv[1:])
     for cell in args.cells:
-        for setup, params in SETUPS.items():
+        for setup in args.setups:
+            params = SETUPS[setup]
             forecaster = CELLS[cell](**COMMON, **params)
             started = time.perf_counter()
             forecaster.fit(panel, fh=np.arange(1, HORIZON + 1))
@@ -95,18 +116,23 @@ def main() -> None:
                 "epochs": int(forecaster.n_epochs_),
                 "best_epoch": int(forecaster.best_epoch_),
                 "fit_seconds": seconds,
+                "torch_threads": torch.get_num_threads(),
+                "command": command,
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
-            rows.append(row)
+            with open(records, "a") as log:
+                log.write(json.dumps(row) + "\n")
             print(row, flush=True)
 
-    args.output_dir.mkdir(parents=True, exist_ok=True)
+    latest = {}
+    for line in records.read_text().splitlines():
+        row = json.loads(line)
+        latest[row["system"]] = row
+    rows += list(latest.values())
     results = {
         "benchmark": "early stopping on M4 Weekly (global model)",
-        "command": "python benchmarks/bench_early_stopping.py "
-        + " ".join(sys.argv[1:]),
         "common": COMMON,
         "setups": SETUPS,
-        "torch_threads": torch.get_num_threads(),
         "rows": rows,
     }
     (args.output_dir / "early_stopping.json").write_text(json.dumps(results, indent=2))
@@ -121,8 +147,9 @@ def main() -> None:
             f"{row['epochs']}{best} | {row['fit_seconds']:.1f} |"
         )
     table = "\n".join(lines)
+    commands = sorted({row["command"] for row in rows if "command" in row})
     (args.output_dir / "early_stopping.md").write_text(
-        f"Command: `{results['command']}`\n\n{table}\n"
+        "Commands: " + "; ".join(f"`{c}`" for c in commands) + f"\n\n{table}\n"
     )
     print(table)
 

@@ -1,13 +1,16 @@
 """Prediction intervals on M4 Weekly: coverage and MSIS of each interval method.
 
-One global network over the 359 series (window 52, horizon 13, one layer of 64,
-MAE loss, 256 windows a step, 100 steps an epoch, 20 epochs), fitted through the
-public ``GRUForecaster`` API once per interval method:
+One global network over the 359 series at the forecaster's defaults (window 52,
+horizon 13), fitted through the public ``GRUForecaster`` API once per interval
+method:
 
 * ``conformal``: split-conformal intervals from one held-out window per series;
 * ``mc_dropout``: dropout 0.1, 100 sampled paths plus calibrated residual noise;
 * ``quantile``: a quantile head at levels 0.025, 0.1, 0.5, 0.9, 0.975 (pinball
-  loss).
+  loss);
+* ``nf-lstm-mqloss`` (when neuralforecast is installed): neuralforecast's ``LSTM``
+  at its defaults with ``h=13, input_size=52`` and ``loss=MQLoss(level=[95])``,
+  its median as the point forecast.
 
 Reports, for the 95 % interval, the empirical coverage of the 13 x 359 test values
 and the M4 competition's mean scaled interval score (MSIS, a = 0.05, seasonal
@@ -16,6 +19,10 @@ period 1), plus sMAPE and MASE of the point forecast, as Markdown and JSON.
 Usage::
 
     python benchmarks/bench_intervals.py [--methods conformal mc_dropout quantile]
+        [--threads N]
+
+Rows accumulate in ``results/intervals_runs.jsonl`` (latest per method), so the
+neuralforecast row can be run from the environment that has it installed.
 """
 
 from __future__ import annotations
@@ -31,18 +38,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from m4_data import HORIZON, load_m4_weekly, mase, smape, to_panel
 
-from gatedforecast import GRUForecaster
-
-COMMON = {
-    "window_length": 52,
-    "hidden_sizes": 64,
-    "loss": "mae",
-    "batch_size": 256,
-    "steps_per_epoch": 100,
-    "max_epochs": 20,
-    "device": "cpu",
-    "random_state": 0,
-}
+#: the forecaster's defaults, with the benchmark's input window
+COMMON = {"window_length": 52, "device": "cpu", "random_state": 0}
 METHODS = {
     "conformal": {"interval_method": "conformal"},
     "mc_dropout": {"interval_method": "mc_dropout", "dropout": 0.1},
@@ -51,7 +48,9 @@ METHODS = {
         "quantiles": (0.025, 0.1, 0.5, 0.9, 0.975),
     },
 }
+PEERS = ("nf-lstm-mqloss",)
 ALPHA = 0.05
+RECORDS = "intervals_runs.jsonl"
 
 
 def msis(y, lower, upper, insample, a: float = ALPHA, m: int = 1) -> float:
@@ -67,29 +66,106 @@ def msis(y, lower, upper, insample, a: float = ALPHA, m: int = 1) -> float:
     return float(np.mean(scores))
 
 
+def run_ours(method: str, panel, shape):
+    from gatedforecast import GRUForecaster
+
+    forecaster = GRUForecaster(**COMMON, **METHODS[method])
+    started = time.perf_counter()
+    forecaster.fit(panel, fh=np.arange(1, HORIZON + 1))
+    seconds = time.perf_counter() - started
+    point = forecaster.predict().iloc[:, 0].to_numpy().reshape(shape)
+    interval = forecaster.predict_interval(coverage=1 - ALPHA)
+    lower = interval.iloc[:, 0].to_numpy().reshape(shape)
+    upper = interval.iloc[:, 1].to_numpy().reshape(shape)
+    extra = {"calibration_residuals": int(len(forecaster._residuals))}
+    return point, lower, upper, seconds, extra
+
+
+def run_neuralforecast_mqloss(train, ids, shape):
+    import logging
+
+    import pandas as pd
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    from neuralforecast import NeuralForecast
+    from neuralforecast.losses.pytorch import MQLoss
+    from neuralforecast.models import LSTM
+
+    lengths = [len(s) for s in train]
+    frame = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.asarray(ids, dtype=object), lengths),
+            "ds": np.concatenate([np.arange(n, dtype=np.int64) for n in lengths]),
+            "y": np.concatenate(train).astype(np.float32),
+        }
+    )
+    model = LSTM(
+        h=HORIZON,
+        input_size=COMMON["window_length"],
+        loss=MQLoss(level=[95]),
+        random_seed=1,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        enable_checkpointing=False,
+    )
+    nf = NeuralForecast(models=[model], freq=1)
+    started = time.perf_counter()
+    nf.fit(frame)
+    seconds = time.perf_counter() - started
+    forecast = nf.predict()
+    if "unique_id" not in forecast:
+        forecast = forecast.reset_index()
+    order = {key: i for i, key in enumerate(ids)}
+    forecast = forecast.sort_values(
+        ["unique_id", "ds"], key=lambda c: c.map(order) if c.name == "unique_id" else c
+    )
+
+    def column(suffix):
+        return forecast[f"LSTM{suffix}"].to_numpy().reshape(shape)
+
+    return column("-median"), column("-lo-95"), column("-hi-95"), seconds, {}
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The latest record of each method, in the order they first ran."""
+    latest = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            latest[row["method"]] = row
+    return list(latest.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--methods", nargs="+", default=list(METHODS), choices=list(METHODS)
+        "--methods", nargs="+", default=list(METHODS), choices=[*METHODS, *PEERS]
     )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument(
         "--output-dir", type=Path, default=Path(__file__).parent / "results"
     )
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     train, test, ids = load_m4_weekly()
     panel = to_panel(train, ids)
     shape = (len(ids), HORIZON)
-    rows = []
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    records = args.output_dir / RECORDS
     for method in args.methods:
-        forecaster = GRUForecaster(**COMMON, **METHODS[method])
-        started = time.perf_counter()
-        forecaster.fit(panel, fh=np.arange(1, HORIZON + 1))
-        seconds = time.perf_counter() - started
-        point = forecaster.predict().iloc[:, 0].to_numpy().reshape(shape)
-        interval = forecaster.predict_interval(coverage=1 - ALPHA)
-        lower = interval.iloc[:, 0].to_numpy().reshape(shape)
-        upper = interval.iloc[:, 1].to_numpy().reshape(shape)
+        if method in METHODS:
+            point, lower, upper, seconds, extra = run_ours(method, panel, shape)
+        else:
+            point, lower, upper, seconds, extra = run_neuralforecast_mqloss(
+                train, ids, shape
+            )
         row = {
             "method": method,
             "coverage_95": float(np.mean((test >= lower) & (test <= upper))),
@@ -97,15 +173,17 @@ def main() -> None:
             "smape": smape(test, point),
             "mase": mase(test, point, train),
             "fit_seconds": seconds,
-            "calibration_residuals": int(len(forecaster._residuals)),
+            "command": "python benchmarks/bench_intervals.py " + " ".join(sys.argv[1:]),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **extra,
         }
-        rows.append(row)
+        with open(records, "a") as log:
+            log.write(json.dumps(row) + "\n")
         print(row, flush=True)
 
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/bench_intervals.py " + " ".join(sys.argv[1:])
+    rows = read_rows(records)
     (args.output_dir / "intervals.json").write_text(
-        json.dumps({"command": command, "common": COMMON, "rows": rows}, indent=2)
+        json.dumps({"common": COMMON, "rows": rows}, indent=2)
     )
     lines = [
         "| method | coverage of 95 % interval | MSIS | sMAPE | MASE | fit s |",
@@ -117,7 +195,10 @@ def main() -> None:
             f"{row['smape']:.3f} | {row['mase']:.3f} | {row['fit_seconds']:.0f} |"
         )
     table = "\n".join(lines)
-    (args.output_dir / "intervals.md").write_text(f"Command: `{command}`\n\n{table}\n")
+    commands = sorted({row["command"] for row in rows})
+    (args.output_dir / "intervals.md").write_text(
+        "Commands: " + "; ".join(f"`{c}`" for c in commands) + f"\n\n{table}\n"
+    )
     print(table)
 
 

@@ -216,7 +216,9 @@ def test_bad_interval_settings_are_refused(airline, params, match):
 
 def test_a_single_series_trains_again_on_all_windows_after_calibrating(airline):
     calibrated = GRUForecaster(**FAST, window_length=12, random_state=0)
-    plain = GRUForecaster(**FAST, window_length=12, interval_method=None, random_state=0)
+    plain = GRUForecaster(
+        **FAST, window_length=12, interval_method=None, random_state=0
+    )
     calibrated.fit(airline, fh=[1, 2])
     plain.fit(airline, fh=[1, 2])
     # 20 of 132 windows held out (> 5 %): the final network saw every window, the
