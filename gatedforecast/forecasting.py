@@ -398,6 +398,17 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             raise TypeError(
                 f"quantiles must be a tuple of levels in (0, 1), got {levels!r}."
             )
+        bad = [
+            level
+            for level in levels
+            if isinstance(level, (bool, np.bool_))
+            or not isinstance(level, (int, float, np.integer, np.floating))
+        ]
+        if bad:
+            raise TypeError(
+                f"quantiles must be numbers in (0, 1); {bad[0]!r} in "
+                f"{self.quantiles!r} is not. Pass levels such as (0.1, 0.5, 0.9)."
+            )
         levels = tuple(sorted(float(level) for level in levels))
         if any(not 0 < level < 1 for level in levels) or len(set(levels)) < len(levels):
             raise ValueError(

@@ -225,3 +225,10 @@ def test_a_single_series_trains_again_on_all_windows_after_calibrating(airline):
     # same training as without intervals, and the residuals come from the first
     pd.testing.assert_series_equal(calibrated.predict(), plain.predict())
     assert calibrated._residuals.shape == (20, 2, 1)
+
+
+@pytest.mark.parametrize("bad", ["x", None, True])
+def test_a_quantile_level_that_is_not_a_number_is_named(airline, bad):
+    forecaster = GRUForecaster(**FAST, interval_method="quantile", quantiles=(0.5, bad))
+    with pytest.raises(TypeError, match=rf"quantiles must be numbers.*{bad!r} in"):
+        forecaster.fit(airline, fh=[1])
