@@ -994,10 +994,12 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         repeated = np.repeat(contexts, samples, axis=0)
         known = None if future is None else np.repeat(future, samples, axis=0)
         paths = self._forecast_scaled(repeated, n_steps, known, generator)
-        pick = np.random.default_rng(seed).integers(
-            len(self._residuals), size=len(paths)
-        )
-        noise = extend_to_steps(self._residuals[pick], n_steps)
+        rng = np.random.default_rng(seed)
+        pick = rng.integers(len(self._residuals), size=len(paths))
+        # a random sign makes the noise symmetric, as the conformal intervals are:
+        # the few residuals of neighbouring calibration windows often share a sign
+        sign = rng.choice([-1.0, 1.0], size=(len(paths), 1, 1))
+        noise = extend_to_steps(self._residuals[pick] * sign, n_steps)
         paths = paths + noise * np.repeat(spread, samples, axis=0)
         paths = paths.reshape(len(contexts), samples, n_steps, -1)
         return np.quantile(paths, alpha, axis=1)
@@ -1207,8 +1209,8 @@ interval_method : {{"conformal", "mc_dropout", "quantile", None}}, default="conf
     and any coverage works without retraining.
     ``"mc_dropout"``: ``n_samples`` forecast paths with dropout masks drawn from a
     generator seeded by ``random_state`` (needs ``dropout > 0``), each plus a
-    residual path drawn from the held-out residuals, so the spread covers both the
-    model's uncertainty and the data's noise. Steps beyond the calibrated ones
+    residual path drawn from the held-out residuals with a random sign, so the
+    spread covers both the model's uncertainty and the data's noise, symmetrically. Steps beyond the calibrated ones
     (the largest step of fit's ``fh``, or the head) grow the last step's quantiles
     by ``sqrt(step / calibrated_steps)``. ``"quantile"``: the head predicts the
     ``quantiles`` levels of every step, trained with the pinball loss (``loss`` is

@@ -27,8 +27,9 @@ def _noisy_panel(n_series=50, n=200, seed=0):
     [
         {"interval_method": "conformal"},
         {"interval_method": "mc_dropout", "dropout": 0.1},
+        {"interval_method": "quantile", "quantiles": (0.1, 0.5, 0.9)},
     ],
-    ids=["conformal", "mc_dropout"],
+    ids=["conformal", "mc_dropout", "quantile"],
 )
 def test_the_80_percent_interval_covers_about_80_percent(params):
     y = _noisy_panel()
