@@ -1210,7 +1210,8 @@ interval_method : {{"conformal", "mc_dropout", "quantile", None}}, default="conf
     ``"mc_dropout"``: ``n_samples`` forecast paths with dropout masks drawn from a
     generator seeded by ``random_state`` (needs ``dropout > 0``), each plus a
     residual path drawn from the held-out residuals with a random sign, so the
-    spread covers both the model's uncertainty and the data's noise, symmetrically. Steps beyond the calibrated ones
+    spread covers both the model's uncertainty and the data's noise, symmetrically.
+    Steps beyond the calibrated ones
     (the largest step of fit's ``fh``, or the head) grow the last step's quantiles
     by ``sqrt(step / calibrated_steps)``. ``"quantile"``: the head predicts the
     ``quantiles`` levels of every step, trained with the pinball loss (``loss`` is

@@ -122,6 +122,7 @@ class ForecastNetwork(nn.Module):
     Examples
     --------
     >>> import torch
+    >>> from gatedforecast.networks import ForecastNetwork
     >>> net = ForecastNetwork(1, 1, horizon=12, hidden_sizes=(128, 64), cell="gru")
     >>> net(torch.zeros(5, 100, 1)).shape
     torch.Size([5, 12, 1])

@@ -574,6 +574,17 @@ def save_model(estimator, path) -> Path:
         If the estimator is not fitted, has a custom optimizer or loss, was fitted
         per series (``global_model=False`` on a panel), or holds something that is
         not plain data.
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_airline
+    >>> from gatedforecast import LSTMForecaster, load_model, save_model
+    >>> forecaster = LSTMForecaster(window_length=12, max_epochs=2, random_state=0)
+    >>> forecaster = forecaster.fit(load_airline(), fh=[1, 2, 3])
+    >>> save_model(forecaster, "airline.gfm").name
+    'airline.gfm'
+    >>> load_model("airline.gfm").predict().equals(forecaster.predict())
+    True
     """
     name = _check_savable(estimator)
     encoder = _Encoder()
@@ -710,6 +721,18 @@ def load_model(path):
     UserWarning
         When the file was written with another version of gatedforecast, sktime
         or torch.
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_airline
+    >>> from gatedforecast import GRUForecaster, load_model
+    >>> forecaster = GRUForecaster(window_length=12, max_epochs=2, random_state=0)
+    >>> forecaster = forecaster.fit(load_airline(), fh=[1, 2, 3])
+    >>> forecaster.save_model("airline.gfm").name
+    'airline.gfm'
+    >>> loaded = load_model("airline.gfm")
+    >>> loaded.predict().equals(forecaster.predict())
+    True
     """
     document, arrays, weights = _read(path)
     if document.get("format") != FORMAT:

@@ -35,6 +35,7 @@ class SeriesScaler:
     Examples
     --------
     >>> import numpy as np
+    >>> from gatedforecast.scaling import SeriesScaler
     >>> scaler = SeriesScaler("standard").fit([np.array([[1.0], [3.0]])])
     >>> scaler.transform(np.array([[1.0], [3.0]]), 0).ravel()
     array([-1.,  1.])

@@ -20,3 +20,27 @@ def test_page_examples_run(page, capsys):
     assert code, f"{page} has no python example"
     exec(compile(code, page, "exec"), {"__name__": "__docs__"})
     assert capsys.readouterr().out.strip()
+
+
+def _public_objects():
+    import gatedforecast
+    from gatedforecast import networks, scaling
+
+    names = [n for n in gatedforecast.__all__ if n != "__version__"]
+    objects = [(n, getattr(gatedforecast, n)) for n in names]
+    objects += [("SeriesScaler", scaling.SeriesScaler)]
+    objects += [("ForecastNetwork", networks.ForecastNetwork)]
+    return [(n, o) for n, o in objects if "Examples" in (o.__doc__ or "")]
+
+
+@pytest.mark.parametrize(("name", "obj"), _public_objects(), ids=lambda x: str(x))
+def test_docstring_examples_run_as_written(name, obj, tmp_path, monkeypatch):
+    import doctest
+
+    monkeypatch.chdir(tmp_path)
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    (test,) = finder.find(obj, name, globs={})
+    assert test.examples
+    runner.run(test)
+    assert runner.failures == 0
