@@ -63,6 +63,17 @@ SETUPS = {
         "validation_size": 4,
         "patience": 5,
     },
+    "early stopping, patience 5, validation_size=0.1": {
+        "max_epochs": 40,
+        "validation_size": 0.1,
+        "patience": 5,
+    },
+    "early stopping, patience 3, min_delta=0.002, validation_size=0.1": {
+        "max_epochs": 40,
+        "validation_size": 0.1,
+        "patience": 3,
+        "min_delta": 0.002,
+    },
 }
 RECORDS = "early_stopping_runs.jsonl"
 
@@ -116,6 +127,8 @@ def main() -> None:
                 "epochs": int(forecaster.n_epochs_),
                 "best_epoch": int(forecaster.best_epoch_),
                 "fit_seconds": seconds,
+                "train_loss": forecaster.history_["train_loss"].round(5).tolist(),
+                "val_loss": forecaster.history_["val_loss"].round(5).tolist(),
                 "torch_threads": torch.get_num_threads(),
                 "command": command,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
