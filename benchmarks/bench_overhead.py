@@ -414,9 +414,9 @@ def markdown(results: dict) -> str:
         if "best_epoch" in record:
             lines += [
                 "",
-                f"{name}: the weights of epoch {record['best_epoch']} of "
-                f"{record['n_epochs']} were restored at the end "
-                "(TrainingConfig's restore_best_weights, on the training loss).",
+                f"{name}: {record['n_epochs']} epochs, the lowest training loss "
+                f"at epoch {record['best_epoch']}; a fixed-epoch run without "
+                "validation or patience keeps the last epoch's weights.",
             ]
     for name, reason in results["skipped"].items():
         lines += ["", f"{name}: not timed; {reason}."]
