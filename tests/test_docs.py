@@ -22,25 +22,25 @@ def test_page_examples_run(page, capsys):
     assert capsys.readouterr().out.strip()
 
 
-def _public_objects():
+def _public_objects() -> dict:
     import gatedforecast
     from gatedforecast import networks, scaling
 
     names = [n for n in gatedforecast.__all__ if n != "__version__"]
-    objects = [(n, getattr(gatedforecast, n)) for n in names]
-    objects += [("SeriesScaler", scaling.SeriesScaler)]
-    objects += [("ForecastNetwork", networks.ForecastNetwork)]
-    return [(n, o) for n, o in objects if "Examples" in (o.__doc__ or "")]
+    objects = {n: getattr(gatedforecast, n) for n in names}
+    objects["SeriesScaler"] = scaling.SeriesScaler
+    objects["ForecastNetwork"] = networks.ForecastNetwork
+    return {n: o for n, o in objects.items() if "Examples" in (o.__doc__ or "")}
 
 
-@pytest.mark.parametrize(("name", "obj"), _public_objects(), ids=lambda x: str(x))
-def test_docstring_examples_run_as_written(name, obj, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", sorted(_public_objects()))
+def test_docstring_examples_run_as_written(name, tmp_path, monkeypatch):
     import doctest
 
     monkeypatch.chdir(tmp_path)
     finder = doctest.DocTestFinder(recurse=False)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    (test,) = finder.find(obj, name, globs={})
+    (test,) = finder.find(_public_objects()[name], name, globs={})
     assert test.examples
     runner.run(test)
     assert runner.failures == 0
