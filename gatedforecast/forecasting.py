@@ -214,7 +214,8 @@ def roll_out(
                 step = transform.invert(forward(inputs, known), ctx)
                 rows = torch.cat([step, known], dim=-1)
             produced.append(step)
-            context = torch.cat([context, rows], dim=1)
+            # only the last window is read again: keep the context that long
+            context = torch.cat([context, rows], dim=1)[:, -window:]
             done += head
     return torch.cat(produced, dim=1)[:, :n_steps]
 
