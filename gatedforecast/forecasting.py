@@ -751,11 +751,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         config.max_epochs = epochs
         if setup.levels is not None:
             config.loss = PinballLoss(setup.levels)
-        network.to(device)
-        try:
-            return train_network(network, batches, config, *rngs, first_epoch)
-        finally:
-            network.to("cpu")
+        return train_network(network, batches, config, *rngs, first_epoch)
 
     def _forecast_scaled(
         self,
@@ -769,10 +765,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         Runs in chunks of series on the prediction device; with a ``generator``,
         dropout masks are sampled from it.
         """
-        device = self._predict_device()
-        network = self.network_
-        if device.type != "cpu":
-            network = copy.deepcopy(network).to(device)
+        network, _ = self._prediction_network()
         out = []
         with torch_threads(self.n_threads):
             self._roll_out_chunks(network, contexts, n_steps, future, generator, out)
@@ -970,10 +963,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
     def _head_quantiles(self, contexts, future) -> np.ndarray:
         """The quantile head's output for the next ``horizon_`` steps, in the
         scaled space: ``(n_series, horizon_, n_targets, n_levels)``."""
-        device = self._predict_device()
-        network = self.network_
-        if device.type != "cpu":
-            network = copy.deepcopy(network).to(device)
+        network, device = self._prediction_network()
         with torch.no_grad(), torch_threads(self.n_threads):
             context = torch.as_tensor(contexts, dtype=torch.float32, device=device)
             inputs, ctx = self._transform.inputs(context)

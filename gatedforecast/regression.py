@@ -286,16 +286,12 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
             return inputs[items], outputs[items]
 
         batches = Batches(make=make, train=ids[:n_train], validation=ids[n_train:])
-        network.to(device)
         config = dataclasses.replace(
             settings.config,
             divergence_hint="keep scale_target=True and standardise X, for example "
             "with a StandardScaler in a Pipeline.",
         )
-        try:
-            return train_network(network, batches, config, *rngs, first_epoch)
-        finally:
-            network.to("cpu")
+        return train_network(network, batches, config, *rngs, first_epoch)
 
     # ------------------------------------------------------------------ predict
     def predict(self, X) -> np.ndarray:
@@ -318,10 +314,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=FLOAT_DTYPES)
         self._check_form(X.ndim)
         sequences = self._fitted_sequences(X)
-        device = self._predict_device()
-        network = self.network_
-        if device.type != "cpu":
-            network = copy.deepcopy(network).to(device)
+        network, device = self._prediction_network()
         network.eval()
         chunks = []
         with torch.no_grad(), torch_threads(n_threads):

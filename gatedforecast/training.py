@@ -218,7 +218,9 @@ def train_network(
     Parameters
     ----------
     network : nn.Module
-        Already on the training device; called as ``network(inputs, generator=g)``.
+        Called as ``network(inputs, generator=g)``. It is moved to the device of
+        ``batches`` for training and back to the CPU afterwards, where fitted
+        networks live (so they pickle and load anywhere), also when training fails.
     batches : Batches
         Sample ids and the function turning them into tensors.
     config : TrainingConfig
@@ -239,10 +241,14 @@ def train_network(
     TrainingDivergedError
         When an epoch's loss is NaN or infinite.
     """
-    with torch_threads(config.n_threads):
-        return _run_epochs(
-            network, batches, config, generator, dropout_generator, first_epoch
-        )
+    network.to(batches.train.device)
+    try:
+        with torch_threads(config.n_threads):
+            return _run_epochs(
+                network, batches, config, generator, dropout_generator, first_epoch
+            )
+    finally:
+        network.to("cpu")
 
 
 def _run_epochs(network, batches, config, generator, dropout_generator, first_epoch):
