@@ -539,18 +539,31 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         settings = core_settings(self, self._cell)
         keys, frames, values, x_columns = self._collect(y, X)
         self._name_cutoff_freq()
-        generator, dropout_generator = generators(settings.seed, settings.device)
         pretrained = getattr(self, "pretrained_network_", None)
         if pretrained is None:
             setup = self._new_setup(y, keys, values, x_columns, fh)
-            network = self._new_network(setup, settings, generator)
             epochs = settings.config.max_epochs
         else:
             setup = self.pretrained_setup_
             self._check_pretrained_fits(setup, y, x_columns, keys, values)
-            # sktime hands pretrained attributes over by reference: never train them
-            network = copy.deepcopy(pretrained)
             epochs = self.fine_tune_epochs
+
+        def train_afresh(series):
+            """A new network, or a copy of the pretrained one (sktime hands
+            pretrained attributes over by reference: never train them), trained
+            for ``epochs`` on ``series`` from freshly seeded generators."""
+            generator, dropout_generator = generators(settings.seed, settings.device)
+            network = (
+                self._new_network(setup, settings, generator)
+                if pretrained is None
+                else copy.deepcopy(pretrained)
+            )
+            if not epochs:
+                return network, TrainingResult(empty_history(), 0, 0, False), generator
+            rngs = (generator, dropout_generator)
+            result = self._train(network, series, setup, settings, rngs, epochs, 1)
+            return network, result, generator
+
         scaler = SeriesScaler(setup.scaler_method).fit(values)
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
         # the last windows of each series are held out to calibrate intervals
@@ -568,19 +581,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             v[: len(v) - calibration_horizon - n + 1] if n else v
             for v, n in zip(scaled, held_out)
         ]
-        if epochs:
-            result = self._train(
-                network,
-                training,
-                setup,
-                settings,
-                (generator, dropout_generator),
-                epochs,
-                first_epoch=1,
-            )
-        else:
-            result = TrainingResult(empty_history(), 0, 0, False)
-
+        network, result, generator = train_afresh(training)
         self.network_ = network
         self.device_ = settings.device
         self.window_length_ = setup.window_length
@@ -608,21 +609,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         if epochs and refit and not result.interrupted:
             # the held-out windows are a large part of the most recent data: the
             # point forecasts come from a network trained again on all windows
-            generator, dropout_generator = generators(settings.seed, settings.device)
-            network = (
-                self._new_network(setup, settings, generator)
-                if pretrained is None
-                else copy.deepcopy(pretrained)
-            )
-            result = self._train(
-                network,
-                scaled,
-                setup,
-                settings,
-                (generator, dropout_generator),
-                epochs,
-                first_epoch=1,
-            )
+            network, result, generator = train_afresh(scaled)
             self.network_ = network
             self._record_history(result, continued=False)
             self._rng_state = generator.get_state()
@@ -668,7 +655,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         settings = core_settings(self, self._cell)
         keys, _, values, x_columns = self._collect(y, X)
         setup = self._new_setup(y, keys, values, x_columns, fh)
-        generator, dropout_generator = generators(settings.seed, settings.device)
+        generator, _ = generators(settings.seed, settings.device)
         network = self._new_network(setup, settings, generator)
         self._pretrain_network(network, setup, values, settings, generator, 1)
         return self
