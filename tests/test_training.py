@@ -352,3 +352,22 @@ def test_plot_history_draws_both_curves(airline):
 def test_plot_history_before_fit_is_a_clear_error():
     with pytest.raises(ValueError, match="not fitted"):
         GRUForecaster().plot_history()
+
+
+def test_a_diverged_update_leaves_the_weights_and_the_cutoff_as_they_were(airline):
+    forecaster = GRUForecaster(**FAST, window_length=12, loss="mse").fit(
+        airline[:-12], fh=[1, 2]
+    )
+    before = forecaster.predict()
+    weights = {k: v.clone() for k, v in forecaster.network_.state_dict().items()}
+    cutoff, n_epochs = forecaster.cutoff, forecaster.n_epochs_
+    # a value float32 cannot square: the update's loss is not finite
+    new = airline[-12:].copy()
+    new.iloc[5] = 1e30
+    with pytest.raises(TrainingDivergedError, match="learning_rate"):
+        forecaster.update(new, update_params=True)
+    assert forecaster.cutoff.equals(cutoff)
+    assert forecaster.n_epochs_ == n_epochs
+    for name, value in forecaster.network_.state_dict().items():
+        assert value.equal(weights[name])
+    pd.testing.assert_series_equal(forecaster.predict(), before)
