@@ -354,18 +354,26 @@ def test_plot_history_before_fit_is_a_clear_error():
         GRUForecaster().plot_history()
 
 
-def test_a_diverged_update_leaves_the_weights_and_the_cutoff_as_they_were(airline):
-    forecaster = GRUForecaster(**FAST, window_length=12, loss="mse").fit(
-        airline[:-12], fh=[1, 2]
-    )
+def test_a_diverged_update_leaves_the_weights_and_the_cutoff_as_they_were(
+    airline, monkeypatch
+):
+    import gatedforecast.forecasting as forecasting
+
+    forecaster = GRUForecaster(**FAST, window_length=12).fit(airline[:-12], fh=[1, 2])
     before = forecaster.predict()
     weights = {k: v.clone() for k, v in forecaster.network_.state_dict().items()}
     cutoff, n_epochs = forecaster.cutoff, forecaster.n_epochs_
-    # a value float32 cannot square: the update's loss is not finite
-    new = airline[-12:].copy()
-    new.iloc[5] = 1e30
-    with pytest.raises(TrainingDivergedError, match="learning_rate"):
-        forecaster.update(new, update_params=True)
+
+    def diverging(network, *args, **kwargs):
+        # a step that ruins the weights, then the loop's divergence error
+        with torch.no_grad():
+            for parameter in network.parameters():
+                parameter.fill_(float("nan"))
+        raise TrainingDivergedError("The training loss became nan at epoch 4.")
+
+    monkeypatch.setattr(forecasting, "train_network", diverging)
+    with pytest.raises(TrainingDivergedError, match="epoch 4"):
+        forecaster.update(airline[-12:], update_params=True)
     assert forecaster.cutoff.equals(cutoff)
     assert forecaster.n_epochs_ == n_epochs
     for name, value in forecaster.network_.state_dict().items():
