@@ -36,7 +36,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from m4_data import HORIZON, load_m4_weekly, mase, smape, to_panel
+from m4_data import (
+    HORIZON,
+    QUIET_TRAINER,
+    load_m4_weekly,
+    mase,
+    quiet_lightning,
+    smape,
+    to_long_frame,
+    to_panel,
+)
 
 #: the forecaster's defaults, with the benchmark's input window
 COMMON = {"window_length": 52, "device": "cpu", "random_state": 0}
@@ -82,34 +91,18 @@ def run_ours(method: str, panel, shape):
 
 
 def run_neuralforecast_mqloss(train, ids, shape):
-    import logging
-
-    import pandas as pd
-
-    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning").setLevel(logging.ERROR)
+    quiet_lightning()
     from neuralforecast import NeuralForecast
     from neuralforecast.losses.pytorch import MQLoss
     from neuralforecast.models import LSTM
 
-    lengths = [len(s) for s in train]
-    frame = pd.DataFrame(
-        {
-            "unique_id": np.repeat(np.asarray(ids, dtype=object), lengths),
-            "ds": np.concatenate([np.arange(n, dtype=np.int64) for n in lengths]),
-            "y": np.concatenate(train).astype(np.float32),
-        }
-    )
+    frame = to_long_frame(train, ids)
     model = LSTM(
         h=HORIZON,
         input_size=COMMON["window_length"],
         loss=MQLoss(level=[95]),
         random_seed=1,
-        accelerator="cpu",
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        logger=False,
-        enable_checkpointing=False,
+        **QUIET_TRAINER,
     )
     nf = NeuralForecast(models=[model], freq=1)
     started = time.perf_counter()

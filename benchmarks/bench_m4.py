@@ -65,10 +65,13 @@ sys.path.insert(0, str(HERE))
 
 from m4_data import (  # noqa: E402
     HORIZON,
+    QUIET_TRAINER,
     load_m4_weekly,
     mase,
     naive_forecast,
+    quiet_lightning,
     smape,
+    to_long_frame,
     to_panel,
 )
 
@@ -262,42 +265,22 @@ def profile_predict(forecaster, top: int = 25) -> list[dict]:
     return rows[:top]
 
 
-def _long_frame(train, ids):
-    import pandas as pd
-
-    lengths = [len(s) for s in train]
-    return pd.DataFrame(
-        {
-            "unique_id": np.repeat(np.asarray(ids, dtype=object), lengths),
-            "ds": np.concatenate([np.arange(n, dtype=np.int64) for n in lengths]),
-            "y": np.concatenate(train).astype(np.float32),
-        }
-    )
-
-
 def run_neuralforecast(args, cell: str) -> dict:
-    import logging
-
     import torch
 
-    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning").setLevel(logging.ERROR)
+    quiet_lightning()
     from neuralforecast import NeuralForecast
     from neuralforecast.models import GRU, LSTM
 
     train, test, ids = load_m4_weekly()
-    frame = _long_frame(train, ids)
+    frame = to_long_frame(train, ids)
     model_cls = {"lstm": LSTM, "gru": GRU}[cell]
     # defaults, plus only the trainer switches that keep the log quiet
     model = model_cls(
         h=HORIZON,
         input_size=WINDOW,
         random_seed=args.seed if args.seed is not None else 1,
-        accelerator="cpu",
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        logger=False,
-        enable_checkpointing=False,
+        **QUIET_TRAINER,
         **({"max_steps": 5} if args.smoke else {}),
     )
     nf = NeuralForecast(models=[model], freq=1)
@@ -330,13 +313,9 @@ def run_neuralforecast(args, cell: str) -> dict:
 
 
 def run_darts(args, cell: str) -> dict:
-    import logging
-
     import torch
 
-    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning").setLevel(logging.ERROR)
-    logging.getLogger("darts").setLevel(logging.ERROR)
+    quiet_lightning()
     from darts import TimeSeries
     from darts.dataprocessing.transformers import Scaler
     from darts.models import BlockRNNModel
@@ -356,13 +335,7 @@ def run_darts(args, cell: str) -> dict:
         n_epochs=epochs,
         batch_size=batch,
         random_state=seed,
-        pl_trainer_kwargs={
-            "accelerator": "cpu",
-            "enable_progress_bar": False,
-            "enable_model_summary": False,
-            "logger": False,
-            "enable_checkpointing": False,
-        },
+        pl_trainer_kwargs=QUIET_TRAINER,
     )
     model.fit(scaled, max_samples_per_ts=per_series, verbose=False)
     fit_seconds = time.perf_counter() - started

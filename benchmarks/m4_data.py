@@ -24,7 +24,10 @@ __all__ = [
     "mase",
     "naive_forecast",
     "smape",
+    "to_long_frame",
     "to_panel",
+    "QUIET_TRAINER",
+    "quiet_lightning",
 ]
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "m4"
@@ -123,6 +126,38 @@ def to_panel(train, ids=None) -> pd.DataFrame:
     )
     values = np.concatenate([np.asarray(s, dtype=np.float64) for s in train])
     return pd.DataFrame({"y": values}, index=index)
+
+
+def to_long_frame(train, ids) -> pd.DataFrame:
+    """The series in neuralforecast's long format: ``unique_id``, an integer
+    ``ds`` from 0 per series, and float32 ``y``."""
+    lengths = [len(s) for s in train]
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.asarray(ids, dtype=object), lengths),
+            "ds": np.concatenate([np.arange(n, dtype=np.int64) for n in lengths]),
+            "y": np.concatenate(train).astype(np.float32),
+        }
+    )
+
+
+#: the Lightning trainer switches the peers run with: the CPU, and no progress
+#: bar, model summary, logger or checkpoints (nothing that changes training)
+QUIET_TRAINER = {
+    "accelerator": "cpu",
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "logger": False,
+    "enable_checkpointing": False,
+}
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's info messages out of the benchmarks' output."""
+    import logging
+
+    for name in ("pytorch_lightning", "lightning", "darts"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":
