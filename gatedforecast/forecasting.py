@@ -869,7 +869,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             )
         return future
 
-    def _largest_step(self, steps: list[np.ndarray]) -> int:
+    def _steps_to_forecast(self, steps: list[np.ndarray]) -> int:
         """The furthest step to forecast; refuses one that needs an endless roll-out."""
         n_steps = int(max(s.max() for s in steps))
         passes = -(-n_steps // self.horizon_)
@@ -885,7 +885,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
 
     def _predict(self, fh, X=None):
         steps, indexes = self._forecast_index(fh)
-        n_steps = self._largest_step(steps)
+        n_steps = self._steps_to_forecast(steps)
         scaled = self._forecast_scaled(
             self._contexts(), n_steps, self._future_covariates(X, n_steps)
         )
@@ -914,7 +914,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 "calibration_size."
             )
         steps, indexes = self._forecast_index(fh)
-        n_steps = self._largest_step(steps)
+        n_steps = self._steps_to_forecast(steps)
         future = self._future_covariates(X, n_steps)
         contexts = self._contexts()
         spread = self._spread(contexts)
