@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
+from sktime.forecasting.base import BaseForecaster
 
 from ._docs import render_doc
 from ._fitted import FittedNetworkMixin
@@ -28,7 +28,7 @@ from .intervals import (
     interpolate_levels,
 )
 from .networks import ForecastNetwork, count_parameters
-from .panels import cutoff_like, join_forecasts, split_series
+from .panels import cutoff_like, join_forecasts, split_series, steps_after
 from .scaling import BASELINES, SCALERS, SeriesScaler, WindowTransform
 from .training import Batches, PinballLoss, TrainingResult, empty_history, train_network
 from .windows import WindowIndex, gather_windows
@@ -787,15 +787,13 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         """The last window of every series, scaled: ``(n_series, window, channels)``."""
         return self._tails[:, -self.window_length_ :]
 
+    def _freq(self):
+        """The frequency of a DatetimeIndex the forecaster was fitted on, else None."""
+        return getattr(self, "_time_freq", None) or getattr(self.cutoff, "freq", None)
+
     def _check_continues(self, key, last, index: pd.Index) -> None:
         """Refuse new observations that leave a gap after the last one known."""
-        if isinstance(last, (int, np.integer)) and not isinstance(
-            index, (pd.DatetimeIndex, pd.PeriodIndex)
-        ):
-            expected = pd.Index(np.arange(last + 1, last + 1 + len(index)))
-        else:
-            steps = ForecastingHorizon(np.arange(1, len(index) + 1))
-            expected = steps.to_absolute_index(cutoff_like(self.cutoff, last))
+        expected = steps_after(last, len(index), self._freq())
         if len(index) == len(expected) and (index == expected).all():
             return
         missing = expected.difference(index)[:5]
@@ -846,10 +844,9 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             )
         frames = _frames_by_key(X, self._keys)
         n_rows = -(-n_steps // self.horizon_) * self.horizon_
-        steps = ForecastingHorizon(np.arange(1, n_steps + 1))
         future = np.empty((len(self._keys), n_rows, len(self._x_columns)))
         for i, (key, last) in enumerate(zip(self._keys, self._last_index)):
-            expected = steps.to_absolute_index(cutoff_like(self.cutoff, last))
+            expected = steps_after(last, n_steps, self._freq())
             rows = _select_columns(frames[key], self._x_columns).reindex(expected)
             absent = rows.isna().any(axis=1).to_numpy()
             if absent.any():

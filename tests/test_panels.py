@@ -110,3 +110,24 @@ def test_absolute_fh_on_a_panel_follows_each_series():
     fh = ForecastingHorizon([33, 34], is_relative=False)
     y_pred = forecaster.predict(fh=fh)
     assert list(y_pred.index) == [("s0", 33), ("s0", 34), ("s1", 33), ("s1", 34)]
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.period_range("2000-01", periods=5, freq="M"),
+        pd.date_range("2020-01-05", periods=5, freq="W-SUN"),
+        pd.date_range("2020-01-01", periods=5, freq="h"),
+        pd.RangeIndex(3, 8),
+    ],
+    ids=["period", "weekly", "hourly", "integer"],
+)
+def test_steps_after_agrees_with_sktimes_absolute_horizon(index):
+    from sktime.forecasting.base import ForecastingHorizon
+
+    from gatedforecast.panels import steps_after
+
+    cutoff = index[-1:]
+    expected = ForecastingHorizon(np.arange(1, 5)).to_absolute_index(cutoff)
+    got = steps_after(index[-1], 4, getattr(index, "freq", None))
+    assert list(got) == list(expected)
