@@ -49,9 +49,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -74,6 +71,7 @@ from m4_data import (  # noqa: E402
     to_long_frame,
     to_panel,
 )
+from machine import load_average, machine_info, peak_rss_mb  # noqa: E402
 
 WINDOW = 52
 TARGETS = {
@@ -136,18 +134,6 @@ SEEDED = ("gru", "lstm")
 
 
 # ------------------------------------------------------------------- helpers
-def load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def scores(test, yhat, train) -> dict:
     return {"smape": smape(test, yhat), "mase": mase(test, yhat, train)}
 
@@ -440,28 +426,6 @@ def spawn(system: str, args, seed=None, params=None) -> dict:
     }
     print(f"  {json.dumps(shown)}", flush=True)
     return record
-
-
-def machine_info() -> dict:
-    import torch
-
-    def git(*a):
-        try:
-            return subprocess.run(
-                ["git", *a], cwd=HERE.parent, capture_output=True, text=True
-            ).stdout.strip()
-        except OSError:
-            return None
-
-    return {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "default_torch_threads": torch.get_num_threads(),
-        "commit": git("rev-parse", "HEAD"),
-        "package_has_local_edits": bool(git("status", "--porcelain", "gatedforecast")),
-    }
 
 
 def _median(records, key):

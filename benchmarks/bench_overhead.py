@@ -31,10 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,6 +43,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from m4_data import HORIZON, load_m4_weekly, mase, smape, to_panel
+from machine import load_average, machine_info
 
 from gatedforecast import GRUForecaster
 from gatedforecast.networks import ForecastNetwork
@@ -233,45 +231,6 @@ def forecast_end_to_end(forecaster, ids) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- run
-def machine_info() -> dict:
-    return {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-    }
-
-
-def package_version() -> dict:
-    """Git commit of the repository and whether ``gatedforecast/`` has local edits."""
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args):
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, check=True
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return None
-        return done.stdout.strip()
-
-    status = git("status", "--porcelain", "--", "gatedforecast")
-    return {
-        "commit": git("rev-parse", "HEAD"),
-        "package_has_local_edits": None if status is None else bool(status),
-    }
-
-
-def _load() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def run(steps: int, repeats: int, output_dir: Path) -> dict:
     train, test, ids = load_m4_weekly()
     n_windows = sum(len(s) - SPAN + 1 for s in train)
@@ -309,7 +268,7 @@ def run(steps: int, repeats: int, output_dir: Path) -> dict:
     # before each fit show whether other processes competed for the cores
     for repeat in range(repeats):
         for name, (fit, forecast, data) in systems.items():
-            load_before = _load()
+            load_before = load_average()
             started, cpu_started = time.perf_counter(), time.process_time()
             model = fit(data, steps)
             seconds = time.perf_counter() - started
@@ -375,11 +334,10 @@ def summarise(
             "n_windows": n_windows,
         },
         "machine": machine_info(),
-        "repository": package_version(),
         "systems": records,
         "overhead_percent": 100 * overhead,
         "skipped": {END_TO_END: skipped} if skipped else {},
-        "load_average_after": _load(),
+        "load_average_after": load_average(),
     }
 
 

@@ -32,9 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +41,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from machine import load_average, machine_info, peak_rss_mb  # noqa: E402
+
 LENGTH = 1000
 HORIZON = 13
 SETTINGS = {
@@ -60,13 +60,6 @@ WINDOWS_PROCESSED = (
 RSS_LIMIT_MB = 3 * 1024
 
 
-def load_average():
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def rss_mb() -> float:
     """Current resident memory of this process, from /proc (Linux)."""
     with open("/proc/self/status") as status:
@@ -74,10 +67,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def synthetic_panel(n_series: int, length: int = LENGTH, seed: int = 0):
@@ -309,28 +298,6 @@ def markdown(results: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def machine_info() -> dict:
-    import torch
-
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=HERE.parent,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        commit = None
-    return {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "default_torch_threads": torch.get_num_threads(),
-        "commit": commit,
-    }
 
 
 def main(argv=None) -> None:
