@@ -313,7 +313,10 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self._check_form(getattr(X, "ndim", None))
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=FLOAT_DTYPES)
         self._check_form(X.ndim)
-        sequences = self._fitted_sequences(X)
+        # one memory layout for every input: torch's kernels sum in an order that
+        # depends on the strides, so a DataFrame (column-major) and the same values
+        # as a row-major array would otherwise differ in the last bits
+        sequences = np.ascontiguousarray(self._fitted_sequences(X))
         network, device = self._prediction_network()
         network.eval()
         chunks = []
