@@ -1,6 +1,7 @@
 """Value tests for the forecasters: what sktime's own suite does not compare."""
 
 import copy
+import os
 import pickle
 import subprocess
 import sys
@@ -170,7 +171,7 @@ def test_unpickled_in_a_fresh_process_predicts_the_same(airline, tmp_path):
         capture_output=True,
         text=True,
         check=True,
-        env={"CUDA_VISIBLE_DEVICES": "", "PATH": ""},
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
     )
     assert eval(out.stdout) == expected.to_numpy().tolist()
 
