@@ -69,9 +69,9 @@ DOCUMENT_KEYS = ("format", "format_version", "class", "versions", "params", "sta
 #: the largest model.json that load_model reads (bytes, uncompressed)
 MAX_JSON_BYTES = 32 * 2**20
 #: the largest arrays.npz that load_model reads (bytes, uncompressed, its members too)
-MAX_ARRAYS_BYTES = 512 * 2**20
+MAX_ARRAYS_BYTES = 256 * 2**20
 #: the largest weights.pt that load_model reads (bytes, uncompressed)
-MAX_WEIGHTS_BYTES = 512 * 2**20
+MAX_WEIGHTS_BYTES = 256 * 2**20
 #: the deepest nesting of lists and objects accepted in model.json
 MAX_DEPTH = 64
 
@@ -1084,11 +1084,27 @@ def _check_document(document, source):
     return cls
 
 
-def _parse_arrays(data: bytes, source) -> dict:
-    """The arrays of ``arrays.npz``: each member a ``.npy`` array of a numeric
-    dtype whose header's shape matches the bytes it holds, checked before numpy
-    allocates the array."""
-    cap, constant = _caps()[ARRAYS]
+def _array_keys(document) -> set:
+    """The keys of the arrays that ``document`` refers to."""
+    keys, stack = set(), [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if value.get(TAG) in ("ndarray", "tensor") and isinstance(
+                value.get("key"), str
+            ):
+                keys.add(value["key"])
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return keys
+
+
+def _parse_arrays(data: bytes, source, used: set) -> dict:
+    """The arrays of ``arrays.npz`` that model.json refers to (``used``); any other
+    member is refused unread. Each member must be a ``.npy`` array of a numeric
+    dtype whose header's shape matches the size the zip declares for it, checked
+    before the array is allocated, and then read into it in place."""
 
     def refuse(detail):
         return ModelFileError(
@@ -1101,35 +1117,50 @@ def _parse_arrays(data: bytes, source) -> dict:
         for info in archive.infolist():
             if not info.filename.endswith(".npy"):
                 raise refuse(f"the member {info.filename!r:.80} is not a .npy array")
+            key = info.filename[: -len(".npy")]
+            if key not in used:
+                raise ModelFileError(
+                    f"{source}: {ARRAYS} holds the array {key!r:.80}, which "
+                    f"{MODEL_JSON} does not use; it is refused unread."
+                )
             try:
                 with archive.open(info) as member:
-                    raw = member.read(cap + 1)
-                stream = io.BytesIO(raw)
-                version = np.lib.format.read_magic(stream)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
-                elif version == (2, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
-                else:
-                    raise ValueError(f"npy format version {version}")
+                    arrays[key] = _read_npy(member, info, refuse)
+            except ModelFileError:
+                raise
             except (*MALFORMED, zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
                 raise refuse(e) from None
-            if len(raw) > cap:
-                raise _too_large(source, ARRAYS, "holds more bytes", cap, constant)
-            if dtype.hasobject or dtype.kind not in NUMERIC_KINDS:
-                raise refuse(
-                    f"{info.filename} has dtype {dtype}; object arrays could only "
-                    "be restored by unpickling, which could run code"
-                )
-            size = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if size != len(raw) - stream.tell():
-                raise refuse(
-                    f"{info.filename} declares shape {shape} but holds "
-                    f"{len(raw) - stream.tell()} bytes of data"
-                )
-            array = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
-            arrays[info.filename[: -len(".npy")]] = array
     return arrays
+
+
+def _read_npy(member, info: zipfile.ZipInfo, refuse) -> np.ndarray:
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise refuse(f"{info.filename} has npy format version {version}")
+    if dtype.hasobject or dtype.kind not in NUMERIC_KINDS:
+        raise refuse(
+            f"{info.filename} has dtype {dtype}; object arrays could only be "
+            "restored by unpickling, which could run code"
+        )
+    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    available = info.file_size - member.tell()
+    if size != available:
+        raise refuse(
+            f"{info.filename} declares shape {shape} but holds {available} bytes "
+            "of data"
+        )
+    buffer = np.empty(size, dtype=np.uint8)
+    view, done = memoryview(buffer), 0
+    while done < size:
+        count = member.readinto(view[done:])
+        if not count:
+            raise refuse(f"{info.filename} ends before its data")
+        done += count
+    return buffer.view(dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def _parse_weights(data: bytes, source) -> dict:
@@ -1175,7 +1206,7 @@ def _load_members(members: dict, source):
             raise _too_large(source, name, f"holds {len(data):,} bytes", cap, constant)
     document = _parse_json(members[MODEL_JSON], source)
     cls = _check_document(document, source)
-    arrays = _parse_arrays(members[ARRAYS], source)
+    arrays = _parse_arrays(members[ARRAYS], source, _array_keys(document))
     weights = _parse_weights(members[WEIGHTS], source)
     _check_versions(source, document["versions"])
     decoder = _Decoder(arrays, weights)

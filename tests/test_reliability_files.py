@@ -215,13 +215,18 @@ def _nest(path, depth):
     _write(path, members)
 
 
+def _scaler_state_in_a_list(document):
+    scaler = document["state"]["_scaler"]
+    scaler["state"] = [scaler["state"]]
+
+
 def _set_state(name, value):
     return lambda p: _edit_json(p, lambda d: d["state"].update({name: value}))
 
 
 MALFORMED = {
     "a list for the scaler's state (AttributeError)": (
-        lambda p: _edit_json(p, lambda d: d["state"]["_scaler"].update({"state": [1]})),
+        lambda p: _edit_json(p, _scaler_state_in_a_list),
         r"state of SeriesScaler .* is not a mapping",
     ),
     "a huge period ordinal (OverflowError)": (
@@ -383,9 +388,41 @@ def test_a_non_array_npz_member_is_refused(saved):
         load_model(saved)
 
 
-def test_an_array_the_document_does_not_use_is_refused(saved):
-    _edit_npz(saved, lambda inner: inner.update({"a99.npy": _npy(np.zeros(3))}))
-    with pytest.raises(ModelFileError, match=r"\['a99'\].*does not use"):
+def test_an_array_the_document_does_not_use_is_refused_unread(saved):
+    # 8 MB of zeros, compressed to about 8 kB, under a key model.json never names
+    _edit_npz(saved, lambda inner: inner.update({"a99.npy": _npy(np.zeros(10**6))}))
+    assert saved.stat().st_size < 40_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="'a99', which model.json does not"):
+            load_model(saved)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000
+
+
+def _lie_about_size(path, name: str, size: int) -> None:
+    """Write the zip with ``name`` stored uncompressed, then make its central
+    directory entry declare ``size`` bytes."""
+    members = _members(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    raw = bytearray(path.read_bytes())
+    entry = raw.index(b"PK\x01\x02")  # the first central directory entry
+    while True:
+        length = int.from_bytes(raw[entry + 28 : entry + 30], "little")
+        if raw[entry + 46 : entry + 46 + length].decode() == name:
+            break
+        entry = raw.index(b"PK\x01\x02", entry + 4)
+    raw[entry + 20 : entry + 28] = size.to_bytes(4, "little") * 2
+    path.write_bytes(bytes(raw))
+
+
+def test_a_member_whose_header_understates_its_size_is_refused(saved):
+    _lie_about_size(saved, MODEL_JSON, 100)
+    with pytest.raises(ModelFileError, match="model.json cannot be read"):
         load_model(saved)
 
 
