@@ -219,8 +219,8 @@ def _check_spec(spec) -> dict:
 
 
 def _check_weights_fit(spec: dict, weights: dict) -> None:
-    """Refuse weights whose names, shapes or dtypes are not those of the network
-    that ``spec`` describes, comparing with a skeleton on torch's ``meta`` device
+    """Refuse weights whose names or shapes are not those of the network that
+    ``spec`` describes, comparing with a skeleton on torch's ``meta`` device
     (which allocates no memory), so that nothing is built from a description the
     stored weights do not back."""
     # every layer has at least two tensors: this bounds the skeleton's work
@@ -257,18 +257,17 @@ def _zone_error(tz, where: str, why: str) -> ModelFileError:
 
 def _encode_fixed_tz(tz):
     """A fixed-offset zone of a class load_model rebuilds, or None."""
-    offset = tz.utcoffset(None)
+    kinds = {
+        datetime.timezone: "datetime",
+        dateutil_tz.tzoffset: "dateutil",
+        dateutil_tz.tzutc: "dateutil_utc",
+    }
+    kind = kinds.get(type(tz))
+    offset = None if kind is None else tz.utcoffset(None)
     if offset is None or offset.microseconds:
         return None
+    name = None if kind == "dateutil_utc" else tz.tzname(None)
     seconds = offset.days * 86400 + offset.seconds
-    if type(tz) is datetime.timezone:
-        kind, name = "datetime", tz.tzname(None)
-    elif type(tz) is dateutil_tz.tzoffset:
-        kind, name = "dateutil", tz.tzname(None)
-    elif type(tz) is dateutil_tz.tzutc:
-        kind, name = "dateutil_utc", None
-    else:
-        return None
     return {TAG: "fixed_tz", "type": kind, "seconds": seconds, "name": name}
 
 
@@ -284,12 +283,13 @@ def _encode_tz(tz, where: str):
             where,
             "is the local zone of this machine, which differs between machines",
         )
-    for encoded in (str(tz), _encode_fixed_tz(tz)):
+    for encode in (str, _encode_fixed_tz):
         try:
+            encoded = encode(tz)
             if encoded is not None and tz_compare(_decode_tz(encoded), tz):
                 return encoded
         except (LookupError, TypeError, ValueError, ModelFileError):
-            # ZoneInfoNotFoundError is a KeyError
+            # a zone name pandas does not know: ZoneInfoNotFoundError is a KeyError
             continue
     raise _zone_error(tz, where, f"has no zone name ({str(tz)!r} is not one)")
 
