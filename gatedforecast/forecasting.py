@@ -29,7 +29,14 @@ from .intervals import (
 )
 from .networks import ForecastNetwork, count_parameters
 from .panels import cutoff_like, join_forecasts, split_series, steps_after
-from .scaling import BASELINES, SCALERS, SeriesScaler, WindowTransform
+from .scaling import (
+    BASELINES,
+    SCALERS,
+    SeriesScaler,
+    WindowTransform,
+    check_finite_output,
+    check_float32_range,
+)
 from .training import Batches, PinballLoss, TrainingResult, empty_history, train_network
 from .windows import WindowIndex, gather_windows
 
@@ -47,6 +54,11 @@ INTERVAL_METHODS = ("conformal", "mc_dropout", "quantile", None)
 DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 #: series forecast together in one batched forward pass
 PREDICT_CHUNK = 4096
+#: how predict refuses forecasts beyond the float64 range
+OVERFLOW_FIX = (
+    "Divide y by a large constant (for example 1e100) before fitting, and "
+    "multiply the forecasts back."
+)
 
 
 def _frames_by_key(X: pd.DataFrame, keys: list) -> dict:
@@ -714,9 +726,14 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 f"window out of {len(index)}: use a smaller validation_size, a "
                 "shorter window_length, or a longer series."
             )
-        buffer = torch.as_tensor(
-            np.concatenate(scaled), dtype=torch.float32, device=device
+        values = np.concatenate(scaled)
+        check_float32_range(
+            values,
+            "y" if setup.x_columns is None else "y or X",
+            "Use scaler='window' or 'standard', which standardise each series, or "
+            "divide the data by a large constant.",
         )
+        buffer = torch.as_tensor(values, dtype=torch.float32, device=device)
         span = window + head
 
         n_targets = transform.n_targets
@@ -898,6 +915,8 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 self._scaler.inverse_transform(scaled[i, s - 1], i, targets)
                 for i, s in enumerate(steps)
             ]
+        for block in values if isinstance(values, list) else [values]:
+            check_finite_output(block, "forecasts", OVERFLOW_FIX)
         return join_forecasts(
             self._keys, self._index_names, indexes, values, self._columns
         )
@@ -940,6 +959,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         for i, s in enumerate(steps):
             # (alpha, step, variable) -> rows of steps, columns variable-major
             level = self._scaler.inverse_transform(quantiles[:, i, s - 1], i, targets)
+            check_finite_output(level, "prediction intervals", OVERFLOW_FIX)
             values.append(level.transpose(1, 2, 0).reshape(len(s), -1))
         columns = pd.MultiIndex.from_product([self._columns, alpha])
         return join_forecasts(self._keys, self._index_names, indexes, values, columns)
