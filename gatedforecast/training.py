@@ -110,6 +110,8 @@ class TrainingConfig:
     lr_schedule: str | None = None
     verbose: int = 0
     n_threads: int | None = None
+    #: what the progress bar calls the run (``None``: the epoch it starts from)
+    description: str | None = None
     #: how to avoid divergence with the estimator at hand, ends the error message
     divergence_hint: str = "or scale the data (scaler='standard' or 'window')."
 
@@ -205,7 +207,7 @@ def _progress(config, first_epoch):
     return tqdm(
         total=config.max_epochs,
         initial=0,
-        desc=f"training from epoch {first_epoch}",
+        desc=config.description or f"training from epoch {first_epoch}",
         unit="epoch",
         leave=True,
     )

@@ -1,7 +1,10 @@
-"""Reliability of the numbers: no silent infinities, and divergence caught when
-the loss stays finite."""
+"""Reliability of the numbers: intervals on the scale of the data, no silent
+infinities, divergence caught when the loss stays finite, and interval warnings
+and levels that make sense on short series."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,8 +13,61 @@ import torch
 from conftest import FAST
 
 from gatedforecast import GRUForecaster, GRURegressor, TrainingDivergedError
+from gatedforecast.intervals import (
+    FLAT_SPREAD_SHARE,
+    conformal_quantiles,
+    typical_spreads,
+)
 
 MONTHS = pd.period_range("2000-01", periods=80, freq="M")
+
+
+def _intermittent() -> pd.Series:
+    rng = np.random.default_rng(0)
+    values = np.where(rng.random(80) < 0.15, rng.integers(1, 4, 80), 0.0)
+    y = pd.Series(values, index=MONTHS)
+    y.iloc[-2] = 2
+    return y
+
+
+def _spike() -> pd.Series:
+    y = pd.Series(5.0, index=MONTHS)
+    y.iloc[-3] = 1000
+    return y
+
+
+def _piecewise() -> pd.Series:
+    # the last level starts two steps before the end, inside the last window
+    return pd.Series(np.r_[[10.0] * 30, [50.0] * 25, [20.0] * 23, [35.0] * 2], MONTHS)
+
+
+# ------------------------------------------------ conformal intervals on flat data
+@pytest.mark.parametrize("make", [_intermittent, _spike, _piecewise])
+def test_conformal_intervals_stay_on_the_scale_of_series_with_flat_stretches(make):
+    y = make()
+    forecaster = GRUForecaster(
+        hidden_sizes=8, max_epochs=20, window_length=6, random_state=0
+    )
+    forecaster.fit(y, fh=[1, 2, 3])
+    interval = forecaster.predict_interval(coverage=0.9).to_numpy()
+    point = forecaster.predict().to_numpy()
+    largest = np.abs(y).max()
+    assert np.isfinite(interval).all()
+    # before: +-540,821 (intermittent), +-2.9e9 (spike), +-3.5e6 (piecewise)
+    assert np.abs(interval).max() < 10 * largest
+    assert np.abs(interval - point[:, None]).max() < 10 * largest
+    assert (interval[:, 0] <= point).all()
+    assert (point <= interval[:, 1]).all()
+
+
+def test_windows_of_ordinary_series_keep_their_own_spread(airline):
+    # the flat-window rule leaves ordinary series alone: no window of airline
+    # (standardised, window 12) comes near the flat share of the typical spread
+    values = airline.to_numpy()[:, None]
+    scaled = (values - values.mean()) / values.std()
+    typical = typical_spreads([scaled], 12)[0, 0]
+    windows = np.lib.stride_tricks.sliding_window_view(scaled[:, 0], 12)
+    assert windows.std(axis=1).min() > 4 * FLAT_SPREAD_SHARE * typical
 
 
 # ------------------------------------------------------------- huge values
@@ -135,3 +191,61 @@ def test_a_series_fitted_exactly_raises_no_false_divergence(scaler):
     )
     forecaster.fit(y, fh=[1])
     assert np.allclose(forecaster.predict(), 7.0, atol=1.0)
+
+
+# --------------------------------------------- short series: warnings and levels
+def _short_fit(airline):
+    forecaster = GRUForecaster(**FAST, window_length=12, random_state=0)
+    return forecaster.fit(airline[:40], fh=[1, 2, 3])
+
+
+def test_too_few_residuals_warn_once_per_fitted_model(airline):
+    forecaster = _short_fit(airline)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        forecaster.predict_interval(coverage=0.95)
+        forecaster.predict_interval(coverage=0.95)
+        forecaster.predict_quantiles(alpha=[0.01, 0.99])
+    messages = [str(w.message) for w in caught if "calibration residual" in str(w)]
+    assert len(messages) == 1
+    assert messages[0].startswith("Only 6 calibration residual(s)")
+    assert caught[0].filename == __file__
+    # a new fit is a new model: it warns again
+    forecaster.fit(airline[:40], fh=[1, 2, 3])
+    with pytest.warns(UserWarning, match="Only 6 calibration residual"):
+        forecaster.predict_interval(coverage=0.95)
+
+
+def test_wider_coverage_gives_a_strictly_wider_interval_on_a_short_series(airline):
+    forecaster = _short_fit(airline)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interval = forecaster.predict_interval(coverage=[0.8, 0.9, 0.95, 0.99])
+    bounds = interval.to_numpy().reshape(len(interval), 4, 2)
+    lower, upper = bounds[..., 0], bounds[..., 1]
+    assert (np.diff(lower, axis=1) < 0).all()
+    assert (np.diff(upper, axis=1) > 0).all()
+
+
+def test_unresolved_levels_extend_the_largest_residual_with_a_normal_tail():
+    # one large residual dominated every unresolved level before: 80 % and 95 %
+    # were both the largest residual
+    residuals = np.array([0.1, 0.2, 3.0]).reshape(3, 1, 1)
+    with pytest.warns(UserWarning, match="needs at least 99"):
+        offsets = conformal_quantiles(residuals, [0.9, 0.95, 0.975, 0.995])
+    widths = offsets[:, 0, 0]
+    assert widths[0] > 3.0
+    assert (np.diff(widths) > 0).all()
+    # coverage 0.75 = 3/4 is resolved by 3 residuals: the largest one, exactly
+    assert conformal_quantiles(residuals, [0.875])[0, 0, 0] == 3.0
+
+
+# ---------------------------------------------------------------- progress
+def test_the_two_trainings_of_a_conformal_fit_are_labelled(airline, capfd):
+    GRUForecaster(**FAST, window_length=12, verbose=1, random_state=0).fit(
+        airline[:60], fh=[1]
+    )
+    shown = capfd.readouterr().err
+    assert "calibration fit" in shown
+    assert "final fit" in shown
+    assert shown.index("calibration fit") < shown.index("final fit")
