@@ -93,9 +93,7 @@ def test_a_huge_exogenous_column_is_scaled_not_zeroed(airline):
     plain = GRUForecaster(**settings).fit(y, X=x[:-2], fh=fh)
     huge = GRUForecaster(**settings).fit(y, X=x[:-2] * 1e300, fh=fh)
     # standardising makes the scale of X irrelevant; a zeroed column would not
-    np.testing.assert_allclose(
-        huge.predict(X=x * 1e300), plain.predict(X=x), rtol=1e-4
-    )
+    np.testing.assert_allclose(huge.predict(X=x * 1e300), plain.predict(X=x), rtol=1e-4)
 
 
 def test_unscaled_values_beyond_float32_are_refused(airline):
