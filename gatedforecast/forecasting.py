@@ -26,10 +26,21 @@ from .intervals import (
     conformal_quantiles,
     extend_to_steps,
     interpolate_levels,
+    normalizing_spread,
+    typical_spreads,
+    unresolved_coverages,
+    warn_unresolved,
 )
 from .networks import ForecastNetwork, count_parameters
 from .panels import cutoff_like, join_forecasts, split_series, steps_after
-from .scaling import BASELINES, SCALERS, SeriesScaler, WindowTransform
+from .scaling import (
+    BASELINES,
+    SCALERS,
+    SeriesScaler,
+    WindowTransform,
+    check_finite_output,
+    check_float32_range,
+)
 from .training import Batches, PinballLoss, TrainingResult, empty_history, train_network
 from .windows import WindowIndex, gather_windows
 
@@ -47,6 +58,11 @@ INTERVAL_METHODS = ("conformal", "mc_dropout", "quantile", None)
 DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 #: series forecast together in one batched forward pass
 PREDICT_CHUNK = 4096
+#: how predict refuses forecasts beyond the float64 range
+OVERFLOW_FIX = (
+    "Divide y by a large constant (for example 1e100) before fitting, and "
+    "multiply the forecasts back."
+)
 
 
 def _frames_by_key(X: pd.DataFrame, keys: list) -> dict:
@@ -548,10 +564,11 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             self._check_pretrained_fits(setup, y, x_columns, keys, values)
             epochs = self.fine_tune_epochs
 
-        def train_afresh(series):
+        def train_afresh(series, description=None):
             """A new network, or a copy of the pretrained one (sktime hands
             pretrained attributes over by reference: never train them), trained
-            for ``epochs`` on ``series`` from freshly seeded generators."""
+            for ``epochs`` on ``series`` from freshly seeded generators;
+            ``description`` names the run in the progress bar."""
             generator, dropout_generator = generators(settings.seed, settings.device)
             network = (
                 self._new_network(setup, settings, generator)
@@ -561,7 +578,9 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             if not epochs:
                 return network, TrainingResult(empty_history(), 0, 0, False), generator
             rngs = (generator, dropout_generator)
-            result = self._train(network, series, setup, settings, rngs, epochs, 1)
+            result = self._train(
+                network, series, setup, settings, rngs, epochs, 1, description
+            )
             return network, result, generator
 
         scaler = SeriesScaler(setup.scaler_method).fit(values)
@@ -581,7 +600,15 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             v[: len(v) - calibration_horizon - n + 1] if n else v
             for v, n in zip(scaled, held_out)
         ]
-        network, result, generator = train_afresh(training)
+        n_windows = sum(
+            len(v) - setup.window_length - setup.horizon + 1 for v in scaled
+        )
+        # when the held-out windows are a large part of the most recent data, the
+        # point forecasts come from a network trained again on all windows
+        refit = held_out.sum() > REFIT_SHARE * n_windows
+        network, result, generator = train_afresh(
+            training, "calibration fit" if refit else None
+        )
         self.network_ = network
         self.device_ = settings.device
         self.window_length_ = setup.window_length
@@ -601,15 +628,17 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self._record_history(result, continued=False)
         # continued training (update) shuffles on from where fit stopped
         self._rng_state = generator.get_state()
+        self._typical_spread = None
+        if setup.transform.normalize:
+            n_targets = len(setup.columns)
+            self._typical_spread = typical_spreads(
+                [v[:, :n_targets] for v in scaled], setup.window_length
+            )
         self._residuals = self._calibrate(scaled, held_out, calibration_horizon)
-        n_windows = sum(
-            len(v) - setup.window_length - setup.horizon + 1 for v in scaled
-        )
-        refit = held_out.sum() > REFIT_SHARE * n_windows
+        # warnings that predict gives once per fitted model
+        self._warnings_given = []
         if epochs and refit and not result.interrupted:
-            # the held-out windows are a large part of the most recent data: the
-            # point forecasts come from a network trained again on all windows
-            network, result, generator = train_afresh(scaled)
+            network, result, generator = train_afresh(scaled, "final fit")
             self.network_ = network
             self._record_history(result, continued=False)
             self._rng_state = generator.get_state()
@@ -642,12 +671,22 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         contexts = np.stack(contexts)
         future = np.stack(futures) if self._x_columns is not None else None
         forecast = self._forecast_scaled(contexts, horizon, future)
-        return (np.stack(truths) - forecast) / self._spread(contexts)
+        series = np.repeat(np.arange(len(scaled)), held_out)
+        return (np.stack(truths) - forecast) / self._spread(contexts, series)
 
-    def _spread(self, contexts: np.ndarray) -> np.ndarray:
-        """The spread each window's forecast is scaled with: ``(n, 1, n_targets)``."""
+    def _spread(self, contexts: np.ndarray, series: np.ndarray) -> np.ndarray:
+        """The spread that calibration residuals are measured in, for windows of
+        the series numbered ``series``: ``(n, 1, n_targets)``.
+
+        The spread each window's forecast is scaled with; a flat window takes the
+        typical window spread of its series (see ``normalizing_spread``).
+        """
         _, (_, spread) = self._transform.inputs(torch.as_tensor(contexts))
-        return spread.numpy()
+        spread = spread.numpy()
+        typical = getattr(self, "_typical_spread", None)
+        if typical is None:
+            return spread
+        return normalizing_spread(spread, typical[series])
 
     def _pretrain(self, y: pd.DataFrame, X=None, fh=None):
         """Train the global network on a panel, for later fits to apply."""
@@ -695,8 +734,19 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             else pd.concat([history, result.history], ignore_index=True)
         )
 
-    def _train(self, network, scaled, setup, settings, rngs, epochs, first_epoch):
-        """Train ``network`` on every window of the scaled series in ``scaled``.
+    def _train(
+        self,
+        network,
+        scaled,
+        setup,
+        settings,
+        rngs,
+        epochs,
+        first_epoch,
+        description=None,
+    ):
+        """Train ``network`` on every window of the scaled series in ``scaled``;
+        ``description`` names the run in the progress bar.
 
         The series are stored end to end in one float32 buffer on the device and
         windows are gathered from it by start position, batch by batch.
@@ -714,9 +764,14 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 f"window out of {len(index)}: use a smaller validation_size, a "
                 "shorter window_length, or a longer series."
             )
-        buffer = torch.as_tensor(
-            np.concatenate(scaled), dtype=torch.float32, device=device
+        values = np.concatenate(scaled)
+        check_float32_range(
+            values,
+            "y" if setup.x_columns is None else "y or X",
+            "Use scaler='window' or 'standard', which standardise each series, or "
+            "divide the data by a large constant.",
         )
+        buffer = torch.as_tensor(values, dtype=torch.float32, device=device)
         span = window + head
 
         n_targets = transform.n_targets
@@ -736,6 +791,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         )
         config = copy.copy(settings.config)
         config.max_epochs = epochs
+        config.description = description
         if setup.levels is not None:
             config.loss = PinballLoss(setup.levels)
         return train_network(network, batches, config, *rngs, first_epoch)
@@ -898,6 +954,8 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 self._scaler.inverse_transform(scaled[i, s - 1], i, targets)
                 for i, s in enumerate(steps)
             ]
+        for block in values if isinstance(values, list) else [values]:
+            check_finite_output(block, "forecasts", OVERFLOW_FIX)
         return join_forecasts(
             self._keys, self._index_names, indexes, values, self._columns
         )
@@ -914,7 +972,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         n_steps = self._steps_to_forecast(steps)
         future = self._future_covariates(X, n_steps)
         contexts = self._contexts()
-        spread = self._spread(contexts)
+        spread = self._spread(contexts, np.arange(len(contexts)))
         if self.interval_method in ("conformal", "quantile"):
             point = self._forecast_scaled(contexts, n_steps, future)
             quantiles = np.empty((len(alpha), *point.shape))
@@ -927,8 +985,9 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                     head[:, :first], self._setup.levels, alpha
                 )
             if n_steps > first:
+                self._warn_unresolved_once(alpha)
                 offsets = extend_to_steps(
-                    conformal_quantiles(self._residuals, alpha), n_steps
+                    conformal_quantiles(self._residuals, alpha, warn=False), n_steps
                 )
                 quantiles[:, :, first:] = (
                     point[None, :, first:] + offsets[:, None, first:] * spread[None]
@@ -940,9 +999,23 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         for i, s in enumerate(steps):
             # (alpha, step, variable) -> rows of steps, columns variable-major
             level = self._scaler.inverse_transform(quantiles[:, i, s - 1], i, targets)
+            check_finite_output(level, "prediction intervals", OVERFLOW_FIX)
             values.append(level.transpose(1, 2, 0).reshape(len(s), -1))
         columns = pd.MultiIndex.from_product([self._columns, alpha])
         return join_forecasts(self._keys, self._index_names, indexes, values, columns)
+
+    def _warn_unresolved_once(self, alpha) -> None:
+        """Warn, once per fitted model, that the residuals are too few for some
+        of the levels ``alpha``."""
+        given = getattr(self, "_warnings_given", None)
+        n = len(self._residuals)
+        short = unresolved_coverages(n, alpha)
+        if not short or (given is not None and "unresolved" in given):
+            return
+        warn_unresolved(n, short)
+        if given is not None:
+            # kept in place: a record of what was said, not of the model
+            given.append("unresolved")
 
     def _head_quantiles(self, contexts, future) -> np.ndarray:
         """The quantile head's output for the next ``horizon_`` steps, in the
@@ -1195,7 +1268,10 @@ interval_method : {{"conformal", "mc_dropout", "quantile", None}}, default="conf
     separate from the validation windows. ``"conformal"``: split-conformal
     quantiles of the absolute held-out residuals, per horizon step, scaled by each
     forecast's window spread, so intervals are symmetric around the point forecast
-    and any coverage works without retraining.
+    and any coverage works without retraining. A flat window (spread under 5 % of
+    its series' typical window spread, as in the zero stretches of an intermittent
+    series) is scaled by that typical spread instead, so jumps after flat
+    stretches give intervals on the scale of the data.
     ``"mc_dropout"``: ``n_samples`` forecast paths with dropout masks drawn from a
     generator seeded by ``random_state`` (needs ``dropout > 0``), each plus a
     residual path drawn from the held-out residuals with a random sign, so the
@@ -1221,10 +1297,12 @@ calibration_size : int or "auto", default="auto"
     series), the network is trained a second time on all windows after
     calibration, so the point forecast learns from the most recent data; the
     intervals keep the first network's residuals, which then approximate those of
-    the second.
-    With too few residuals for a level (fewer than 19 for a 95 % interval) a
-    warning says so and the quantile is widened to the larger of the extreme
-    residual and a normal approximation.
+    the second. Such a fit takes about twice as long; with ``verbose=1`` the two
+    progress bars are labelled "calibration fit" and "final fit".
+    With too few residuals for a level (fewer than 19 for a 95 % interval) the
+    quantile extends the largest residual with a normal tail (a wider coverage
+    always gives a wider interval), and the first ``predict_interval`` or
+    ``predict_quantiles`` that asks for such a level warns, once per fitted model.
 n_samples : int, default=100
     Forecast paths drawn by ``interval_method="mc_dropout"``.
 device : str, default="auto"
@@ -1283,6 +1361,14 @@ setting to try beside them, and the one recommended for the LSTM: it improved
 the LSTM there (6.636 and 2.041) and both cells on the short airline series,
 while the GRU on M4 Weekly did a little worse with it (6.813 and 2.033), so it
 is not the default.
+
+With the default ``interval_method="conformal"``, ``fit`` on a single short series
+trains the network twice: first without the last windows, held out to measure the
+errors that calibrate the intervals, then on all windows, so the point forecast
+learns from the most recent data ("calibration fit" and "final fit" in the
+progress bars of ``verbose=1``). On panels the held-out windows are a small share
+of all windows and the network is trained once; ``interval_method=None`` never
+trains twice.
 
 Examples
 --------

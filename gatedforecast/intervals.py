@@ -4,11 +4,18 @@ Residuals are measured on windows held out from training (the last ones of each
 series), after dividing by the spread the forecast was scaled with, so one set of
 residuals serves series of any level. A quantile at level ``alpha`` is the
 conformal order statistic of the residuals of its horizon step.
+
+A flat window (a spread of next to nothing, as in the zero stretches of an
+intermittent series or a constant stretch before a jump) says nothing about the size
+of the errors that follow it; dividing by its spread would inflate a residual by
+orders of magnitude. :func:`normalizing_spread` gives such windows the typical
+window spread of their series instead.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from statistics import NormalDist
 
@@ -19,6 +26,10 @@ __all__ = [
     "conformal_quantiles",
     "extend_to_steps",
     "interpolate_levels",
+    "normalizing_spread",
+    "typical_spreads",
+    "unresolved_coverages",
+    "warn_unresolved",
 ]
 
 #: total calibration residuals per horizon step that ``calibration_size="auto"`` aims
@@ -26,6 +37,62 @@ __all__ = [
 AUTO_RESIDUALS = 20
 #: at most this share of a series' windows is held out for calibration
 MAX_CALIBRATION_SHARE = 0.25
+#: a window whose spread is under this share of its series' typical window spread
+#: is flat: its residuals are measured against the typical spread instead (no
+#: window of ordinary series comes this low: on airline, lynx, shampoo sales,
+#: US macro series and random walks, windows of 12 or more values stay above 7 %)
+FLAT_SPREAD_SHARE = 0.05
+
+
+def typical_spreads(series: list[np.ndarray], window: int) -> np.ndarray:
+    """The typical spread of each series' windows: the root mean square of the
+    standard deviations of all its windows of ``window`` values, per channel.
+
+    Parameters
+    ----------
+    series : list of ndarray of shape (n_t, n_channels)
+    window : int
+
+    Returns
+    -------
+    ndarray of shape (len(series), n_channels)
+        Zero for a series shorter than ``window`` or constant.
+    """
+    out = []
+    for values in series:
+        values = np.asarray(values, dtype=np.float64)
+        if len(values) < window:
+            out.append(np.zeros(values.shape[1]))
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(values, window, axis=0)
+        spreads = windows.std(axis=-1)
+        out.append(np.sqrt(np.mean(spreads**2, axis=0)))
+    return np.stack(out)
+
+
+def normalizing_spread(spread: np.ndarray, typical: np.ndarray) -> np.ndarray:
+    """The spread that residuals are divided by and offsets multiplied by.
+
+    Parameters
+    ----------
+    spread : ndarray of shape (n, 1, n_channels)
+        Spreads of ``n`` windows.
+    typical : ndarray of shape (n, n_channels)
+        Typical window spread of each window's series (:func:`typical_spreads`).
+
+    Returns
+    -------
+    ndarray of shape (n, 1, n_channels)
+        ``spread``, except that flat windows, below :data:`FLAT_SPREAD_SHARE` of
+        their series' typical spread, take the typical spread. A window's spread is
+        informative about the size of its forecast errors only when the window
+        moves; on flat ones the errors come from the jumps the series makes
+        elsewhere, whose size the typical spread measures. Dividing by a flat
+        window's own spread (next to zero) and multiplying by a moving window's
+        would otherwise inflate intervals by orders of magnitude.
+    """
+    typical = np.asarray(typical)[:, None, :]
+    return np.where(spread < FLAT_SPREAD_SHARE * typical, typical, spread)
 
 
 def calibration_windows(
@@ -65,7 +132,49 @@ def calibration_windows(
     return np.minimum(int(size), available).astype(int)
 
 
-def conformal_quantiles(residuals: np.ndarray, alpha) -> np.ndarray:
+def unresolved_coverages(n: int, alpha) -> list[float]:
+    """The coverages ``|2a - 1|`` of the levels ``alpha`` that ``n`` residuals
+    cannot resolve: those above ``n / (n + 1)``."""
+    short = []
+    for a in alpha:
+        coverage = abs(2 * a - 1)
+        if math.ceil((n + 1) * coverage - 1e-9) > n:
+            short.append(coverage)
+    return short
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that names the first caller outside this package and
+    sktime (the user's ``predict_interval`` call) for a warning raised by the
+    function that calls this one."""
+    frame, level = sys._getframe(2), 1
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.split(".")[0] not in ("gatedforecast", "sktime"):
+            return level
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_unresolved(n: int, coverages: list[float], stacklevel: int | None = None):
+    """Warn that ``n`` residuals per step are too few for ``coverages``;
+    ``stacklevel`` (as for ``warnings.warn``, counted from the caller) defaults to
+    the first caller outside this package and sktime."""
+    stacklevel = _caller_level() if stacklevel is None else stacklevel
+    need = max(math.ceil(c / (1 - c)) for c in coverages)
+    warnings.warn(
+        f"Only {n} calibration residual(s) per step: too few for coverage "
+        f"{sorted(set(round(c, 6) for c in coverages))}, which needs at least "
+        f"{need}. Those intervals extend the largest residual (the quantile at "
+        f"coverage {n}/{n + 1}) with a normal tail, so a wider coverage always "
+        "gives a wider interval. Hold out more calibration windows "
+        "(calibration_size) for exact conformal intervals.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def conformal_quantiles(residuals: np.ndarray, alpha, warn: bool = True) -> np.ndarray:
     """Offsets from the point forecast at the quantile levels ``alpha``, per step.
 
     Parameters
@@ -73,6 +182,8 @@ def conformal_quantiles(residuals: np.ndarray, alpha) -> np.ndarray:
     residuals : ndarray of shape (n, steps, channels)
         Calibration residuals (scaled).
     alpha : sequence of float in (0, 1)
+    warn : bool, default=True
+        Warn when ``n`` is too small for a level.
 
     Returns
     -------
@@ -84,16 +195,19 @@ def conformal_quantiles(residuals: np.ndarray, alpha) -> np.ndarray:
     forecast plus (above one half) or minus (below) the split-conformal quantile of
     the absolute residuals at coverage ``c = |2a - 1|``, the
     ``ceil((n + 1) c)``-th smallest, which covers with probability at least ``c``
-    on exchangeable data. When ``n`` is too small for a level (``(n + 1) c > n``,
-    i.e. fewer than 19 residuals for a 95 % interval) a warning is raised and the
-    offset is widened to the larger of the largest absolute residual and a normal
-    quantile with the residuals' root mean square.
+    on exchangeable data. The largest coverage ``n`` residuals resolve is
+    ``r = n / (n + 1)``, whose quantile is the largest absolute residual ``m``.
+    Beyond it (``(n + 1) c > n``, i.e. fewer than 19 residuals for a 95 %
+    interval) the quantile follows a normal tail from there,
+    ``m * z((1 + c) / 2) / z((1 + r) / 2)`` with ``z`` the standard normal
+    quantile, so a wider coverage always gives a strictly wider interval (unless
+    every residual is zero); ``warn`` then raises a warning.
     """
     n = residuals.shape[0]
     ordered = np.sort(np.abs(residuals), axis=0)
-    rms = np.sqrt(np.mean(residuals**2, axis=0))
+    z = NormalDist().inv_cdf
+    resolved = z((1 + n / (n + 1)) / 2)
     out = np.empty((len(alpha), *residuals.shape[1:]))
-    short = []
     for i, a in enumerate(alpha):
         coverage = abs(2 * a - 1)
         rank = math.ceil((n + 1) * coverage - 1e-9)
@@ -102,21 +216,11 @@ def conformal_quantiles(residuals: np.ndarray, alpha) -> np.ndarray:
         elif rank <= n:
             width = ordered[rank - 1]
         else:
-            short.append(coverage)
-            normal = rms * NormalDist().inv_cdf((1 + coverage) / 2)
-            width = np.maximum(normal, ordered[-1])
+            width = ordered[-1] * (z((1 + coverage) / 2) / resolved)
         out[i] = width if a >= 0.5 else -width
-    if short:
-        need = max(math.ceil(c / (1 - c)) for c in short)
-        warnings.warn(
-            f"Only {n} calibration residual(s) per step: too few for coverage "
-            f"{sorted(set(round(c, 6) for c in short))}, which needs at least "
-            f"{need}. Those intervals are widened to the largest residual or a "
-            "normal approximation, whichever is wider. Hold out more calibration "
-            "windows (calibration_size) for exact conformal intervals.",
-            UserWarning,
-            stacklevel=4,
-        )
+    short = unresolved_coverages(n, alpha)
+    if warn and short:
+        warn_unresolved(n, short, stacklevel=2)
     return out
 
 

@@ -16,7 +16,7 @@ from ._fitted import FittedNetworkMixin
 from ._params import CoreSettings, check_bool, check_int, core_settings, generators
 from .devices import torch_threads
 from .networks import ForecastNetwork, count_parameters
-from .scaling import SeriesScaler
+from .scaling import SeriesScaler, check_finite_output, check_float32_range
 from .training import Batches, TrainingResult, train_network
 
 __all__ = ["GRURegressor", "LSTMRegressor"]
@@ -276,6 +276,16 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
     ) -> TrainingResult:
         """Train ``network`` in place; the last samples beyond ``n_train`` validate."""
         device = settings.device
+        check_float32_range(
+            sequences,
+            "X",
+            "Standardise X, for example with a StandardScaler in a Pipeline.",
+        )
+        check_float32_range(
+            targets,
+            "y",
+            "Keep scale_target=True, or divide y by a large constant.",
+        )
         # torch.tensor copies, so the user's arrays are never shared or written
         inputs = torch.tensor(sequences, dtype=torch.float32, device=device)
         outputs = torch.tensor(targets, dtype=torch.float32, device=device)
@@ -317,6 +327,11 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         # depends on the strides, so a DataFrame (column-major) and the same values
         # as a row-major array would otherwise differ in the last bits
         sequences = np.ascontiguousarray(self._fitted_sequences(X))
+        check_float32_range(
+            sequences,
+            "X",
+            "Standardise X, for example with a StandardScaler in a Pipeline.",
+        )
         network, device = self._prediction_network()
         network.eval()
         chunks = []
@@ -329,7 +344,12 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
                 )
                 chunks.append(network(batch, dropout=False)[:, 0].double().cpu())
         scaled = torch.cat(chunks).numpy()
-        predictions = self._scaler.inverse_transform(scaled, 0)
+        predictions = check_finite_output(
+            self._scaler.inverse_transform(scaled, 0),
+            "predictions",
+            "Divide y by a large constant (for example 1e100) before fitting, and "
+            "multiply the predictions back.",
+        )
         return predictions[:, 0] if self._y_ndim == 1 else predictions
 
     def _check_form(self, ndim: int | None) -> None:

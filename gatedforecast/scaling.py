@@ -16,10 +16,72 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["SCALERS", "BASELINES", "SeriesScaler", "WindowTransform"]
+__all__ = [
+    "SCALERS",
+    "BASELINES",
+    "SeriesScaler",
+    "WindowTransform",
+    "check_float32_range",
+    "check_finite_output",
+]
 
 SCALERS = ("window", "standard", "robust", None)
 BASELINES = ("last", "seasonal", None)
+#: the largest magnitude the network's float32 arithmetic holds
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _location_and_scale(values: np.ndarray, method: str | None):
+    """One location and scale per channel of ``values`` (float64)."""
+    if method == "standard":
+        return values.mean(axis=0), values.std(axis=0)
+    if method == "robust":
+        q25, loc, q75 = np.percentile(values, [25, 50, 75], axis=0)
+        scale = q75 - q25
+        return loc, np.where(scale > 0, scale, values.std(axis=0))
+    return np.zeros(values.shape[1]), np.ones(values.shape[1])
+
+
+def check_float32_range(values: np.ndarray, name: str, fix: str) -> None:
+    """Refuse values the network's float32 arithmetic would turn into infinity.
+
+    Parameters
+    ----------
+    values : ndarray
+        What the network is about to read, as float64.
+    name : str
+        What the values are, for the message.
+    fix : str
+        The sentence that ends the message: how to bring the values in range.
+    """
+    largest = float(np.max(np.abs(values), initial=0.0))
+    if largest > FLOAT32_MAX:
+        raise ValueError(
+            f"{name} reaches {largest:.3g}, beyond the float32 range (about "
+            f"{FLOAT32_MAX:.3g}) the network computes in, where it would become "
+            f"infinite. {fix}"
+        )
+
+
+def check_finite_output(values: np.ndarray, name: str, fix: str) -> np.ndarray:
+    """Return ``values``, refusing infinities (a result beyond the float64 range).
+
+    Parameters
+    ----------
+    values : ndarray
+        Results mapped back to the scale of the data.
+    name : str
+        What the values are, for the message.
+    fix : str
+        The sentence that ends the message.
+    """
+    values = np.asarray(values)
+    if not np.isfinite(values).all():
+        raise ValueError(
+            f"The {name} are not finite: mapped back to the scale of the data they "
+            f"exceed the float64 range (about 1.8e308). {fix}"
+        )
+    return values
 
 
 class SeriesScaler:
@@ -51,16 +113,23 @@ class SeriesScaler:
         locs, scales = [], []
         for values in series:
             values = np.asarray(values, dtype=np.float64)
-            if self.method == "standard":
-                loc, scale = values.mean(axis=0), values.std(axis=0)
-            elif self.method == "robust":
-                q25, loc, q75 = np.percentile(values, [25, 50, 75], axis=0)
-                scale = q75 - q25
-                fallback = values.std(axis=0)
-                scale = np.where(scale > 0, scale, fallback)
-            else:
-                loc = np.zeros(values.shape[1])
-                scale = np.ones(values.shape[1])
+            with np.errstate(over="ignore", invalid="ignore"):
+                loc, scale = _location_and_scale(values, self.method)
+            if not (np.isfinite(loc).all() and np.isfinite(scale).all()):
+                # sums of squares (or of the values) beyond the float64 range,
+                # from values above ~1e154: compute on values divided by their
+                # largest magnitude, then scale back
+                magnitude = np.max(np.abs(values), axis=0)
+                magnitude = np.where(magnitude > 0, magnitude, 1.0)
+                loc, scale = _location_and_scale(values / magnitude, self.method)
+                with np.errstate(over="ignore"):
+                    loc, scale = loc * magnitude, scale * magnitude
+                if not np.isfinite(scale).all():
+                    raise ValueError(
+                        "The values span more than the float64 range (their spread "
+                        "exceeds about 1.8e308), so they cannot be scaled. Divide "
+                        "them by a large constant (for example 1e300) first."
+                    )
             # a constant channel is scaled by its own magnitude, never by zero
             floor = np.maximum(np.abs(loc), 1.0) * 1e-12
             magnitude = np.where(np.abs(loc) > 0, np.abs(loc), 1.0)
@@ -77,7 +146,14 @@ class SeriesScaler:
         """Scale the ``(n_t, n_channels)`` values of series number ``series``;
         ``columns`` picks the fitted channels that ``values`` holds."""
         loc, scale = self.loc_[series, columns], self.scale_[series, columns]
-        return (np.asarray(values, dtype=np.float64) - loc) / scale
+        values = np.asarray(values, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = (values - loc) / scale
+        if not np.isfinite(scaled).all():
+            # a difference beyond the float64 range (values near +-1.8e308 on
+            # either side of the location): divide first
+            scaled = values / scale - loc / scale
+        return scaled
 
     def inverse_transform(
         self, values: np.ndarray, series=0, columns: slice = slice(None)
@@ -90,7 +166,10 @@ class SeriesScaler:
             extra = values.ndim - loc.ndim
             shape = (loc.shape[0],) + (1,) * extra + loc.shape[1:]
             loc, scale = loc.reshape(shape), scale.reshape(shape)
-        return values * scale + loc
+        # a result beyond the float64 range becomes inf, which the estimators
+        # refuse with check_finite_output
+        with np.errstate(over="ignore", invalid="ignore"):
+            return values * scale + loc
 
 
 @dataclass(frozen=True)

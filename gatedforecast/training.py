@@ -48,6 +48,10 @@ LR_SCHEDULES = ("plateau", "cosine", "onecycle", None)
 #: or this many steps when a full pass would be longer (long series, panels)
 AUTO_STEPS_PER_EPOCH = 100
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "learning_rate", "seconds"]
+#: an epoch whose mean absolute error exceeds this many times both the error the
+#: run started from and the error of zero outputs (no correction of the baseline,
+#: the mean of a scaled target) has diverged, even when its loss stays finite
+DIVERGENCE_FACTOR = 1e3
 
 
 class PinballLoss(nn.Module):
@@ -65,7 +69,9 @@ class PinballLoss(nn.Module):
 
 
 class TrainingDivergedError(ValueError):
-    """The training loss became NaN or infinite."""
+    """The training diverged: its loss became NaN or infinite, its error grew a
+    thousandfold (:data:`DIVERGENCE_FACTOR`) beyond where it started and beyond
+    the error of zero outputs, or the weights stopped being finite."""
 
 
 def make_optimizer(spec, parameters, learning_rate: float) -> torch.optim.Optimizer:
@@ -104,6 +110,8 @@ class TrainingConfig:
     lr_schedule: str | None = None
     verbose: int = 0
     n_threads: int | None = None
+    #: what the progress bar calls the run (``None``: the epoch it starts from)
+    description: str | None = None
     #: how to avoid divergence with the estimator at hand, ends the error message
     divergence_hint: str = "or scale the data (scaler='standard' or 'window')."
 
@@ -199,10 +207,42 @@ def _progress(config, first_epoch):
     return tqdm(
         total=config.max_epochs,
         initial=0,
-        desc=f"training from epoch {first_epoch}",
+        desc=config.description or f"training from epoch {first_epoch}",
         unit="epoch",
         leave=True,
     )
+
+
+def _absolute_errors(prediction, targets) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean absolute error of ``prediction`` and of zero outputs on ``targets``;
+    a quantile head's extra last axis of levels is compared with the targets."""
+    if prediction.dim() == targets.dim() + 1:
+        targets = targets.unsqueeze(-1)
+    return (prediction - targets).abs().mean(), targets.abs().mean()
+
+
+def _check_not_diverged(error, resting, start, finite, epoch, config):
+    """Raise :class:`TrainingDivergedError` for an error that exploded while the
+    loss stayed finite, or for weights that are no longer finite.
+
+    The error is the mean absolute error of the outputs, whatever the loss, so
+    the check never calls a custom loss beyond training.
+    """
+    if error > DIVERGENCE_FACTOR * max(resting, start):
+        raise TrainingDivergedError(
+            f"The training diverged at epoch {epoch}: the mean absolute error of "
+            f"its outputs grew to {error:.3g}, more than {DIVERGENCE_FACTOR:g} "
+            f"times both the error it started from ({start:.3g}) and the error of "
+            f"zero outputs ({resting:.3g}). Lower the learning_rate (now "
+            f"{config.learning_rate:g}), keep gradient_clip on, "
+            f"{config.divergence_hint}"
+        )
+    if not finite:
+        raise TrainingDivergedError(
+            f"The network's weights stopped being finite at epoch {epoch}. Lower "
+            f"the learning_rate (now {config.learning_rate:g}), keep "
+            f"gradient_clip on, {config.divergence_hint}"
+        )
 
 
 def train_network(
@@ -239,7 +279,10 @@ def train_network(
     Raises
     ------
     TrainingDivergedError
-        When an epoch's loss is NaN or infinite.
+        When an epoch's loss is NaN or infinite, its mean absolute error more
+        than :data:`DIVERGENCE_FACTOR` times both the error of the first batch
+        before any step and the epoch's error of zero outputs, or a weight no
+        longer finite.
     """
     network.to(batches.train.device)
     try:
@@ -274,6 +317,7 @@ def _run_epochs(network, batches, config, generator, dropout_generator, first_ep
     best_loss, best_epoch, best_state = math.inf, first_epoch - 1, None
     waited = 0
     interrupted = False
+    start_error = None
     bar = _progress(config, first_epoch)
     epoch = first_epoch - 1
     try:
@@ -283,6 +327,10 @@ def _run_epochs(network, batches, config, generator, dropout_generator, first_ep
             network.train()
             order = _draw(n_train, n_draw, generator).to(device)
             total = torch.zeros((), device=device)
+            # absolute errors of the outputs, and of zero outputs on the same
+            # samples: what a diverged network is compared with
+            error = torch.zeros((), device=device)
+            resting = torch.zeros((), device=device)
             for positions in order.split(config.batch_size):
                 items = batches.train[positions]
                 inputs, targets = batches.make(items)
@@ -296,13 +344,34 @@ def _run_epochs(network, batches, config, generator, dropout_generator, first_ep
                 if config.lr_schedule == "onecycle":
                     schedule.step()
                 total += loss.detach() * items.numel()
-            train_loss = (total / order.numel()).item()
+                with torch.no_grad():
+                    errors = _absolute_errors(prediction.detach(), targets)
+                    error += errors[0] * items.numel()
+                    resting += errors[1] * items.numel()
+                    if start_error is None:
+                        start_error = errors[0]
+            finite = torch.stack(
+                [torch.isfinite(p).all() for p in network.parameters()]
+            )
+            # one read from the device per epoch
+            train_loss, mean_error, resting_error, start, all_finite = torch.stack(
+                [
+                    total / order.numel(),
+                    error / order.numel(),
+                    resting / order.numel(),
+                    start_error,
+                    finite.all().to(total.dtype),
+                ]
+            ).tolist()
             if not math.isfinite(train_loss):
                 raise TrainingDivergedError(
                     f"The training loss became {train_loss} at epoch {epoch}. Lower "
                     f"the learning_rate (now {config.learning_rate:g}), keep "
                     f"gradient_clip on, {config.divergence_hint}"
                 )
+            _check_not_diverged(
+                mean_error, resting_error, start, all_finite, epoch, config
+            )
             val_loss = (
                 _evaluate(network, batches, loss_fn, eval_batch).item()
                 if has_validation
