@@ -342,7 +342,7 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
             fold_info = [
                 {
                     "fold": i + 1,
-                    "cutoff": str(_cutoff_value(row.cutoff)),
+                    "cutoff": str(_cutoff_value(data, row.cutoff)),
                     "train_size": int(row.len_train_window),
                     "test_rows": int(len(row.y_test)),
                 }
@@ -374,9 +374,14 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
     return Comparison(data, settings, fold_info, results, last_train, last_test)
 
 
-def _cutoff_value(cutoff):
+def _cutoff_value(data: Dataset, cutoff):
+    """A fold's cutoff as the file wrote its times (zone and all)."""
     if isinstance(cutoff, pd.Index):
-        return cutoff[0] if len(cutoff) else ""
+        if not len(cutoff):
+            return ""
+        cutoff = cutoff[0]
+    if isinstance(cutoff, (pd.Timestamp, pd.Period)):
+        return data.output_times(pd.Index([cutoff]))[0]
     return cutoff
 
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ._cli_data import CLIError, Dataset, min_window, network_params, to_timestamps
+from ._cli_data import CLIError, Dataset, min_window, network_params
 
 __all__ = ["run_forecast", "write_forecast"]
 
@@ -79,13 +79,11 @@ def forecast_table(
             for bound in ("lower", "upper"):
                 column = intervals[(target, coverage, bound)]
                 table[f"{target}_{bound}"] = column.reindex(table.index).to_numpy()
-    times = table.index.get_level_values(-1)
+    times = data.output_times(table.index.get_level_values(-1))
     table.index = (
-        pd.MultiIndex.from_arrays(
-            [table.index.get_level_values(0), to_timestamps(times, data.time_how)]
-        )
+        pd.MultiIndex.from_arrays([table.index.get_level_values(0), times])
         if data.is_panel
-        else to_timestamps(times, data.time_how)
+        else times
     )
     table = table.reset_index()
     names = [data.id_col, data.time_col] if data.is_panel else [data.time_col]

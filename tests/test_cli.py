@@ -385,3 +385,103 @@ def test_every_public_name_resolves():
     assert set(gatedforecast.__all__) <= set(dir(gatedforecast))
     with pytest.raises(AttributeError, match="no attribute 'GRUForcaster'"):
         gatedforecast.GRUForcaster  # noqa: B018
+
+
+# ---------------------------------------------------------------------- times and ids
+def _forecast_in_process(tmp_path, frame, *args):
+    """Run ``forecast`` in-process on ``frame``; the written forecast.csv as text."""
+    path = _write(tmp_path, frame)
+    out = tmp_path / "out"
+    code = main(
+        ["forecast", str(path), *args, *TINY, "--no-plot", "--output-dir", str(out)]
+    )
+    assert code == 0
+    return pd.read_csv(out / "forecast.csv", dtype=str)
+
+
+def test_ids_are_kept_as_written(tmp_path):
+    """00123 stays 00123, and 7 and 007 are two series, not one."""
+    values = np.arange(20.0)
+    frame = pd.DataFrame(
+        {
+            "id": ["00123"] * 20 + ["7"] * 20 + ["007"] * 20,
+            "t": list(range(20)) * 3,
+            "v": np.concatenate([values, 2 * values, 3 * values]),
+        }
+    )
+    table = _forecast_in_process(
+        tmp_path, frame, "--id-col", "id", "--horizon", "2", "--window-length", "4"
+    )
+    assert table["id"].tolist() == ["00123", "00123", "7", "7", "007", "007"]
+    assert table["t"].tolist() == ["20", "21"] * 3
+
+
+def test_quarters_come_back_as_quarters(tmp_path):
+    quarters = pd.period_range("1959Q1", periods=30, freq="Q").astype(str)
+    frame = pd.DataFrame({"quarter": quarters, "gdp": 100 + np.arange(30.0)})
+    table = _forecast_in_process(tmp_path, frame, "--horizon", "3")
+    assert table["quarter"].tolist() == ["1966Q3", "1966Q4", "1967Q1"]
+
+
+def test_utc_offsets_across_daylight_saving_time(tmp_path):
+    """Berlin's clocks jump from 02:00 to 03:00 on 2021-03-28: the offsets change
+    from +01:00 to +02:00, and the series is regular in UTC."""
+    stamps = pd.date_range("2021-03-27", periods=48, freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame(
+        {"time": [t.isoformat() for t in stamps], "load": np.arange(48.0) % 24}
+    )
+    assert {"+01:00", "+02:00"} <= {t[-6:] for t in frame["time"]}
+    table = _forecast_in_process(tmp_path, frame, "--horizon", "2")
+    # several offsets: written back in UTC, one hour after the last time
+    last = stamps[-1].tz_convert("UTC")
+    expected = [last + pd.Timedelta(hours=h) for h in (1, 2)]
+    assert pd.to_datetime(table["time"]).tolist() == expected
+    assert table["time"].str.endswith("+00:00").all()
+
+
+def test_one_utc_offset_is_written_back(tmp_path):
+    stamps = pd.date_range("2021-01-01", periods=48, freq="h", tz="Asia/Kolkata")
+    frame = pd.DataFrame(
+        {"time": [t.isoformat() for t in stamps], "load": np.arange(48.0) % 24}
+    )
+    table = _forecast_in_process(tmp_path, frame, "--horizon", "2")
+    assert table["time"].tolist() == [
+        "2021-01-03 00:00:00+05:30",
+        "2021-01-03 01:00:00+05:30",
+    ]
+
+
+def test_a_zoned_parquet_column_across_daylight_saving_time(tmp_path):
+    pytest.importorskip("pyarrow")
+    stamps = pd.date_range("2021-10-30", periods=48, freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame({"time": stamps, "load": np.arange(48.0) % 24})
+    path = tmp_path / "load.parquet"
+    frame.to_parquet(path)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "forecast",
+            str(path),
+            "--horizon",
+            "2",
+            *TINY,
+            "--no-plot",
+            "--output-dir",
+            str(out),
+        ]
+    )
+    assert code == 0
+    table = pd.read_csv(out / "forecast.csv", dtype=str)
+    # 2021-10-31 has 25 hours in Berlin; the forecasts are in the zone's winter time
+    assert stamps[-1] == pd.Timestamp("2021-10-31 22:00", tz="Europe/Berlin")
+    assert table["time"].tolist() == [
+        "2021-10-31 23:00:00+01:00",
+        "2021-11-01 00:00:00+01:00",
+    ]
+
+
+def test_times_with_and_without_an_offset_are_refused(tmp_path, capsys):
+    frame = _monthly(n=30)
+    frame.loc[3, "date"] = "2015-04-01T00:00:00+02:00"
+    line = _error(capsys, "compare", _write(tmp_path, frame))
+    assert "mixes times with and without a UTC offset" in line
