@@ -395,9 +395,13 @@ def _one_line(error: Exception) -> str:
 
 
 # ---------------------------------------------------------------------- output
-def write_outputs(comparison: Comparison, directory, plot: bool = True) -> list:
-    """``compare.csv``, ``compare.json`` and (with ``plot``) ``compare.png`` in
-    ``directory``."""
+def write_outputs(
+    comparison: Comparison, directory, plot: bool = True, log=None
+) -> list:
+    """``compare.csv``, ``compare.json`` and (with ``plot``, where matplotlib is
+    installed) ``compare.png`` in ``directory``; the paths written."""
+    from ._cli_plot import draw
+
     directory.mkdir(parents=True, exist_ok=True)
     csv = directory / "compare.csv"
     comparison.table().to_csv(csv, index=False)
@@ -405,9 +409,7 @@ def write_outputs(comparison: Comparison, directory, plot: bool = True) -> list:
     js.write_text(json.dumps(comparison.to_json(), indent=2, default=str) + "\n")
     if not plot:
         return [csv, js]
-    png = directory / "compare.png"
-    plot_comparison(comparison, png)
-    return [csv, js, png]
+    return [csv, js, *draw(plot_comparison, directory / "compare.png", log, comparison)]
 
 
 def plot_comparison(comparison: Comparison, path) -> None:

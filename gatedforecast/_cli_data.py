@@ -234,8 +234,8 @@ def _check_targets(frame, path, targets):
 
 #: quarters written as text: 1959Q1, 1959-Q1, 1959 Q1
 _QUARTER_TEXT = r"\d{4}\s*-?\s*[Qq][1-4]"
-#: a UTC offset (or Z) at the end of a timestamp written as text
-_OFFSET_TEXT = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+#: a UTC offset (or Z) after the time of day at the end of a timestamp as text
+_OFFSET_TEXT = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def _parse_time(column: pd.Series, path: str, name: str):
@@ -275,7 +275,7 @@ def _parse_time(column: pd.Series, path: str, name: str):
         quarters = text.str.replace(r"[\s-]", "", regex=True).str.upper()
         periods = pd.PeriodIndex(quarters.to_numpy(), freq="Q")
         return pd.Series(periods.to_timestamp(), index=column.index), "period", None
-    offsets = text.str.extract(f"({_OFFSET_TEXT})", expand=False)
+    offsets = text.str.extract(_OFFSET_TEXT, expand=False)
     zoned = offsets.notna()
     if zoned.any() and not zoned.all():
         row = int(np.flatnonzero((zoned != zoned.iloc[0]).to_numpy())[0])

@@ -94,15 +94,19 @@ def forecast_table(
     return table
 
 
-def write_forecast(data, table, history_plot, directory, plot: bool) -> list:
+def write_forecast(data, table, history_plot, directory, plot: bool, log=None) -> list:
+    """``forecast.csv`` and (with ``plot``, where matplotlib is installed)
+    ``forecast.png`` in ``directory``; the paths written."""
+    from ._cli_plot import draw
+
     directory.mkdir(parents=True, exist_ok=True)
     csv = directory / "forecast.csv"
     table.to_csv(csv, index=False)
     written = [csv]
     if plot:
-        png = directory / "forecast.png"
-        plot_forecast(data, history_plot, png)
-        written.append(png)
+        written += draw(
+            plot_forecast, directory / "forecast.png", log, data, history_plot
+        )
     return written
 
 

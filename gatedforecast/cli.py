@@ -358,7 +358,7 @@ def _run(options) -> int:
             f"{options.baseline}"
         )
         print_table(comparison.table(), title, options.coverage)
-        written = write_outputs(comparison, output, plot=not options.no_plot)
+        written = write_outputs(comparison, output, not options.no_plot, _log)
     else:
         from ._cli_forecast import forecast_table, run_forecast, write_forecast
 
@@ -370,7 +370,8 @@ def _run(options) -> int:
             table,
             (y_pred, intervals, options.coverage),
             output,
-            plot=not options.no_plot,
+            not options.no_plot,
+            _log,
         )
     _log(
         f"wrote {', '.join(str(p) for p in written)} "

@@ -485,3 +485,75 @@ def test_times_with_and_without_an_offset_are_refused(tmp_path, capsys):
     frame.loc[3, "date"] = "2015-04-01T00:00:00+02:00"
     line = _error(capsys, "compare", _write(tmp_path, frame))
     assert "mixes times with and without a UTC offset" in line
+
+
+# ---------------------------------------------------------------------- the default install
+_WITHOUT_EXTRAS = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class Missing(MetaPathFinder):
+    # matplotlib, rich and pyarrow are extras: the default install has none of them
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("matplotlib", "rich", "pyarrow"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Missing())
+from gatedforecast.cli import main
+code = main(sys.argv[1:])
+assert not {"matplotlib", "rich", "pyarrow"} & {m.split(".")[0] for m in sys.modules}
+sys.exit(code)
+"""
+
+
+def _run_without_extras(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_EXTRAS, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_compare_without_matplotlib_rich_or_pyarrow_succeeds(tmp_path):
+    """The default install (no extras): the table, the csv and the json, one note
+    on how to get the plot, exit code 0."""
+    csv = _write(tmp_path, _monthly(n=40))
+    out = tmp_path / "out"
+    options = opts("--horizon 4 --folds 2 --window-length 12 --interval-method none")
+    result = _run_without_extras("compare", csv, *options, *TINY, "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    notes = [line for line in result.stderr.splitlines() if "matplotlib" in line]
+    assert len(notes) == 1
+    assert notes[0].startswith("note: compare.png not drawn")
+    assert 'pip install "gatedforecast[plot]"' in notes[0]
+    assert "GRU" in result.stdout
+    assert "sMAPE" in result.stdout
+    assert (out / "compare.csv").exists()
+    assert (out / "compare.json").exists()
+    assert not (out / "compare.png").exists()
+    assert "compare.png" not in result.stderr.splitlines()[-1]  # the "wrote" line
+
+
+def test_forecast_without_matplotlib_succeeds_and_parquet_asks_for_pyarrow(tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = _monthly(n=40)
+    out = tmp_path / "out"
+    options = [*opts("--horizon 3 --interval-method none"), *TINY, "--output-dir", out]
+    result = _run_without_extras("forecast", _write(tmp_path, frame), *options)
+    assert result.returncode == 0, result.stderr
+    assert "note: forecast.png not drawn" in result.stderr
+    assert len(pd.read_csv(out / "forecast.csv")) == 3
+
+    path = tmp_path / "data.parquet"
+    frame.to_parquet(path)
+    result = _run_without_extras("forecast", path, *options)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: reading Parquet needs pyarrow; install it with `pip install "
+        "pyarrow` or `pip install 'gatedforecast[cli]'`"
+    ]
