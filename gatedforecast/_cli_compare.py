@@ -239,11 +239,23 @@ def score_fold(y_train, y_test, y_pred, season: int, horizon: int):
 
 
 def _intervals(forecaster, horizon: int, coverage: float):
-    """Prediction intervals of a fitted forecaster, or ``None`` where it has none
-    (sktime's ``capability:pred_int`` tag)."""
+    """``(intervals, reason)``: the prediction intervals of a fitted forecaster, or
+    ``None`` where it has none (sktime's ``capability:pred_int`` tag) or cannot
+    give them (then ``reason`` says why, e.g. no window could be held out to
+    calibrate them on a short training part)."""
     if not forecaster.get_tag("capability:pred_int", False):
-        return None
-    return forecaster.predict_interval(fh=np.arange(1, horizon + 1), coverage=coverage)
+        return None, None
+    try:
+        fh = np.arange(1, horizon + 1)
+        return forecaster.predict_interval(fh=fh, coverage=coverage), None
+    except ValueError as error:
+        return None, first_sentence(error)
+
+
+def first_sentence(error: Exception) -> str:
+    """The first sentence of an error's message, on one line."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text.split(". ")[0].rstrip(".")
 
 
 def interval_coverage(interval: pd.DataFrame, y_test: pd.DataFrame) -> float:
@@ -309,14 +321,28 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
             for row in frame.itertuples()
         ]
         fitted = frame["fitted_forecaster"].iloc[-1]
-        intervals = [
-            _intervals(model, horizon, options.coverage)
-            for model in frame["fitted_forecaster"]
-        ]
+        intervals, reasons = zip(
+            *(
+                _intervals(model, horizon, options.coverage)
+                for model in frame["fitted_forecaster"]
+            )
+        )
         coverages = [
             float("nan") if bounds is None else interval_coverage(bounds, row.y_test)
             for bounds, row in zip(intervals, frame.itertuples())
         ]
+        missing = [i + 1 for i, reason in enumerate(reasons) if reason is not None]
+        if missing:
+            log(
+                f"note: {name} has no prediction intervals on fold(s) "
+                f"{', '.join(map(str, missing))} of {len(reasons)} "
+                f"({reasons[missing[0] - 1]}); its point forecasts count, its "
+                "coverage is left out. Longer data, fewer --folds or a shorter "
+                "--horizon or --window-length give it intervals."
+            )
+            coverages_all = float("nan")
+        else:
+            coverages_all = _nanmean(coverages)
         result = ModelResult(
             name=name,
             estimator=repr(forecaster),
@@ -330,7 +356,7 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
             mae_by_step=np.mean([s[2] for s in scores], axis=0).tolist(),
             last_pred=frame["y_pred"].iloc[-1],
             last_interval=intervals[-1],
-            coverage=_nanmean(coverages),
+            coverage=coverages_all,
             coverage_by_fold=coverages,
         )
         results.append(result)

@@ -12,6 +12,12 @@ from ._cli_data import CLIError, Dataset, min_window, network_params
 __all__ = ["run_forecast", "write_forecast"]
 
 
+def first_sentence(error: Exception) -> str:
+    from ._cli_compare import first_sentence
+
+    return first_sentence(error)
+
+
 def _one_line(error: Exception) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
@@ -57,7 +63,14 @@ def run_forecast(data: Dataset, options, season: int, log):
     intervals = None
     # intervals where the forecaster predicts them (sktime's capability:pred_int)
     if forecaster.get_tag("capability:pred_int", False):
-        intervals = forecaster.predict_interval(coverage=options.coverage)
+        try:
+            intervals = forecaster.predict_interval(coverage=options.coverage)
+        except ValueError as error:
+            log(
+                f"note: {name} has no prediction intervals here "
+                f"({first_sentence(error)}); forecast.csv holds point forecasts only. "
+                "Longer data or a shorter --horizon or --window-length give intervals."
+            )
     else:
         log(
             f"note: {name} does not predict intervals here (capability:pred_int is "

@@ -557,3 +557,48 @@ def test_forecast_without_matplotlib_succeeds_and_parquet_asks_for_pyarrow(tmp_p
         f"error: {path}: reading Parquet needs pyarrow; install it with `pip install "
         "pyarrow` or `pip install 'gatedforecast[cli]'`"
     ]
+
+
+# ---------------------------------------------------------------------- short data
+def test_compare_on_data_too_short_to_calibrate_the_first_fold(tmp_path, capsys):
+    """60 months, horizon 12, 3 folds: the first fold trains on 24 months, too few
+    to hold out a window for the conformal intervals; point forecasts still count."""
+    out = tmp_path / "out"
+    path = _write(tmp_path, _monthly(n=60))
+    code = main(["compare", str(path), "--horizon", "12", *TINY, "--no-plot",
+                 "--output-dir", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 2
+    assert notes[0].startswith(
+        "note: GRU has no prediction intervals on fold(s) 1 of 3"
+    )
+    assert notes[1].startswith("note: LSTM has no prediction intervals")
+    report = json.loads((out / "compare.json").read_text())
+    results = {r["model"]: r for r in report["results"]}
+    for name in ("GRU", "LSTM"):
+        assert results[name]["coverage"] is None
+        assert results[name]["coverage_by_fold"][0] is None
+        assert all(0 <= c <= 1 for c in results[name]["coverage_by_fold"][1:])
+        assert len(results[name]["smape_by_fold"]) == 3
+    assert 0 <= results["naive"]["coverage"] <= 1
+
+
+@pytest.mark.parametrize("horizon", [14, 27])
+def test_forecast_on_data_too_short_to_calibrate_gives_point_forecasts(
+    tmp_path, capsys, horizon
+):
+    out = tmp_path / "out"
+    path = _write(tmp_path, _monthly(n=40))
+    code = main(["forecast", str(path), "--horizon", str(horizon), *TINY,
+                 "--no-plot", "--output-dir", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "note: GRUForecaster has no prediction intervals here" in err
+    assert "point forecasts only" in err
+    table = pd.read_csv(out / "forecast.csv")
+    assert list(table.columns) == ["date", "sales"]
+    assert len(table) == horizon
+    assert np.isfinite(table["sales"]).all()
