@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._cli_data import CLIError, Dataset, min_window, network_params
+from ._cli_data import CLIError, Dataset, check_finite, min_window, network_params
 
 __all__ = ["Comparison", "ModelResult", "run_compare", "smape", "mase"]
 
@@ -316,6 +316,8 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
         except (ValueError, TypeError) as error:
             raise CLIError(f"{name} could not be fitted: {_one_line(error)}") from error
         seconds = time.perf_counter() - started
+        for fold, y_pred in enumerate(frame["y_pred"], start=1):
+            check_finite(y_pred, f"{name} (fold {fold})", data)
         scores = [
             score_fold(row.y_train, row.y_test, row.y_pred, season, horizon)
             for row in frame.itertuples()
@@ -376,7 +378,11 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
             ]
             last_train, last_test = frame["y_train"].iloc[-1], frame["y_test"].iloc[-1]
 
-    order = pd.Series([r.smape for r in results]).rank(method="min").astype(int)
+    order = (
+        pd.Series([r.smape for r in results])
+        .rank(method="min", na_option="bottom")
+        .astype(int)
+    )
     for result, rank in zip(results, order):
         result.rank = int(rank)
     settings = {

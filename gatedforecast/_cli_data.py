@@ -448,6 +448,24 @@ def season_for(freq: str | None) -> int:
     return _SEASONS.get(match.group(2), 1)
 
 
+def check_finite(forecasts: pd.DataFrame, who: str, data: Dataset) -> None:
+    """Refuse, in one line, forecasts that are not finite numbers."""
+    values = forecasts.to_numpy(dtype=np.float64)
+    if np.isfinite(values).all():
+        return
+    largest = float(np.nanmax(np.abs(data.y.to_numpy(dtype=np.float64))))
+    advice = (
+        "values this large overflow the computation: rescale the target (for "
+        "example to thousands or millions) first"
+        if largest > 1e100
+        else "try fewer --epochs, --baseline last or a shorter --window-length"
+    )
+    raise CLIError(
+        f"{who} forecast values that are not finite numbers (inf or NaN); the data's "
+        f"largest absolute value is {largest:.3g}: {advice}"
+    )
+
+
 def min_window(options, season: int) -> int:
     """The shortest input window the networks will use with these options."""
     seasonal = options.baseline == "seasonal"

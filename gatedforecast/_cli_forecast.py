@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ._cli_data import CLIError, Dataset, min_window, network_params
+from ._cli_data import CLIError, Dataset, check_finite, min_window, network_params
 
 __all__ = ["run_forecast", "write_forecast"]
 
@@ -59,12 +59,17 @@ def run_forecast(data: Dataset, options, season: int, log):
         f"fitted in {time.perf_counter() - started:.1f} s: {forecaster.n_epochs_} "
         f"epochs, {forecaster.n_parameters_:,} parameters"
     )
-    y_pred = forecaster.predict()
+    try:
+        y_pred = forecaster.predict()
+    except (ValueError, TypeError) as error:
+        raise CLIError(f"{name} could not forecast: {_one_line(error)}") from error
+    check_finite(y_pred, name, data)
     intervals = None
     # intervals where the forecaster predicts them (sktime's capability:pred_int)
     if forecaster.get_tag("capability:pred_int", False):
         try:
             intervals = forecaster.predict_interval(coverage=options.coverage)
+            check_finite(intervals, f"{name}'s intervals", data)
         except ValueError as error:
             log(
                 f"note: {name} has no prediction intervals here "

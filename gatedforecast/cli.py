@@ -381,7 +381,8 @@ def _run(options) -> int:
 
 
 def _warning_lines(show):
-    """Warnings as ``warning: ...`` lines, each message once; sktime's notice about
+    """Warnings (the library's and numpy's runtime warnings) as ``warning: ...``
+    lines, each message once; sktime's notice about
     its ``remember_data`` default, which concerns none of this, not at all."""
     seen = set()
 
@@ -389,7 +390,7 @@ def _warning_lines(show):
         text = " ".join(str(message).split())
         if issubclass(category, FutureWarning) and "remember_data" in text:
             return
-        if not issubclass(category, UserWarning) or issubclass(
+        if not issubclass(category, (UserWarning, RuntimeWarning)) or issubclass(
             category, (DeprecationWarning, FutureWarning)
         ):
             show(message, category, *args, **kwargs)
@@ -425,10 +426,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:
             from .training import TrainingDivergedError
 
-            if options.debug or not isinstance(error, TrainingDivergedError):
+            if options.debug:
                 raise
-            _log(f"error: {' '.join(str(error).split())}")
-            return 1
+            if isinstance(error, TrainingDivergedError):
+                _log(f"error: {' '.join(str(error).split())}")
+                return 1
+            if isinstance(error, (ValueError, OverflowError)):
+                # the library refuses what it cannot compute with a ValueError
+                # that names the problem: one line, like every other error
+                _log(f"error: {' '.join(str(error).split()) or type(error).__name__}")
+                return 2
+            raise
 
 
 if __name__ == "__main__":

@@ -602,3 +602,35 @@ def test_forecast_on_data_too_short_to_calibrate_gives_point_forecasts(
     assert list(table.columns) == ["date", "sales"]
     assert len(table) == horizon
     assert np.isfinite(table["sales"]).all()
+
+
+# ---------------------------------------------------------------------- values out of range
+def test_compare_on_values_near_the_float_limit_is_one_error_line(tmp_path, capsys):
+    frame = _monthly(n=40)
+    frame["sales"] = frame["sales"] * 1e298
+    line = _error(capsys, "compare", _write(tmp_path, frame), "--horizon", "4",
+                  "--folds", "1", "--interval-method", "none",
+                  "--output-dir", tmp_path / "out")  # fmt: skip
+    assert "GRU" in line
+
+
+def test_forecast_on_values_near_the_float_limit_is_one_error_line(tmp_path, capsys):
+    frame = _monthly(n=40)
+    frame["sales"] = frame["sales"] * 1e298
+    line = _error(capsys, "forecast", _write(tmp_path, frame), "--horizon", "4",
+                  "--output-dir", tmp_path / "out")  # fmt: skip
+    assert "GRUForecaster" in line
+
+
+def test_a_value_error_from_the_library_is_one_error_line(
+    tmp_path, capsys, monkeypatch
+):
+    import gatedforecast._cli_forecast as forecast
+
+    def refuse(*args, **kwargs):
+        raise ValueError("The values overflow.\nRescale them.")
+
+    monkeypatch.setattr(forecast, "run_forecast", refuse)
+    path = _write(tmp_path, _monthly(n=40))
+    line = _error(capsys, "forecast", path, "--output-dir", tmp_path / "out")
+    assert line == "error: The values overflow. Rescale them."
