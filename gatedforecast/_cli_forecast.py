@@ -112,6 +112,22 @@ def forecast_table(
     return table
 
 
+#: significant digits of forecast.csv, relative to the largest value of the data
+SIGNIFICANT_DIGITS = 7
+
+
+def float_format(y: pd.DataFrame) -> str:
+    """A ``printf`` format with :data:`SIGNIFICANT_DIGITS` significant digits at
+    the data's scale: the same decimals for every value (``%.4f`` for data in the
+    hundreds), or ``%.7g`` for data whose scale no fixed decimals suit."""
+    values = np.abs(y.to_numpy(dtype=np.float64))
+    largest = float(values.max()) if values.size else 0.0
+    if not 1e-6 <= largest < 1e15:
+        return f"%.{SIGNIFICANT_DIGITS}g"
+    decimals = SIGNIFICANT_DIGITS - 1 - int(np.floor(np.log10(largest)))
+    return f"%.{max(decimals, 0)}f"
+
+
 def write_forecast(data, table, history_plot, directory, plot: bool, log=None) -> list:
     """``forecast.csv`` and (with ``plot``, where matplotlib is installed)
     ``forecast.png`` in ``directory``; the paths written."""
@@ -119,7 +135,7 @@ def write_forecast(data, table, history_plot, directory, plot: bool, log=None) -
 
     directory.mkdir(parents=True, exist_ok=True)
     csv = directory / "forecast.csv"
-    table.to_csv(csv, index=False)
+    table.to_csv(csv, index=False, float_format=float_format(data.y))
     written = [csv]
     if plot:
         written += draw(

@@ -318,6 +318,22 @@ def _settle(data, options, season: int) -> None:
     options.baseline = trial.baseline
 
 
+def _check_device(device: str) -> None:
+    """Refuse a device this machine lacks before any work, naming the option."""
+    import re
+
+    from ._cli_data import CLIError
+    from .devices import resolve_device
+
+    try:
+        resolve_device(device)
+    except (ValueError, TypeError) as error:
+        # the library speaks of device="cpu"; here the option is --device cpu
+        text = " ".join(str(error).split())
+        text = re.sub(r"""device=(["'])(.*?)\1""", r"--device \2", text)
+        raise CLIError(text) from error
+
+
 def _run(options) -> int:
     from ._cli_data import CLIError
 
@@ -334,6 +350,7 @@ def _run(options) -> int:
         raise CLIError(
             "--interval-method mc_dropout samples dropout masks: set --dropout"
         )
+    _check_device(options.device)
     data, season = _load(options)
     output = Path(options.output_dir)
     try:

@@ -634,3 +634,32 @@ def test_a_value_error_from_the_library_is_one_error_line(
     path = _write(tmp_path, _monthly(n=40))
     line = _error(capsys, "forecast", path, "--output-dir", tmp_path / "out")
     assert line == "error: The values overflow. Rescale them."
+
+
+# ---------------------------------------------------------------------- output form
+def test_an_unavailable_device_names_the_option(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    path = _write(tmp_path, _monthly(n=40))
+    out = str(tmp_path / "out")
+    code = main(["forecast", str(path), "--device", "cuda", "--output-dir", out])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert err[0].startswith("error: --device cuda was requested but CUDA is not")
+    assert err[0].endswith("use --device cpu or --device auto.")
+    assert 'device="' not in err[0]
+
+
+@pytest.mark.parametrize(
+    ("scale", "decimals"), [(1.0, 4), (1e-3, 7), (1e5, 0)]
+)  # fmt: skip
+def test_forecast_csv_has_digits_at_the_data_scale(tmp_path, scale, decimals):
+    """Seven significant digits of the data's largest value, not fifteen."""
+    frame = _monthly(n=40)
+    frame["sales"] = frame["sales"] * scale  # largest value about 150 * scale
+    table = _forecast_in_process(tmp_path, frame, "--horizon", "3")
+    for column in ("sales", "sales_lower", "sales_upper"):
+        places = table[column].str.partition(".")[2].str.len()
+        assert (places == decimals).all(), table[column].tolist()
