@@ -288,6 +288,79 @@ def warm_up(models, data: Dataset, splitter, log) -> None:
             probe.fit(y_first, fh=np.arange(1, 2))
 
 
+def _is_network(forecaster) -> bool:
+    return "max_epochs" in forecaster.get_params()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+class Progress:
+    """One line per fold and model: its time, the time so far, and an estimate of
+    the time left.
+
+    The estimate takes the mean fold time of each model for its own remaining
+    folds, and for a model not started yet the mean fold time of the models of its
+    kind so far (the networks, or the classical forecasts; none yet counts 0).
+    """
+
+    def __init__(self, models, folds: int, log):
+        self.kinds = [_is_network(f) for _, f in models]
+        self.names = [name for name, _ in models]
+        self.folds = folds
+        self.log = log
+        self.seconds = [[] for _ in models]
+        self.started = time.perf_counter()
+
+    def splitter(self, splitter, model: int):
+        """A copy of ``splitter`` that reports each fold of ``model`` once sktime's
+        ``evaluate`` (which runs the folds in turn) has finished it."""
+        copy = splitter.clone()
+        folds = copy.split_series
+
+        def split_series(y):
+            began = time.perf_counter()
+            for fold in folds(y):
+                yield fold
+                self.done(model, time.perf_counter() - began)
+                began = time.perf_counter()
+
+        copy.split_series = split_series
+        return copy
+
+    def done(self, model: int, seconds: float) -> None:
+        self.seconds[model].append(seconds)
+        elapsed = time.perf_counter() - self.started
+        self.log(
+            f"  {self.names[model]} fold {len(self.seconds[model])}/{self.folds}: "
+            f"{seconds:.1f} s ({_duration(elapsed)} elapsed, about "
+            f"{_duration(self.left())} left)"
+        )
+
+    def left(self) -> float:
+        """Seconds the remaining folds should take."""
+        total = 0.0
+        for model, times in enumerate(self.seconds):
+            remaining = self.folds - len(times)
+            if remaining and not times:
+                times = [
+                    t
+                    for other, seconds in enumerate(self.seconds)
+                    if self.kinds[other] == self.kinds[model]
+                    for t in seconds
+                ]
+            if remaining and times:
+                total += float(np.mean(times)) * remaining
+        return total
+
+
 def run_compare(data: Dataset, options, season: int, log) -> Comparison:
     from sktime.forecasting.model_evaluation import evaluate
     from sktime.performance_metrics.forecasting import MeanAbsolutePercentageError
@@ -300,13 +373,14 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
     results = []
     fold_info = None
     last_train = last_test = None
+    progress = Progress(models, folds, log)
     for number, (name, forecaster) in enumerate(models, start=1):
         log(f"[{number}/{len(models)}] {name}: {folds} fold(s) ...")
         started = time.perf_counter()
         try:
             frame = evaluate(
                 forecaster,
-                splitter,
+                progress.splitter(splitter, number - 1),
                 data.y,
                 scoring=MeanAbsolutePercentageError(symmetric=True),
                 return_data=True,

@@ -43,6 +43,32 @@ def check_enough_data(data: Dataset, options, season: int) -> None:
         )
 
 
+def _count_trainings(forecaster) -> list:
+    """The epochs of each training of ``forecaster``'s next fit, as a list that
+    fills as it trains: the default conformal fit trains twice when it holds out
+    many windows (once without them, to calibrate; once on all of them)."""
+    epochs = []
+    record = forecaster._record_history
+
+    def counted(result, continued):
+        epochs.append(result.n_epochs)
+        return record(result, continued)
+
+    forecaster._record_history = counted
+    return epochs
+
+
+def _epochs(trainings: list) -> str:
+    """What :func:`_count_trainings` saw, in words."""
+    if len(trainings) == 2:
+        first, second = trainings
+        return (
+            f"{first + second} epochs in two trainings ({first} with the last windows "
+            f"held out to calibrate the intervals, then {second} on all windows)"
+        )
+    return f"{sum(trainings)} epochs"
+
+
 def run_forecast(data: Dataset, options, season: int, log):
     """The fitted forecaster, its point forecasts and its intervals (or ``None``)."""
     check_enough_data(data, options, season)
@@ -51,13 +77,16 @@ def run_forecast(data: Dataset, options, season: int, log):
     log(f"fitting {name} on {data.describe()} ...")
     started = time.perf_counter()
     fh = np.arange(1, options.horizon + 1)
+    trainings = _count_trainings(forecaster)
     try:
         forecaster.fit(data.y, fh=fh)
     except (ValueError, TypeError) as error:
         raise CLIError(f"{name} could not be fitted: {_one_line(error)}") from error
+    finally:
+        del forecaster._record_history
     log(
-        f"fitted in {time.perf_counter() - started:.1f} s: {forecaster.n_epochs_} "
-        f"epochs, {forecaster.n_parameters_:,} parameters"
+        f"fitted in {time.perf_counter() - started:.1f} s: {_epochs(trainings)}, "
+        f"{forecaster.n_parameters_:,} parameters"
     )
     try:
         y_pred = forecaster.predict()

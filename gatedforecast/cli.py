@@ -206,6 +206,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "-v", "--verbose", action="store_true", help="a progress bar per network fit"
     )
     run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress lines; notes, warnings and errors still show",
+    )
+    run.add_argument(
         "--debug", action="store_true", help="show the full traceback of errors"
     )
 
@@ -263,6 +269,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _progress_log(quiet: bool):
+    """The log of the commands: every line, or with ``quiet`` only the notes,
+    warnings and errors."""
+    if not quiet:
+        return _log
+
+    def log(message: str) -> None:
+        if message.startswith(("note:", "warning:", "error:")):
+            _log(message)
+
+    return log
 
 
 def _load(options):
@@ -360,26 +379,27 @@ def _run(options) -> int:
             f"cannot create --output-dir {output}: {error.strerror}"
         ) from error
     started = time.perf_counter()
+    log = _progress_log(options.quiet)
 
     if options.command == "compare":
         from ._cli_compare import print_table, run_compare, write_outputs
 
-        _log(
+        log(
             f"compare: {data.describe()}; horizon {options.horizon}, "
             f"{options.folds} fold(s), season {season}"
         )
-        comparison = run_compare(data, options, season, _log)
+        comparison = run_compare(data, options, season, log)
         title = (
             f"{data.source}: horizon {options.horizon}, {options.folds} fold(s), "
             f"season {season}; networks: {options.epochs} epochs, baseline "
             f"{options.baseline}"
         )
         print_table(comparison.table(), title, options.coverage)
-        written = write_outputs(comparison, output, not options.no_plot, _log)
+        written = write_outputs(comparison, output, not options.no_plot, log)
     else:
         from ._cli_forecast import forecast_table, run_forecast, write_forecast
 
-        _, y_pred, intervals = run_forecast(data, options, season, _log)
+        _, y_pred, intervals = run_forecast(data, options, season, log)
         table = forecast_table(data, y_pred, intervals, options.coverage)
         print(table.to_string(index=False, max_rows=30))
         written = write_forecast(
@@ -388,9 +408,9 @@ def _run(options) -> int:
             (y_pred, intervals, options.coverage),
             output,
             not options.no_plot,
-            _log,
+            log,
         )
-    _log(
+    log(
         f"wrote {', '.join(str(p) for p in written)} "
         f"({time.perf_counter() - started:.1f} s)"
     )

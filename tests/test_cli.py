@@ -663,3 +663,52 @@ def test_forecast_csv_has_digits_at_the_data_scale(tmp_path, scale, decimals):
     for column in ("sales", "sales_lower", "sales_upper"):
         places = table[column].str.partition(".")[2].str.len()
         assert (places == decimals).all(), table[column].tolist()
+
+
+# ---------------------------------------------------------------------- progress
+def _compare_in_process(tmp_path, capsys, *args):
+    path = _write(tmp_path, _monthly(n=40))
+    options = opts("--horizon 4 --folds 2 --window-length 12 --interval-method none")
+    code = main(["compare", str(path), *options, *TINY, "--no-plot",
+                 "--output-dir", str(tmp_path / "out"), *args])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.err.splitlines()
+
+
+def test_compare_reports_each_fold_of_each_model_with_an_estimate(tmp_path, capsys):
+    err = _compare_in_process(tmp_path, capsys)
+    models = ["GRU", "LSTM", "naive", "seasonal naive (sp=12)"]
+    folds = [line.strip() for line in err if " fold " in line and "left)" in line]
+    assert [line.split(" fold ")[0] for line in folds] == [
+        m for m in models for _ in "12"
+    ]
+    assert [line.split(" fold ")[1][:3] for line in folds] == ["1/2", "2/2"] * 4
+    for line in folds:
+        assert " elapsed, about " in line
+    # each model's fold lines come before its "done" line
+    last_gru_fold = next(i for i, x in enumerate(err) if x.startswith("  GRU fold 2/2"))
+    gru_done = next(i for i, x in enumerate(err) if x.startswith("[1/4] GRU: done"))
+    assert last_gru_fold < gru_done
+    assert folds[-1].endswith("about 0 s left)")
+
+
+def test_quiet_keeps_only_notes_warnings_and_errors(tmp_path, capsys):
+    err = _compare_in_process(tmp_path, capsys, "--quiet")
+    assert all(line.startswith(("note:", "warning:")) for line in err), err
+    assert (tmp_path / "out" / "compare.csv").exists()
+
+
+def test_forecast_reports_the_epochs_of_both_trainings(tmp_path, capsys):
+    """The default conformal fit on 60 months holds out many windows, so it trains
+    twice: the report counts both."""
+    path = _write(tmp_path, _monthly(n=60))
+    out = str(tmp_path / "out")
+    code = main(["forecast", str(path), "--horizon", "4", "--epochs", "3",
+                 "--hidden-sizes", "4", "--device", "cpu", "--no-plot",
+                 "--output-dir", out])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    fitted = next(line for line in err.splitlines() if line.startswith("fitted in"))
+    assert ": 6 epochs in two trainings (3 with the last windows held out" in fitted
+    assert "then 3 on all windows" in fitted
