@@ -58,6 +58,9 @@ class ModelResult:
     coverage: float = float("nan")
     coverage_by_fold: list = field(default_factory=list)
     rank: int = 0
+    #: the best model, or one whose difference to the best is within the fold-to-
+    #: fold noise (see rank_models); None with a single fold
+    within_noise: bool | None = None
     # the last fold, for the plot: frames indexed like the data
     last_pred: pd.DataFrame | None = None
     last_interval: pd.DataFrame | None = None
@@ -65,14 +68,15 @@ class ModelResult:
     def row(self) -> dict:
         return {
             "model": self.name,
-            "smape": round(self.smape, 4),
-            "mase": round(self.mase, 4),
+            "smape": _round(self.smape),
+            "mase": _round(self.mase),
             "fit_seconds": round(self.fit_seconds, 3),
+            "smape_std": _round(_std(self.smape_by_fold)),
+            "mase_std": _round(_std(self.mase_by_fold)),
             "n_parameters": self.n_parameters,
-            "coverage": None
-            if not np.isfinite(self.coverage)
-            else round(self.coverage, 4),
+            "coverage": _round(self.coverage),
             "rank": self.rank,
+            "within_noise": self.within_noise,
         }
 
 
@@ -89,7 +93,12 @@ class Comparison:
         rows = sorted(
             (r.row() for r in self.results), key=lambda r: (r["rank"], r["model"])
         )
-        return pd.DataFrame(rows).astype({"coverage": float})
+        columns = ["model", "smape", "smape_std", "mase", "mase_std", "fit_seconds",
+                   "n_parameters", "coverage", "rank", "within_noise"]  # fmt: skip
+        types = {
+            c: float for c in ("smape", "smape_std", "mase", "mase_std", "coverage")
+        }
+        return pd.DataFrame(rows)[columns].astype(types)
 
     def to_json(self) -> dict:
         return {
@@ -119,7 +128,14 @@ class Comparison:
                     "prediction intervals, over series, targets, steps and folds; "
                     "null for models without intervals"
                 ),
-                "rank": "by sMAPE, 1 is best",
+                "smape_std": "standard deviation of sMAPE over the folds",
+                "mase_std": "standard deviation of MASE over the folds",
+                "rank": f"by {RANKED_BY}, 1 is best",
+                "within_noise": (
+                    "true for the best model and for each model whose mean difference "
+                    f"in {RANKED_BY} to the best, fold by fold, is at most the standard "
+                    "deviation of those differences over the folds; null with one fold"
+                ),
             },
             "folds": self.folds,
             "results": [
@@ -137,13 +153,25 @@ class Comparison:
         }
 
 
+def _round(value, digits: int = 4):
+    return None if not np.isfinite(value) else round(float(value), digits)
+
+
+def _std(values) -> float:
+    """Sample standard deviation over the folds; NaN with fewer than two."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
 def _rounded(values, digits: int = 4):
     return [None if not np.isfinite(v) else round(float(v), digits) for v in values]
 
 
 # ---------------------------------------------------------------------- models
-def build_models(options, season: int) -> list:
-    """``(name, forecaster)`` pairs, the networks first."""
+def build_models(options, season: int, positive: bool = True) -> list:
+    """``(name, forecaster)`` pairs, the networks first; ``positive``: all values
+    of the data are above 0."""
     from sktime.forecasting.naive import NaiveForecaster
 
     from .forecasting import GRUForecaster, LSTMForecaster
@@ -161,7 +189,39 @@ def build_models(options, season: int) -> list:
                 NaiveForecaster(strategy="last", sp=season),
             )
         )
+    if getattr(options, "baselines", False):
+        models += classical_baselines(season, positive)
     return models
+
+
+def require_statsmodels() -> None:
+    """A :class:`CLIError` for ``--baselines`` without statsmodels."""
+    try:
+        import statsmodels  # noqa: F401
+    except ImportError as error:
+        raise CLIError(
+            "--baselines needs statsmodels for sktime's AutoETS and ThetaForecaster; "
+            "install it with `pip install statsmodels`, or leave out --baselines"
+        ) from error
+
+
+def classical_baselines(season: int, positive: bool) -> list:
+    """sktime's ``AutoETS`` (the error, trend and season chosen by AIC) and
+    ``ThetaForecaster`` (deseasonalised with the season where the data are
+    positive, as its multiplicative decomposition needs), or a :class:`CLIError`
+    without statsmodels."""
+    require_statsmodels()
+    from sktime.forecasting.ets import AutoETS
+    from sktime.forecasting.theta import ThetaForecaster
+
+    seasonal = season > 1
+    return [
+        ("ETS", AutoETS(auto=True, sp=season, n_jobs=1)),
+        (
+            "Theta",
+            ThetaForecaster(sp=season, deseasonalize=seasonal and positive),
+        ),
+    ]
 
 
 def make_splitter(data: Dataset, horizon: int, folds: int):
@@ -248,7 +308,9 @@ def _intervals(forecaster, horizon: int, coverage: float):
     try:
         fh = np.arange(1, horizon + 1)
         return forecaster.predict_interval(fh=fh, coverage=coverage), None
-    except ValueError as error:
+    except (ValueError, TypeError, ArithmeticError) as error:
+        # also a third-party forecaster whose intervals fail (statsmodels' ETS
+        # simulation with some sktime versions): its point forecasts still count
         return None, first_sentence(error)
 
 
@@ -368,7 +430,8 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
     horizon, folds = options.horizon, options.folds
     check_enough_data(data, options, season)
     splitter = make_splitter(data, horizon, folds)
-    models = build_models(options, season)
+    positive = bool((data.y.to_numpy(dtype=np.float64) > 0).all())
+    models = build_models(options, season, positive)
     warm_up(models, data, splitter, log)
     results = []
     fold_info = None
@@ -409,12 +472,17 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
         ]
         missing = [i + 1 for i, reason in enumerate(reasons) if reason is not None]
         if missing:
+            advice = (
+                " Longer data, fewer --folds or a shorter --horizon or "
+                "--window-length give it intervals."
+                if _is_network(forecaster)
+                else ""
+            )
             log(
                 f"note: {name} has no prediction intervals on fold(s) "
                 f"{', '.join(map(str, missing))} of {len(reasons)} "
                 f"({reasons[missing[0] - 1]}); its point forecasts count, its "
-                "coverage is left out. Longer data, fewer --folds or a shorter "
-                "--horizon or --window-length give it intervals."
+                f"coverage is left out.{advice}"
             )
             coverages_all = float("nan")
         else:
@@ -452,13 +520,7 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
             ]
             last_train, last_test = frame["y_train"].iloc[-1], frame["y_test"].iloc[-1]
 
-    order = (
-        pd.Series([r.smape for r in results])
-        .rank(method="min", na_option="bottom")
-        .astype(int)
-    )
-    for result, rank in zip(results, order):
-        result.rank = int(rank)
+    rank_models(results)
     settings = {
         "horizon": horizon,
         "folds": folds,
@@ -478,6 +540,37 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
         "splitter": type(splitter).__name__,
     }
     return Comparison(data, settings, fold_info, results, last_train, last_test)
+
+
+#: the score the models are ranked by (sMAPE where MASE is undefined for all)
+RANKED_BY = "MASE"
+
+
+def rank_models(results) -> None:
+    """Set ``rank`` (by MASE; by sMAPE where no model has a finite MASE, as on a
+    training part without change; NaN last) and ``within_noise`` of each result.
+
+    A model is within noise of the best when the mean of its fold-by-fold
+    differences to the best is at most their standard deviation over the folds:
+    the folds do not tell the two apart.
+    """
+    by = "mase" if any(np.isfinite(r.mase) for r in results) else "smape"
+    means = pd.Series([getattr(r, by) for r in results], dtype=float)
+    order = means.rank(method="min", na_option="bottom").astype(int)
+    for result, rank in zip(results, order):
+        result.rank = int(rank)
+    best = results[int(np.argmin(order.to_numpy()))]
+    for result in results:
+        differences = np.asarray(getattr(result, f"{by}_by_fold"), float) - np.asarray(
+            getattr(best, f"{by}_by_fold"), float
+        )
+        if result is best:
+            result.within_noise = True if len(differences) > 1 else None
+        elif len(differences) < 2 or not np.isfinite(differences).all():
+            result.within_noise = None
+        else:
+            spread = float(np.std(differences, ddof=1))
+            result.within_noise = bool(differences.mean() <= spread)
 
 
 def _cutoff_value(data: Dataset, cutoff):
@@ -594,6 +687,24 @@ def print_table(table: pd.DataFrame, title: str, level: float, stream=None) -> N
     ``level`` is the nominal coverage of the intervals, for the coverage header.
     """
     stream = stream or sys.stdout
+    try:
+        plus_minus = "±".encode(getattr(stream, "encoding", None) or "utf-8") and "±"
+    except (UnicodeEncodeError, LookupError):
+        plus_minus = "+/-"
+
+    def spread(mean, std, digits):
+        if not np.isfinite(mean):
+            return "nan"
+        text = f"{mean:.{digits}f}"
+        return text if not np.isfinite(std) else f"{text} {plus_minus} {std:.{digits}f}"
+
+    def versus(row):
+        if row.within_noise is None or pd.isna(row.within_noise):
+            return "-"
+        if row.rank == 1:
+            return "best"
+        return "within noise" if row.within_noise else ""
+
     headers = [
         "model",
         "sMAPE",
@@ -601,17 +712,19 @@ def print_table(table: pd.DataFrame, title: str, level: float, stream=None) -> N
         "fit s",
         "parameters",
         f"{level:.0%} cover",
-        "rank",
+        f"rank ({RANKED_BY})",
+        "vs best",
     ]
     rows = [
         [
             r.model,
-            f"{r.smape:.3f}",
-            "nan" if not np.isfinite(r.mase) else f"{r.mase:.3f}",
+            spread(r.smape, r.smape_std, 2),
+            spread(r.mase, r.mase_std, 3),
             f"{r.fit_seconds:.2f}",
             f"{r.n_parameters:,}",
             "-" if not np.isfinite(r.coverage) else f"{r.coverage:.0%}",
             str(r.rank),
+            versus(r),
         ]
         for r in table.itertuples()
     ]

@@ -27,7 +27,9 @@ examples:
 
 writes compare.csv, compare.json and compare.png into --output-dir.
 sMAPE and MASE follow the M4 competition (MASE with seasonal period --season);
-fit s is the mean fit time per fold; rank is by sMAPE.
+fit s is the mean fit time per fold; sMAPE and MASE show mean ± standard
+deviation over the folds; rank is by MASE, and "within noise" marks a model whose
+difference to the best is within the fold-to-fold spread.
 """
 
 _EPILOG_FORECAST = """\
@@ -245,12 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(compare)
-    compare.add_argument_group("evaluation").add_argument(
+    evaluation = compare.add_argument_group("evaluation")
+    evaluation.add_argument(
         "--folds",
         type=_positive_int,
         default=3,
         metavar="K",
         help="folds of --horizon steps at the end of each series (default: 3)",
+    )
+    evaluation.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also compare the classical ETS (sktime's AutoETS) and Theta "
+        "(ThetaForecaster) forecasts, with the season; needs statsmodels",
     )
     forecast = commands.add_parser(
         "forecast",
@@ -370,6 +379,10 @@ def _run(options) -> int:
             "--interval-method mc_dropout samples dropout masks: set --dropout"
         )
     _check_device(options.device)
+    if options.command == "compare" and options.baselines:
+        from ._cli_compare import require_statsmodels
+
+        require_statsmodels()
     data, season = _load(options)
     output = Path(options.output_dir)
     try:

@@ -84,11 +84,14 @@ def test_compare_on_a_csv_writes_table_json_and_plot(tmp_path):
     columns = [
         "model",
         "smape",
+        "smape_std",
         "mase",
+        "mase_std",
         "fit_seconds",
         "n_parameters",
         "coverage",
         "rank",
+        "within_noise",
     ]
     assert list(table.columns) == columns
     assert sorted(table["model"]) == sorted(
@@ -712,3 +715,100 @@ def test_forecast_reports_the_epochs_of_both_trainings(tmp_path, capsys):
     fitted = next(line for line in err.splitlines() if line.startswith("fitted in"))
     assert ": 6 epochs in two trainings (3 with the last windows held out" in fitted
     assert "then 3 on all windows" in fitted
+
+
+# ---------------------------------------------------------------------- the table
+def _quarterly(n=32):
+    t = np.arange(n)
+    quarters = pd.period_range("2000Q1", periods=n, freq="Q").astype(str)
+    return pd.DataFrame(
+        {"quarter": quarters, "gdp": 50 + t + 5 * np.sin(t * np.pi / 2)}
+    )
+
+
+def test_the_table_shows_the_fold_spread_and_ranks_by_mase(tmp_path, capsys):
+    out = tmp_path / "out"
+    err = _compare_in_process(tmp_path, capsys, "--output-dir", str(out))
+    assert err
+    table = pd.read_csv(out / "compare.csv")
+    assert list(table.columns) == [
+        "model", "smape", "smape_std", "mase", "mase_std", "fit_seconds",
+        "n_parameters", "coverage", "rank", "within_noise",
+    ]  # fmt: skip
+    report = json.loads((out / "compare.json").read_text())
+    for row in report["results"]:
+        assert row["smape_std"] == pytest.approx(
+            np.std(row["smape_by_fold"], ddof=1), abs=1e-4
+        )
+        assert row["mase_std"] == pytest.approx(
+            np.std(row["mase_by_fold"], ddof=1), abs=1e-4
+        )
+    # ranked by MASE
+    assert table["mase"].is_monotonic_increasing
+    assert table["rank"].tolist() == [1, 2, 3, 4]
+    assert report["metrics"]["rank"] == "by MASE, 1 is best"
+    # within noise: the mean fold-by-fold difference to the best is at most its spread
+    folds = {r["model"]: np.array(r["mase_by_fold"]) for r in report["results"]}
+    best = folds[table["model"][0]]
+    for row in table.itertuples():
+        difference = folds[row.model] - best
+        expected = row.rank == 1 or difference.mean() <= np.std(difference, ddof=1)
+        assert row.within_noise == expected
+
+
+def test_printed_table_has_mean_and_spread():
+    import io
+
+    from gatedforecast._cli_compare import (
+        Comparison,
+        ModelResult,
+        print_table,
+        rank_models,
+    )
+
+    def result(name, by_fold):
+        return ModelResult(name, name, float(np.mean(by_fold)), float(np.mean(by_fold)),
+                           0.1, 0, smape_by_fold=by_fold, mase_by_fold=by_fold)  # fmt: skip
+
+    results = [result("a", [1.0, 1.2, 1.4]), result("b", [1.1, 1.1, 1.6]),
+               result("c", [3.0, 3.1, 3.2])]  # fmt: skip
+    rank_models(results)
+    assert [r.rank for r in results] == [1, 2, 3]
+    assert [r.within_noise for r in results] == [True, True, False]
+
+    table = Comparison(None, {}, [], results, None, None).table()
+    stream = io.StringIO()
+    print_table(table, "title", 0.9, stream)
+    text = stream.getvalue()
+    assert "1.200 ± 0.200" in text  # MASE of a: mean ± standard deviation
+    assert "best" in text
+    assert "within noise" in text
+
+
+def test_baselines_add_ets_and_theta(tmp_path, capsys):
+    pytest.importorskip("statsmodels")
+    path = _write(tmp_path, _quarterly())
+    out = tmp_path / "out"
+    # season 1 keeps AutoETS's search short
+    options = "--horizon 4 --folds 1 --season 1 --baselines --interval-method none"
+    code = main(["compare", str(path), *opts(options), *TINY, "--no-plot",
+                 "--output-dir", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    report = json.loads((out / "compare.json").read_text())
+    results = {r["model"]: r for r in report["results"]}
+    assert set(results) == {"GRU", "LSTM", "naive", "ETS", "Theta"}
+    assert "AutoETS" in results["ETS"]["estimator"]
+    assert "ThetaForecaster" in results["Theta"]["estimator"]
+    for name in ("ETS", "Theta"):
+        assert np.isfinite(results[name]["smape"])
+
+
+def test_baselines_without_statsmodels_is_one_error_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "statsmodels", None)
+    path = _write(tmp_path, _quarterly())
+    line = _error(
+        capsys, "compare", path, "--baselines", "--output-dir", tmp_path / "o"
+    )
+    assert "--baselines needs statsmodels" in line
+    assert "pip install statsmodels" in line
