@@ -54,6 +54,9 @@ class ModelResult:
     mase_by_fold: list = field(default_factory=list)
     fit_seconds_by_fold: list = field(default_factory=list)
     mae_by_step: list = field(default_factory=list)
+    #: absolute error of each step over its series' MASE scale, mean over folds,
+    #: series and targets
+    scaled_error_by_step: list = field(default_factory=list)
     #: share of actual values inside the --coverage intervals; NaN without intervals
     coverage: float = float("nan")
     coverage_by_fold: list = field(default_factory=list)
@@ -121,6 +124,9 @@ class Comparison:
                     "each fold's training part; mean over series, targets and folds"
                 ),
                 "fit_seconds": "mean fit time per fold (sktime evaluate's fit_time)",
+                "scaled_error_by_step": "absolute error of each horizon step over the "
+                "MASE scale of its series and target, mean over folds, series and "
+                "targets (the error by step of compare.png)",
                 "mae_by_step": "mean absolute error of each horizon step, over folds, "
                 "series and targets",
                 "coverage": (
@@ -146,6 +152,7 @@ class Comparison:
                     "mase_by_fold": _rounded(r.mase_by_fold),
                     "fit_seconds_by_fold": _rounded(r.fit_seconds_by_fold, 3),
                     "mae_by_step": _rounded(r.mae_by_step),
+                    "scaled_error_by_step": _rounded(r.scaled_error_by_step),
                     "coverage_by_fold": _rounded(r.coverage_by_fold),
                 }
                 for r in sorted(self.results, key=lambda r: (r.rank, r.name))
@@ -278,24 +285,50 @@ def _per_series(frame: pd.DataFrame):
         yield None, frame
 
 
+def mase_scale(insample, season: int = 1) -> float:
+    """MASE's denominator: the mean absolute ``season``-step difference of the
+    training part; NaN where it is undefined or 0."""
+    insample = np.asarray(insample, float)
+    if len(insample) <= season:
+        return float("nan")
+    scale = float(np.mean(np.abs(insample[season:] - insample[:-season])))
+    return scale if scale > 0 else float("nan")
+
+
 def score_fold(y_train, y_test, y_pred, season: int, horizon: int):
-    """sMAPE, MASE (means over series and targets) and absolute errors by step."""
+    """sMAPE, MASE (means over series and targets), absolute errors by step, and
+    scaled absolute errors by step (each over its series' MASE scale, so that
+    series of different scales weigh alike)."""
     train = dict(_per_series(y_train))
     pred = dict(_per_series(y_pred))
-    smapes, mases, by_step = [], [], np.zeros(horizon)
-    count = np.zeros(horizon)
+    smapes, mases = [], []
+    by_step, count = np.zeros(horizon), np.zeros(horizon)
+    scaled, scaled_count = np.zeros(horizon), np.zeros(horizon)
     for key, actual in _per_series(y_test):
         forecast = pred[key].reindex(actual.index)
         for column in actual.columns:
             a = actual[column].to_numpy(float)
             f = forecast[column].to_numpy(float)
+            insample = train[key][column].to_numpy(float)
             smapes.append(smape(a, f))
-            mases.append(mase(a, f, train[key][column].to_numpy(float), season))
+            mases.append(mase(a, f, insample, season))
             errors = np.abs(a - f)[:horizon]
             by_step[: len(errors)] += errors
             count[: len(errors)] += 1
+            scale = mase_scale(insample, season)
+            if np.isfinite(scale):
+                scaled[: len(errors)] += errors / scale
+                scaled_count[: len(errors)] += 1
     mase_value = float(np.nanmean(mases)) if np.isfinite(mases).any() else float("nan")
-    return float(np.mean(smapes)), mase_value, by_step / np.maximum(count, 1)
+    scaled_by_step = np.where(
+        scaled_count > 0, scaled / np.maximum(scaled_count, 1), np.nan
+    )
+    return (
+        float(np.mean(smapes)),
+        mase_value,
+        by_step / np.maximum(count, 1),
+        scaled_by_step,
+    )
 
 
 def _intervals(forecaster, horizon: int, coverage: float):
@@ -498,6 +531,7 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
             mase_by_fold=[s[1] for s in scores],
             fit_seconds_by_fold=frame["fit_time"].astype(float).tolist(),
             mae_by_step=np.mean([s[2] for s in scores], axis=0).tolist(),
+            scaled_error_by_step=_nanmean_steps([s[3] for s in scores]),
             last_pred=frame["y_pred"].iloc[-1],
             last_interval=intervals[-1],
             coverage=coverages_all,
@@ -584,6 +618,14 @@ def _cutoff_value(data: Dataset, cutoff):
     return cutoff
 
 
+def _nanmean_steps(values) -> list:
+    values = np.asarray(values, float)
+    seen = np.isfinite(values).any(axis=0)
+    sums = np.nansum(values, axis=0)
+    counts = np.maximum(np.isfinite(values).sum(axis=0), 1)
+    return np.where(seen, sums / counts, np.nan).tolist()
+
+
 def _nanmean(values) -> float:
     values = np.asarray(values, float)
     return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
@@ -611,9 +653,17 @@ def write_outputs(
     return [csv, js, *draw(plot_comparison, directory / "compare.png", log, comparison)]
 
 
+def model_colours(comparison: Comparison) -> dict:
+    """A fixed colour per model, by its place in the comparison (GRU, LSTM, naive,
+    seasonal naive, ETS, Theta), so that a model keeps its colour from run to run
+    whatever its rank."""
+    return {r.name: f"C{i % 10}" for i, r in enumerate(comparison.results)}
+
+
 def plot_comparison(comparison: Comparison, path) -> None:
     """Last fold's forecasts of each model against the actual values (first series,
-    first target), and the mean absolute error by horizon step."""
+    first target), with the fold's sMAPE of that series in the legend, and the
+    scaled absolute error by horizon step over all folds and series."""
     from ._cli_plot import pyplot, x_values
 
     plt = pyplot()
@@ -622,24 +672,26 @@ def plot_comparison(comparison: Comparison, path) -> None:
     key, train = next(_per_series(comparison.last_train))
     test = dict(_per_series(comparison.last_test))[key]
     history = train[target].iloc[-max(4 * comparison.settings["horizon"], 36) :]
+    colours = model_colours(comparison)
+    ranked = sorted(comparison.results, key=lambda r: (r.rank, r.name))
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7.5), constrained_layout=True)
     top.plot(x_values(history.index), history.to_numpy(), color="0.35", label="history")
-    top.plot(
-        x_values(test.index),
-        test[target].to_numpy(),
-        color="black",
-        lw=2,
-        label="actual",
-    )
-    for result in sorted(comparison.results, key=lambda r: r.rank):
+    actual = test[target].to_numpy(float)
+    top.plot(x_values(test.index), actual, color="black", lw=2, label="actual")
+    # the y range follows the data and the forecasts; wide bands are cut off
+    shown = [history.to_numpy(float), actual]
+    for result in ranked:
         pred = dict(_per_series(result.last_pred))[key][target].reindex(test.index)
-        (line,) = top.plot(
+        forecast = pred.to_numpy(float)
+        shown.append(forecast)
+        top.plot(
             x_values(test.index),
-            pred.to_numpy(),
+            forecast,
+            color=colours[result.name],
             marker="o",
             ms=3,
-            label=f"{result.name}: sMAPE {result.smape:.2f}",
+            label=f"{result.name}: sMAPE {smape(actual, forecast):.2f}",
         )
         if result.last_interval is not None:
             bounds = dict(_per_series(result.last_interval))[key]
@@ -649,9 +701,15 @@ def plot_comparison(comparison: Comparison, path) -> None:
                 x_values(test.index),
                 lower.to_numpy(),
                 upper.to_numpy(),
-                color=line.get_color(),
+                color=colours[result.name],
                 alpha=0.12,
             )
+    values = np.concatenate(shown)
+    values = values[np.isfinite(values)]
+    if len(values):
+        low, high = float(values.min()), float(values.max())
+        pad = 0.08 * (high - low) or 0.08 * max(abs(high), 1.0)
+        top.set_ylim(low - pad, high + pad)
     where = (
         ""
         if key is None
@@ -663,16 +721,25 @@ def plot_comparison(comparison: Comparison, path) -> None:
         if coverage
         else ""
     )
-    top.set_title(f"Last fold: {target}{where}{note}", fontsize=10)
+    top.set_title(f"Last fold: {target}{where}; sMAPE of this fold{note}", fontsize=10)
+    top.set_xlabel(data.time_col)
+    top.set_ylabel(target)
     top.legend(fontsize=8, loc="upper left")
 
     steps = np.arange(1, comparison.settings["horizon"] + 1)
-    for result in sorted(comparison.results, key=lambda r: r.rank):
-        bottom.plot(steps, result.mae_by_step, marker="o", ms=3, label=result.name)
+    for result in ranked:
+        bottom.plot(
+            steps,
+            result.scaled_error_by_step,
+            color=colours[result.name],
+            marker="o",
+            ms=3,
+            label=result.name,
+        )
     bottom.set_xlabel("horizon step")
-    bottom.set_ylabel("mean absolute error")
+    bottom.set_ylabel("absolute error / MASE scale")
     bottom.set_title(
-        f"Error by horizon step, mean over {len(comparison.folds)} fold(s)"
+        f"Scaled error by horizon step, mean over {len(comparison.folds)} fold(s)"
         + (" and all series" if data.is_panel else ""),
         fontsize=10,
     )

@@ -218,9 +218,13 @@ def plot_forecast(data: Dataset, y_pred_and_intervals, path, max_series: int = 4
                     alpha=0.15,
                     label=f"{target} {coverage:.0%} interval",
                 )
+        targets = ", ".join(data.targets)
         ax.set_title(
-            data.source if key is None else f"{data.id_col} = {key}", fontsize=10
+            targets if key is None else f"{targets}: {data.id_col} = {key}",
+            fontsize=10,
         )
+        ax.set_xlabel(data.time_col)
+        ax.set_ylabel(targets)
         ax.legend(fontsize=8, loc="upper left")
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -812,3 +812,132 @@ def test_baselines_without_statsmodels_is_one_error_line(tmp_path, capsys, monke
     )
     assert "--baselines needs statsmodels" in line
     assert "pip install statsmodels" in line
+
+
+# ---------------------------------------------------------------------- plots
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plots draw, kept open."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)
+    return kept
+
+
+def _comparison():
+    from gatedforecast._cli_compare import Comparison, ModelResult
+    from gatedforecast._cli_data import Dataset
+
+    index = pd.period_range("2000-01", periods=24, freq="M")
+    y = pd.DataFrame({"sales": 100 + np.arange(24.0)}, index=index)
+    y.index.name = "month"
+    train, test = y.iloc[:20], y.iloc[20:]
+    data = Dataset(y, "f.csv", "month", ["sales"], lengths={None: 24}, freq="M")
+
+    def result(name, offset, rank, band=None):
+        pred = test + offset
+        interval = None
+        if band is not None:
+            columns = pd.MultiIndex.from_tuples(
+                [("sales", 0.9, "lower"), ("sales", 0.9, "upper")]
+            )
+            interval = pd.DataFrame(
+                np.c_[pred["sales"] - band, pred["sales"] + band],
+                index=test.index,
+                columns=columns,
+            )
+        return ModelResult(name, name, 50.0, 1.0, 0.0, 0, rank=rank,
+                           scaled_error_by_step=[float(offset)] * 4,
+                           last_pred=pred, last_interval=interval)  # fmt: skip
+
+    results = [
+        result("GRU", 2.0, 2),
+        result("LSTM", 1.0, 1),
+        result("naive", 3.0, 3, 1e4),
+    ]
+    settings = {"horizon": 4, "coverage": 0.9}
+    return Comparison(data, settings, [{}, {}], results, train, test)
+
+
+def test_compare_png_shows_the_fold_and_keeps_colours_and_range(tmp_path, figures):
+    from gatedforecast._cli_compare import plot_comparison, smape
+
+    comparison = _comparison()
+    plot_comparison(comparison, tmp_path / "compare.png")
+    assert _png(tmp_path / "compare.png")
+    top, bottom = figures[0].axes
+    labels = {line.get_label(): line for line in top.get_lines()}
+    actual = comparison.last_test["sales"].to_numpy()
+    # the legend has this fold's sMAPE, not the mean over folds (50.0)
+    gru = f"GRU: sMAPE {smape(actual, actual + 2.0):.2f}"
+    assert gru in labels
+    # colours by model, not rank: GRU is first in the comparison, ranked second
+    assert labels[gru].get_color() == "C0"
+    assert {line.get_label(): line.get_color() for line in bottom.get_lines()} == {
+        "LSTM": "C1", "GRU": "C0", "naive": "C2"
+    }  # fmt: skip
+    # the naive band of ±10,000 does not set the range: the data and forecasts do
+    low, high = top.get_ylim()
+    assert 90 < low < 100
+    assert 120 < high < 130
+    # a scaled error by step, with labelled axes
+    assert bottom.get_lines()[0].get_ydata().tolist() == [1.0] * 4
+    assert "MASE scale" in bottom.get_ylabel()
+    assert top.get_xlabel() == "month"
+    assert top.get_ylabel() == "sales"
+
+
+def test_the_scaled_error_weighs_series_of_different_scales_alike():
+    from gatedforecast._cli_compare import score_fold
+
+    def frame(values, key):
+        index = pd.MultiIndex.from_product([[key], range(len(values))])
+        return pd.DataFrame({"v": values}, index=index)
+
+    small, large = np.arange(10.0), 1000 * np.arange(10.0)
+    train = pd.concat([frame(small[:8], "a"), frame(large[:8], "b")])
+    test = pd.concat([frame(small[8:], "a"), frame(large[8:], "b")])
+    test.index = pd.MultiIndex.from_tuples([("a", 8), ("a", 9), ("b", 8), ("b", 9)])
+    pred = test.copy()
+    pred.loc["a", "v"] = small[8:] + 1  # one step of its scale
+    pred.loc["b", "v"] = large[8:] + 1000
+    _, _, mae, scaled = score_fold(train, test, pred, 1, 2)
+    assert mae.tolist() == [500.5, 500.5]
+    assert scaled.tolist() == [1.0, 1.0]
+
+
+def test_forecast_png_is_titled_by_the_target(tmp_path, figures):
+    from gatedforecast._cli_data import Dataset
+    from gatedforecast._cli_forecast import plot_forecast
+
+    index = pd.period_range("2000-01", periods=24, freq="M")
+    y = pd.DataFrame({"sales": np.arange(24.0)}, index=index)
+    data = Dataset(
+        y, "/data/raw/sales_2024.csv", "month", ["sales"], lengths={None: 24}
+    )
+    pred = pd.DataFrame({"sales": [24.0, 25.0]}, index=index[-2:] + 2)
+    plot_forecast(data, (pred, None, 0.9), tmp_path / "forecast.png")
+    ax = figures[0].axes[0]
+    assert ax.get_title() == "sales"
+    assert ax.get_xlabel() == "month"
+
+
+def test_plot_history_keeps_its_labels_in_the_saved_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    from gatedforecast.plotting import plot_history
+
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [3.0, 2.0, 1.0],
+                            "val_loss": [np.nan] * 3})  # fmt: skip
+    ax = plot_history(history, title="GRUForecaster")
+    assert isinstance(ax.figure.get_layout_engine(), ConstrainedLayoutEngine)
+    ax.figure.savefig(tmp_path / "history.png")
+    ax.figure.canvas.draw()
+    inside = ax.figure.bbox
+    for label in (ax.xaxis.label, ax.yaxis.label, ax.title):
+        box = label.get_window_extent()
+        assert inside.x0 <= box.x0
+        assert box.x1 <= inside.x1
+        assert inside.y0 <= box.y0
+        assert box.y1 <= inside.y1
