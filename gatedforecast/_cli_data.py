@@ -47,8 +47,12 @@ class Dataset:
     id_col: str | None = None
     freq: str | None = None
     lengths: dict = field(default_factory=dict)
-    #: "start"/"end": the file had timestamps, held here as periods (see as_periods)
+    #: "start"/"end": the file had timestamps, held here as periods (see as_periods);
+    #: "period": the file had periods (such as 1959Q1), written back as periods
     time_how: str | None = None
+    #: the zone (or UTC offset) the file's timestamps were in: the times are held in
+    #: UTC, without a zone, and written back in this zone; None for naive times
+    tz: object = None
 
     @property
     def n_series(self) -> int:
@@ -65,6 +69,14 @@ class Dataset:
             return
         for key, frame in self.y.groupby(level=0, sort=False):
             yield key, frame.droplevel(0)
+
+    def output_times(self, index: pd.Index) -> pd.Index:
+        """Times as the file wrote them: timestamps where it had timestamps,
+        periods where it had periods, in the file's zone where it had one."""
+        times = to_timestamps(index, self.time_how)
+        if self.tz is not None and isinstance(times, pd.DatetimeIndex):
+            times = times.tz_localize("UTC").tz_convert(self.tz)
+        return times
 
     def describe(self) -> str:
         shortest, longest = min(self.lengths.values()), max(self.lengths.values())
@@ -96,8 +108,12 @@ def airline() -> Dataset:
 
 
 # ---------------------------------------------------------------------- files
-def read_table(path: str) -> pd.DataFrame:
-    """A CSV or Parquet file as a DataFrame, or a :class:`CLIError`."""
+def read_table(path: str, id_col: str | None = None) -> pd.DataFrame:
+    """A CSV or Parquet file as a DataFrame, or a :class:`CLIError`.
+
+    The ids of a CSV (``id_col``) are read as the text they are written as, so
+    that ``00123`` stays ``00123`` and ``7`` and ``007`` stay two series.
+    """
     file = Path(path)
     if not file.exists():
         raise CLIError(f"{path}: no such file")
@@ -117,7 +133,7 @@ def read_table(path: str) -> pd.DataFrame:
             ) from error
     else:
         try:
-            frame = pd.read_csv(file)
+            frame = pd.read_csv(file, dtype=None if id_col is None else {id_col: str})
         except pd.errors.EmptyDataError as error:
             raise CLIError(f"{path}: the file is empty") from error
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
@@ -216,8 +232,22 @@ def _check_targets(frame, path, targets):
         frame[target] = values
 
 
-def _parse_time(column: pd.Series, path: str, name: str) -> pd.Series:
-    """Integer steps or timestamps; anything else is a :class:`CLIError`."""
+#: quarters written as text: 1959Q1, 1959-Q1, 1959 Q1
+_QUARTER_TEXT = r"\d{4}\s*-?\s*[Qq][1-4]"
+#: a UTC offset (or Z) after the time of day at the end of a timestamp as text
+_OFFSET_TEXT = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _parse_time(column: pd.Series, path: str, name: str):
+    """``(times, how, tz)``: integer steps or timestamps, and how to write them back.
+
+    Timestamps with a zone or UTC offset are converted to UTC and held without a
+    zone, so that a series across a change of daylight saving time is regular;
+    ``tz`` is the zone to write them back in: the column's zone, the one UTC
+    offset of the text, or UTC when the text has several offsets. ``how`` is
+    ``"period"`` when the file holds periods (a Parquet period column, or quarters
+    such as ``1959Q1``), else ``None``. Anything else is a :class:`CLIError`.
+    """
     if column.isna().any():
         row = int(np.flatnonzero(column.isna().to_numpy())[0])
         raise CLIError(f"{path}: time column {name!r} is empty in data row {row + 1}")
@@ -226,22 +256,37 @@ def _parse_time(column: pd.Series, path: str, name: str) -> pd.Series:
             f"{path}: time column {name!r} holds booleans, not dates or steps"
         )
     if pd.api.types.is_integer_dtype(column):
-        return column.astype(np.int64)
+        return column.astype(np.int64), None, None
     if pd.api.types.is_float_dtype(column):
         if (column == np.round(column)).all():
-            return column.astype(np.int64)
+            return column.astype(np.int64), None, None
         raise CLIError(
             f"{path}: time column {name!r} holds fractional numbers; use dates or "
             "integer time steps"
         )
     if isinstance(column.dtype, pd.DatetimeTZDtype):
-        return column.dt.tz_localize(None)
+        return column.dt.tz_convert("UTC").dt.tz_localize(None), None, column.dt.tz
     if pd.api.types.is_datetime64_any_dtype(column):
-        return column
+        return column, None, None
     if isinstance(column.dtype, pd.PeriodDtype):
-        return column.dt.to_timestamp()
+        return column.dt.to_timestamp(), "period", None
     text = column.astype(str).str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    if text.str.fullmatch(_QUARTER_TEXT).all():
+        quarters = text.str.replace(r"[\s-]", "", regex=True).str.upper()
+        periods = pd.PeriodIndex(quarters.to_numpy(), freq="Q")
+        return pd.Series(periods.to_timestamp(), index=column.index), "period", None
+    offsets = text.str.extract(_OFFSET_TEXT, expand=False)
+    zoned = offsets.notna()
+    if zoned.any() and not zoned.all():
+        row = int(np.flatnonzero((zoned != zoned.iloc[0]).to_numpy())[0])
+        raise CLIError(
+            f"{path}: time column {name!r} mixes times with and without a UTC offset "
+            f"({column.iloc[0]!r} in data row 1, {column.iloc[row]!r} in data row "
+            f"{row + 1}); give every time an offset, or none"
+        )
+    parsed = pd.to_datetime(
+        text, errors="coerce", format="mixed", utc=bool(zoned.all())
+    )
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
@@ -249,9 +294,14 @@ def _parse_time(column: pd.Series, path: str, name: str) -> pd.Series:
             f"{path}: time column {name!r} has a value that is not a date: "
             f"{column.iloc[row]!r} in data row {row + 1}"
         )
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed
+    if not zoned.all():
+        return parsed, None, None
+    # one offset throughout: written back with it; several (daylight saving time):
+    # written back in UTC, the only zone the text determines
+    tz = "UTC"
+    if offsets.nunique() == 1:
+        tz = pd.Timestamp(text.iloc[0]).tz
+    return parsed.dt.tz_localize(None), None, tz
 
 
 def _regular_index(times: pd.Series, path: str, name: str, which: str):
@@ -312,8 +362,8 @@ def as_periods(index: pd.DatetimeIndex):
 
 
 def to_timestamps(index: pd.Index, how: str | None) -> pd.Index:
-    """Undo :func:`as_periods`."""
-    if how is None or not isinstance(index, pd.PeriodIndex):
+    """Undo :func:`as_periods` (periods the file gave, ``how="period"``, stay)."""
+    if how not in ("start", "end") or not isinstance(index, pd.PeriodIndex):
         return index
     stamps = index.to_timestamp(how=how)
     return stamps.normalize() if how == "end" else stamps
@@ -326,17 +376,18 @@ def load_dataset(
     id_col: str | None = None,
 ) -> Dataset:
     """Read ``path`` and turn it into a checked :class:`Dataset`."""
-    frame = read_table(path)
+    frame = read_table(path, id_col)
     time_col, targets = _check_columns(frame, path, time_col, targets, id_col)
     _check_targets(frame, path, targets)
-    times = _parse_time(frame[time_col], path, time_col)
+    times, given_as, tz = _parse_time(frame[time_col], path, time_col)
 
     if id_col is None:
         index, freq = _regular_index(times, path, time_col, "")
         index, how = as_periods(index)
         order = np.argsort(times.to_numpy(), kind="stable")
         y = frame[targets].iloc[order].set_axis(index, axis=0)
-        return Dataset(y, path, time_col, targets, None, freq, {None: len(y)}, how)
+        how = given_as or how
+        return Dataset(y, path, time_col, targets, None, freq, {None: len(y)}, how, tz)
 
     if frame[id_col].isna().any():
         row = int(np.flatnonzero(frame[id_col].isna().to_numpy())[0])
@@ -369,7 +420,8 @@ def load_dataset(
             "start, some at the end of their periods); a global model needs one kind"
         )
     y = pd.concat(frames)
-    return Dataset(y, path, time_col, targets, id_col, freqs.pop(), lengths, hows.pop())
+    how = given_as or hows.pop()
+    return Dataset(y, path, time_col, targets, id_col, freqs.pop(), lengths, how, tz)
 
 
 # ---------------------------------------------------------------------- seasons
@@ -394,6 +446,24 @@ def season_for(freq: str | None) -> int:
     if match is None or match.group(1) not in ("", "1"):
         return 1
     return _SEASONS.get(match.group(2), 1)
+
+
+def check_finite(forecasts: pd.DataFrame, who: str, data: Dataset) -> None:
+    """Refuse, in one line, forecasts that are not finite numbers."""
+    values = forecasts.to_numpy(dtype=np.float64)
+    if np.isfinite(values).all():
+        return
+    largest = float(np.nanmax(np.abs(data.y.to_numpy(dtype=np.float64))))
+    advice = (
+        "values this large overflow the computation: rescale the target (for "
+        "example to thousands or millions) first"
+        if largest > 1e100
+        else "try fewer --epochs, --baseline last or a shorter --window-length"
+    )
+    raise CLIError(
+        f"{who} forecast values that are not finite numbers (inf or NaN); the data's "
+        f"largest absolute value is {largest:.3g}: {advice}"
+    )
 
 
 def min_window(options, season: int) -> int:

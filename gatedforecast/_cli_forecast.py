@@ -7,9 +7,15 @@ import time
 import numpy as np
 import pandas as pd
 
-from ._cli_data import CLIError, Dataset, min_window, network_params, to_timestamps
+from ._cli_data import CLIError, Dataset, check_finite, min_window, network_params
 
 __all__ = ["run_forecast", "write_forecast"]
+
+
+def first_sentence(error: Exception) -> str:
+    from ._cli_compare import first_sentence
+
+    return first_sentence(error)
 
 
 def _one_line(error: Exception) -> str:
@@ -37,6 +43,32 @@ def check_enough_data(data: Dataset, options, season: int) -> None:
         )
 
 
+def _count_trainings(forecaster) -> list:
+    """The epochs of each training of ``forecaster``'s next fit, as a list that
+    fills as it trains: the default conformal fit trains twice when it holds out
+    many windows (once without them, to calibrate; once on all of them)."""
+    epochs = []
+    record = forecaster._record_history
+
+    def counted(result, continued):
+        epochs.append(result.n_epochs)
+        return record(result, continued)
+
+    forecaster._record_history = counted
+    return epochs
+
+
+def _epochs(trainings: list) -> str:
+    """What :func:`_count_trainings` saw, in words."""
+    if len(trainings) == 2:
+        first, second = trainings
+        return (
+            f"{first + second} epochs in two trainings ({first} with the last windows "
+            f"held out to calibrate the intervals, then {second} on all windows)"
+        )
+    return f"{sum(trainings)} epochs"
+
+
 def run_forecast(data: Dataset, options, season: int, log):
     """The fitted forecaster, its point forecasts and its intervals (or ``None``)."""
     check_enough_data(data, options, season)
@@ -45,19 +77,34 @@ def run_forecast(data: Dataset, options, season: int, log):
     log(f"fitting {name} on {data.describe()} ...")
     started = time.perf_counter()
     fh = np.arange(1, options.horizon + 1)
+    trainings = _count_trainings(forecaster)
     try:
         forecaster.fit(data.y, fh=fh)
     except (ValueError, TypeError) as error:
         raise CLIError(f"{name} could not be fitted: {_one_line(error)}") from error
+    finally:
+        del forecaster._record_history
     log(
-        f"fitted in {time.perf_counter() - started:.1f} s: {forecaster.n_epochs_} "
-        f"epochs, {forecaster.n_parameters_:,} parameters"
+        f"fitted in {time.perf_counter() - started:.1f} s: {_epochs(trainings)}, "
+        f"{forecaster.n_parameters_:,} parameters"
     )
-    y_pred = forecaster.predict()
+    try:
+        y_pred = forecaster.predict()
+    except (ValueError, TypeError) as error:
+        raise CLIError(f"{name} could not forecast: {_one_line(error)}") from error
+    check_finite(y_pred, name, data)
     intervals = None
     # intervals where the forecaster predicts them (sktime's capability:pred_int)
     if forecaster.get_tag("capability:pred_int", False):
-        intervals = forecaster.predict_interval(coverage=options.coverage)
+        try:
+            intervals = forecaster.predict_interval(coverage=options.coverage)
+            check_finite(intervals, f"{name}'s intervals", data)
+        except ValueError as error:
+            log(
+                f"note: {name} has no prediction intervals here "
+                f"({first_sentence(error)}); forecast.csv holds point forecasts only. "
+                "Longer data or a shorter --horizon or --window-length give intervals."
+            )
     else:
         log(
             f"note: {name} does not predict intervals here (capability:pred_int is "
@@ -79,13 +126,11 @@ def forecast_table(
             for bound in ("lower", "upper"):
                 column = intervals[(target, coverage, bound)]
                 table[f"{target}_{bound}"] = column.reindex(table.index).to_numpy()
-    times = table.index.get_level_values(-1)
+    times = data.output_times(table.index.get_level_values(-1))
     table.index = (
-        pd.MultiIndex.from_arrays(
-            [table.index.get_level_values(0), to_timestamps(times, data.time_how)]
-        )
+        pd.MultiIndex.from_arrays([table.index.get_level_values(0), times])
         if data.is_panel
-        else to_timestamps(times, data.time_how)
+        else times
     )
     table = table.reset_index()
     names = [data.id_col, data.time_col] if data.is_panel else [data.time_col]
@@ -96,15 +141,35 @@ def forecast_table(
     return table
 
 
-def write_forecast(data, table, history_plot, directory, plot: bool) -> list:
+#: significant digits of forecast.csv, relative to the largest value of the data
+SIGNIFICANT_DIGITS = 7
+
+
+def float_format(y: pd.DataFrame) -> str:
+    """A ``printf`` format with :data:`SIGNIFICANT_DIGITS` significant digits at
+    the data's scale: the same decimals for every value (``%.4f`` for data in the
+    hundreds), or ``%.7g`` for data whose scale no fixed decimals suit."""
+    values = np.abs(y.to_numpy(dtype=np.float64))
+    largest = float(values.max()) if values.size else 0.0
+    if not 1e-6 <= largest < 1e15:
+        return f"%.{SIGNIFICANT_DIGITS}g"
+    decimals = SIGNIFICANT_DIGITS - 1 - int(np.floor(np.log10(largest)))
+    return f"%.{max(decimals, 0)}f"
+
+
+def write_forecast(data, table, history_plot, directory, plot: bool, log=None) -> list:
+    """``forecast.csv`` and (with ``plot``, where matplotlib is installed)
+    ``forecast.png`` in ``directory``; the paths written."""
+    from ._cli_plot import draw
+
     directory.mkdir(parents=True, exist_ok=True)
     csv = directory / "forecast.csv"
-    table.to_csv(csv, index=False)
+    table.to_csv(csv, index=False, float_format=float_format(data.y))
     written = [csv]
     if plot:
-        png = directory / "forecast.png"
-        plot_forecast(data, history_plot, png)
-        written.append(png)
+        written += draw(
+            plot_forecast, directory / "forecast.png", log, data, history_plot
+        )
     return written
 
 
@@ -153,9 +218,13 @@ def plot_forecast(data: Dataset, y_pred_and_intervals, path, max_series: int = 4
                     alpha=0.15,
                     label=f"{target} {coverage:.0%} interval",
                 )
+        targets = ", ".join(data.targets)
         ax.set_title(
-            data.source if key is None else f"{data.id_col} = {key}", fontsize=10
+            targets if key is None else f"{targets}: {data.id_col} = {key}",
+            fontsize=10,
         )
+        ax.set_xlabel(data.time_col)
+        ax.set_ylabel(targets)
         ax.legend(fontsize=8, loc="upper left")
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -27,7 +27,9 @@ examples:
 
 writes compare.csv, compare.json and compare.png into --output-dir.
 sMAPE and MASE follow the M4 competition (MASE with seasonal period --season);
-fit s is the mean fit time per fold; rank is by sMAPE.
+fit s is the mean fit time per fold; sMAPE and MASE show mean ± standard
+deviation over the folds; rank is by MASE, and "within noise" marks a model whose
+difference to the best is within the fold-to-fold spread.
 """
 
 _EPILOG_FORECAST = """\
@@ -206,6 +208,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "-v", "--verbose", action="store_true", help="a progress bar per network fit"
     )
     run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress lines; notes, warnings and errors still show",
+    )
+    run.add_argument(
         "--debug", action="store_true", help="show the full traceback of errors"
     )
 
@@ -239,12 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(compare)
-    compare.add_argument_group("evaluation").add_argument(
+    evaluation = compare.add_argument_group("evaluation")
+    evaluation.add_argument(
         "--folds",
         type=_positive_int,
         default=3,
         metavar="K",
         help="folds of --horizon steps at the end of each series (default: 3)",
+    )
+    evaluation.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also compare the classical ETS (sktime's AutoETS) and Theta "
+        "(ThetaForecaster) forecasts, with the season; needs statsmodels",
     )
     forecast = commands.add_parser(
         "forecast",
@@ -263,6 +278,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _progress_log(quiet: bool):
+    """The log of the commands: every line, or with ``quiet`` only the notes,
+    warnings and errors."""
+    if not quiet:
+        return _log
+
+    def log(message: str) -> None:
+        if message.startswith(("note:", "warning:", "error:")):
+            _log(message)
+
+    return log
 
 
 def _load(options):
@@ -318,6 +346,22 @@ def _settle(data, options, season: int) -> None:
     options.baseline = trial.baseline
 
 
+def _check_device(device: str) -> None:
+    """Refuse a device this machine lacks before any work, naming the option."""
+    import re
+
+    from ._cli_data import CLIError
+    from .devices import resolve_device
+
+    try:
+        resolve_device(device)
+    except (ValueError, TypeError) as error:
+        # the library speaks of device="cpu"; here the option is --device cpu
+        text = " ".join(str(error).split())
+        text = re.sub(r"""device=(["'])(.*?)\1""", r"--device \2", text)
+        raise CLIError(text) from error
+
+
 def _run(options) -> int:
     from ._cli_data import CLIError
 
@@ -334,6 +378,11 @@ def _run(options) -> int:
         raise CLIError(
             "--interval-method mc_dropout samples dropout masks: set --dropout"
         )
+    _check_device(options.device)
+    if options.command == "compare" and options.baselines:
+        from ._cli_compare import require_statsmodels
+
+        require_statsmodels()
     data, season = _load(options)
     output = Path(options.output_dir)
     try:
@@ -343,26 +392,27 @@ def _run(options) -> int:
             f"cannot create --output-dir {output}: {error.strerror}"
         ) from error
     started = time.perf_counter()
+    log = _progress_log(options.quiet)
 
     if options.command == "compare":
         from ._cli_compare import print_table, run_compare, write_outputs
 
-        _log(
+        log(
             f"compare: {data.describe()}; horizon {options.horizon}, "
             f"{options.folds} fold(s), season {season}"
         )
-        comparison = run_compare(data, options, season, _log)
+        comparison = run_compare(data, options, season, log)
         title = (
             f"{data.source}: horizon {options.horizon}, {options.folds} fold(s), "
             f"season {season}; networks: {options.epochs} epochs, baseline "
             f"{options.baseline}"
         )
         print_table(comparison.table(), title, options.coverage)
-        written = write_outputs(comparison, output, plot=not options.no_plot)
+        written = write_outputs(comparison, output, not options.no_plot, log)
     else:
         from ._cli_forecast import forecast_table, run_forecast, write_forecast
 
-        _, y_pred, intervals = run_forecast(data, options, season, _log)
+        _, y_pred, intervals = run_forecast(data, options, season, log)
         table = forecast_table(data, y_pred, intervals, options.coverage)
         print(table.to_string(index=False, max_rows=30))
         written = write_forecast(
@@ -370,9 +420,10 @@ def _run(options) -> int:
             table,
             (y_pred, intervals, options.coverage),
             output,
-            plot=not options.no_plot,
+            not options.no_plot,
+            log,
         )
-    _log(
+    log(
         f"wrote {', '.join(str(p) for p in written)} "
         f"({time.perf_counter() - started:.1f} s)"
     )
@@ -380,7 +431,8 @@ def _run(options) -> int:
 
 
 def _warning_lines(show):
-    """Warnings as ``warning: ...`` lines, each message once; sktime's notice about
+    """Warnings (the library's and numpy's runtime warnings) as ``warning: ...``
+    lines, each message once; sktime's notice about
     its ``remember_data`` default, which concerns none of this, not at all."""
     seen = set()
 
@@ -388,7 +440,7 @@ def _warning_lines(show):
         text = " ".join(str(message).split())
         if issubclass(category, FutureWarning) and "remember_data" in text:
             return
-        if not issubclass(category, UserWarning) or issubclass(
+        if not issubclass(category, (UserWarning, RuntimeWarning)) or issubclass(
             category, (DeprecationWarning, FutureWarning)
         ):
             show(message, category, *args, **kwargs)
@@ -424,10 +476,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:
             from .training import TrainingDivergedError
 
-            if options.debug or not isinstance(error, TrainingDivergedError):
+            if options.debug:
                 raise
-            _log(f"error: {' '.join(str(error).split())}")
-            return 1
+            if isinstance(error, TrainingDivergedError):
+                _log(f"error: {' '.join(str(error).split())}")
+                return 1
+            if isinstance(error, (ValueError, OverflowError)):
+                # the library refuses what it cannot compute with a ValueError
+                # that names the problem: one line, like every other error
+                _log(f"error: {' '.join(str(error).split()) or type(error).__name__}")
+                return 2
+            raise
 
 
 if __name__ == "__main__":

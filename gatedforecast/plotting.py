@@ -35,7 +35,8 @@ def plot_history(history: pd.DataFrame, ax=None, title: str | None = None):
     """
     plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+        # a constrained layout keeps the labels inside the saved figure
+        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     ax.plot(history["epoch"], history["train_loss"], label="training loss")
     if history["val_loss"].notna().any():
         ax.plot(history["epoch"], history["val_loss"], label="validation loss")

@@ -84,11 +84,14 @@ def test_compare_on_a_csv_writes_table_json_and_plot(tmp_path):
     columns = [
         "model",
         "smape",
+        "smape_std",
         "mase",
+        "mase_std",
         "fit_seconds",
         "n_parameters",
         "coverage",
         "rank",
+        "within_noise",
     ]
     assert list(table.columns) == columns
     assert sorted(table["model"]) == sorted(
@@ -385,3 +388,556 @@ def test_every_public_name_resolves():
     assert set(gatedforecast.__all__) <= set(dir(gatedforecast))
     with pytest.raises(AttributeError, match="no attribute 'GRUForcaster'"):
         gatedforecast.GRUForcaster  # noqa: B018
+
+
+# ---------------------------------------------------------------------- times and ids
+def _forecast_in_process(tmp_path, frame, *args):
+    """Run ``forecast`` in-process on ``frame``; the written forecast.csv as text."""
+    path = _write(tmp_path, frame)
+    out = tmp_path / "out"
+    code = main(
+        ["forecast", str(path), *args, *TINY, "--no-plot", "--output-dir", str(out)]
+    )
+    assert code == 0
+    return pd.read_csv(out / "forecast.csv", dtype=str)
+
+
+def test_ids_are_kept_as_written(tmp_path):
+    """00123 stays 00123, and 7 and 007 are two series, not one."""
+    values = np.arange(20.0)
+    frame = pd.DataFrame(
+        {
+            "id": ["00123"] * 20 + ["7"] * 20 + ["007"] * 20,
+            "t": list(range(20)) * 3,
+            "v": np.concatenate([values, 2 * values, 3 * values]),
+        }
+    )
+    table = _forecast_in_process(
+        tmp_path, frame, "--id-col", "id", "--horizon", "2", "--window-length", "4"
+    )
+    assert table["id"].tolist() == ["00123", "00123", "7", "7", "007", "007"]
+    assert table["t"].tolist() == ["20", "21"] * 3
+
+
+def test_quarters_come_back_as_quarters(tmp_path):
+    quarters = pd.period_range("1959Q1", periods=30, freq="Q").astype(str)
+    frame = pd.DataFrame({"quarter": quarters, "gdp": 100 + np.arange(30.0)})
+    table = _forecast_in_process(tmp_path, frame, "--horizon", "3")
+    assert table["quarter"].tolist() == ["1966Q3", "1966Q4", "1967Q1"]
+
+
+def test_utc_offsets_across_daylight_saving_time(tmp_path):
+    """Berlin's clocks jump from 02:00 to 03:00 on 2021-03-28: the offsets change
+    from +01:00 to +02:00, and the series is regular in UTC."""
+    stamps = pd.date_range("2021-03-27", periods=48, freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame(
+        {"time": [t.isoformat() for t in stamps], "load": np.arange(48.0) % 24}
+    )
+    assert {"+01:00", "+02:00"} <= {t[-6:] for t in frame["time"]}
+    table = _forecast_in_process(tmp_path, frame, "--horizon", "2")
+    # several offsets: written back in UTC, one hour after the last time
+    last = stamps[-1].tz_convert("UTC")
+    expected = [last + pd.Timedelta(hours=h) for h in (1, 2)]
+    assert pd.to_datetime(table["time"]).tolist() == expected
+    assert table["time"].str.endswith("+00:00").all()
+
+
+def test_one_utc_offset_is_written_back(tmp_path):
+    stamps = pd.date_range("2021-01-01", periods=48, freq="h", tz="Asia/Kolkata")
+    frame = pd.DataFrame(
+        {"time": [t.isoformat() for t in stamps], "load": np.arange(48.0) % 24}
+    )
+    table = _forecast_in_process(tmp_path, frame, "--horizon", "2")
+    assert table["time"].tolist() == [
+        "2021-01-03 00:00:00+05:30",
+        "2021-01-03 01:00:00+05:30",
+    ]
+
+
+def test_a_zoned_parquet_column_across_daylight_saving_time(tmp_path):
+    pytest.importorskip("pyarrow")
+    stamps = pd.date_range("2021-10-30", periods=48, freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame({"time": stamps, "load": np.arange(48.0) % 24})
+    path = tmp_path / "load.parquet"
+    frame.to_parquet(path)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "forecast",
+            str(path),
+            "--horizon",
+            "2",
+            *TINY,
+            "--no-plot",
+            "--output-dir",
+            str(out),
+        ]
+    )
+    assert code == 0
+    table = pd.read_csv(out / "forecast.csv", dtype=str)
+    # 2021-10-31 has 25 hours in Berlin; the forecasts are in the zone's winter time
+    assert stamps[-1] == pd.Timestamp("2021-10-31 22:00", tz="Europe/Berlin")
+    assert table["time"].tolist() == [
+        "2021-10-31 23:00:00+01:00",
+        "2021-11-01 00:00:00+01:00",
+    ]
+
+
+def test_times_with_and_without_an_offset_are_refused(tmp_path, capsys):
+    frame = _monthly(n=30)
+    frame.loc[3, "date"] = "2015-04-01T00:00:00+02:00"
+    line = _error(capsys, "compare", _write(tmp_path, frame))
+    assert "mixes times with and without a UTC offset" in line
+
+
+# ---------------------------------------------------------------------- the default install
+_WITHOUT_EXTRAS = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class Missing(MetaPathFinder):
+    # matplotlib, rich and pyarrow are extras: the default install has none of them
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("matplotlib", "rich", "pyarrow"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Missing())
+from gatedforecast.cli import main
+code = main(sys.argv[1:])
+assert not {"matplotlib", "rich", "pyarrow"} & {m.split(".")[0] for m in sys.modules}
+sys.exit(code)
+"""
+
+
+def _run_without_extras(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_EXTRAS, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_compare_without_matplotlib_rich_or_pyarrow_succeeds(tmp_path):
+    """The default install (no extras): the table, the csv and the json, one note
+    on how to get the plot, exit code 0."""
+    csv = _write(tmp_path, _monthly(n=40))
+    out = tmp_path / "out"
+    options = opts("--horizon 4 --folds 2 --window-length 12 --interval-method none")
+    result = _run_without_extras("compare", csv, *options, *TINY, "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    notes = [line for line in result.stderr.splitlines() if "matplotlib" in line]
+    assert len(notes) == 1
+    assert notes[0].startswith("note: compare.png not drawn")
+    assert 'pip install "gatedforecast[plot]"' in notes[0]
+    assert "GRU" in result.stdout
+    assert "sMAPE" in result.stdout
+    assert (out / "compare.csv").exists()
+    assert (out / "compare.json").exists()
+    assert not (out / "compare.png").exists()
+    assert "compare.png" not in result.stderr.splitlines()[-1]  # the "wrote" line
+
+
+def test_forecast_without_matplotlib_succeeds_and_parquet_asks_for_pyarrow(tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = _monthly(n=40)
+    out = tmp_path / "out"
+    options = [*opts("--horizon 3 --interval-method none"), *TINY, "--output-dir", out]
+    result = _run_without_extras("forecast", _write(tmp_path, frame), *options)
+    assert result.returncode == 0, result.stderr
+    assert "note: forecast.png not drawn" in result.stderr
+    assert len(pd.read_csv(out / "forecast.csv")) == 3
+
+    path = tmp_path / "data.parquet"
+    frame.to_parquet(path)
+    result = _run_without_extras("forecast", path, *options)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: reading Parquet needs pyarrow; install it with `pip install "
+        "pyarrow` or `pip install 'gatedforecast[cli]'`"
+    ]
+
+
+# ---------------------------------------------------------------------- short data
+def test_compare_on_data_too_short_to_calibrate_the_first_fold(tmp_path, capsys):
+    """60 months, horizon 12, 3 folds: the first fold trains on 24 months, too few
+    to hold out a window for the conformal intervals; point forecasts still count."""
+    out = tmp_path / "out"
+    path = _write(tmp_path, _monthly(n=60))
+    code = main(["compare", str(path), "--horizon", "12", *TINY, "--no-plot",
+                 "--output-dir", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 2
+    assert notes[0].startswith(
+        "note: GRU has no prediction intervals on fold(s) 1 of 3"
+    )
+    assert notes[1].startswith("note: LSTM has no prediction intervals")
+    report = json.loads((out / "compare.json").read_text())
+    results = {r["model"]: r for r in report["results"]}
+    for name in ("GRU", "LSTM"):
+        assert results[name]["coverage"] is None
+        assert results[name]["coverage_by_fold"][0] is None
+        assert all(0 <= c <= 1 for c in results[name]["coverage_by_fold"][1:])
+        assert len(results[name]["smape_by_fold"]) == 3
+    assert 0 <= results["naive"]["coverage"] <= 1
+
+
+@pytest.mark.parametrize("horizon", [14, 27])
+def test_forecast_on_data_too_short_to_calibrate_gives_point_forecasts(
+    tmp_path, capsys, horizon
+):
+    out = tmp_path / "out"
+    path = _write(tmp_path, _monthly(n=40))
+    code = main(["forecast", str(path), "--horizon", str(horizon), *TINY,
+                 "--no-plot", "--output-dir", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "note: GRUForecaster has no prediction intervals here" in err
+    assert "point forecasts only" in err
+    table = pd.read_csv(out / "forecast.csv")
+    assert list(table.columns) == ["date", "sales"]
+    assert len(table) == horizon
+    assert np.isfinite(table["sales"]).all()
+
+
+# ---------------------------------------------------------------------- values out of range
+def test_compare_on_values_near_the_float_limit_is_one_error_line(tmp_path, capsys):
+    frame = _monthly(n=40)
+    frame["sales"] = frame["sales"] * 1e298
+    line = _error(capsys, "compare", _write(tmp_path, frame), "--horizon", "4",
+                  "--folds", "1", "--interval-method", "none",
+                  "--output-dir", tmp_path / "out")  # fmt: skip
+    assert "GRU" in line
+
+
+def test_forecast_on_values_near_the_float_limit_is_one_error_line(tmp_path, capsys):
+    frame = _monthly(n=40)
+    frame["sales"] = frame["sales"] * 1e298
+    line = _error(capsys, "forecast", _write(tmp_path, frame), "--horizon", "4",
+                  "--output-dir", tmp_path / "out")  # fmt: skip
+    assert "GRUForecaster" in line
+
+
+def test_a_value_error_from_the_library_is_one_error_line(
+    tmp_path, capsys, monkeypatch
+):
+    import gatedforecast._cli_forecast as forecast
+
+    def refuse(*args, **kwargs):
+        raise ValueError("The values overflow.\nRescale them.")
+
+    monkeypatch.setattr(forecast, "run_forecast", refuse)
+    path = _write(tmp_path, _monthly(n=40))
+    line = _error(capsys, "forecast", path, "--output-dir", tmp_path / "out")
+    assert line == "error: The values overflow. Rescale them."
+
+
+# ---------------------------------------------------------------------- output form
+def test_an_unavailable_device_names_the_option(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    path = _write(tmp_path, _monthly(n=40))
+    out = str(tmp_path / "out")
+    code = main(["forecast", str(path), "--device", "cuda", "--output-dir", out])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert err[0].startswith("error: --device cuda was requested but CUDA is not")
+    assert err[0].endswith("use --device cpu or --device auto.")
+    assert 'device="' not in err[0]
+
+
+@pytest.mark.parametrize(
+    ("scale", "decimals"), [(1.0, 4), (1e-3, 7), (1e5, 0)]
+)  # fmt: skip
+def test_forecast_csv_has_digits_at_the_data_scale(tmp_path, scale, decimals):
+    """Seven significant digits of the data's largest value, not fifteen."""
+    frame = _monthly(n=40)
+    frame["sales"] = frame["sales"] * scale  # largest value about 150 * scale
+    table = _forecast_in_process(tmp_path, frame, "--horizon", "3")
+    for column in ("sales", "sales_lower", "sales_upper"):
+        places = table[column].str.partition(".")[2].str.len()
+        assert (places == decimals).all(), table[column].tolist()
+
+
+# ---------------------------------------------------------------------- progress
+def _compare_in_process(tmp_path, capsys, *args):
+    path = _write(tmp_path, _monthly(n=40))
+    options = opts("--horizon 4 --folds 2 --window-length 12 --interval-method none")
+    code = main(["compare", str(path), *options, *TINY, "--no-plot",
+                 "--output-dir", str(tmp_path / "out"), *args])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.err.splitlines()
+
+
+def test_compare_reports_each_fold_of_each_model_with_an_estimate(tmp_path, capsys):
+    err = _compare_in_process(tmp_path, capsys)
+    models = ["GRU", "LSTM", "naive", "seasonal naive (sp=12)"]
+    folds = [line.strip() for line in err if " fold " in line and "left)" in line]
+    assert [line.split(" fold ")[0] for line in folds] == [
+        m for m in models for _ in "12"
+    ]
+    assert [line.split(" fold ")[1][:3] for line in folds] == ["1/2", "2/2"] * 4
+    for line in folds:
+        assert " elapsed, about " in line
+    # each model's fold lines come before its "done" line
+    last_gru_fold = next(i for i, x in enumerate(err) if x.startswith("  GRU fold 2/2"))
+    gru_done = next(i for i, x in enumerate(err) if x.startswith("[1/4] GRU: done"))
+    assert last_gru_fold < gru_done
+    assert folds[-1].endswith("about 0 s left)")
+
+
+def test_quiet_keeps_only_notes_warnings_and_errors(tmp_path, capsys):
+    err = _compare_in_process(tmp_path, capsys, "--quiet")
+    assert all(line.startswith(("note:", "warning:")) for line in err), err
+    assert (tmp_path / "out" / "compare.csv").exists()
+
+
+def test_forecast_reports_the_epochs_of_both_trainings(tmp_path, capsys):
+    """The default conformal fit on 60 months holds out many windows, so it trains
+    twice: the report counts both."""
+    path = _write(tmp_path, _monthly(n=60))
+    out = str(tmp_path / "out")
+    code = main(["forecast", str(path), "--horizon", "4", "--epochs", "3",
+                 "--hidden-sizes", "4", "--device", "cpu", "--no-plot",
+                 "--output-dir", out])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    fitted = next(line for line in err.splitlines() if line.startswith("fitted in"))
+    assert ": 6 epochs in two trainings (3 with the last windows held out" in fitted
+    assert "then 3 on all windows" in fitted
+
+
+# ---------------------------------------------------------------------- the table
+def _quarterly(n=32):
+    t = np.arange(n)
+    quarters = pd.period_range("2000Q1", periods=n, freq="Q").astype(str)
+    return pd.DataFrame(
+        {"quarter": quarters, "gdp": 50 + t + 5 * np.sin(t * np.pi / 2)}
+    )
+
+
+def test_the_table_shows_the_fold_spread_and_ranks_by_mase(tmp_path, capsys):
+    out = tmp_path / "out"
+    err = _compare_in_process(tmp_path, capsys, "--output-dir", str(out))
+    assert err
+    table = pd.read_csv(out / "compare.csv")
+    assert list(table.columns) == [
+        "model", "smape", "smape_std", "mase", "mase_std", "fit_seconds",
+        "n_parameters", "coverage", "rank", "within_noise",
+    ]  # fmt: skip
+    report = json.loads((out / "compare.json").read_text())
+    for row in report["results"]:
+        assert row["smape_std"] == pytest.approx(
+            np.std(row["smape_by_fold"], ddof=1), abs=1e-4
+        )
+        assert row["mase_std"] == pytest.approx(
+            np.std(row["mase_by_fold"], ddof=1), abs=1e-4
+        )
+    # ranked by MASE
+    assert table["mase"].is_monotonic_increasing
+    assert table["rank"].tolist() == [1, 2, 3, 4]
+    assert report["metrics"]["rank"] == "by MASE, 1 is best"
+    # within noise: the mean fold-by-fold difference to the best is at most its spread
+    folds = {r["model"]: np.array(r["mase_by_fold"]) for r in report["results"]}
+    best = folds[table["model"][0]]
+    for row in table.itertuples():
+        difference = folds[row.model] - best
+        expected = row.rank == 1 or difference.mean() <= np.std(difference, ddof=1)
+        assert row.within_noise == expected
+
+
+def test_printed_table_has_mean_and_spread():
+    import io
+
+    from gatedforecast._cli_compare import (
+        Comparison,
+        ModelResult,
+        print_table,
+        rank_models,
+    )
+
+    def result(name, by_fold):
+        return ModelResult(name, name, float(np.mean(by_fold)), float(np.mean(by_fold)),
+                           0.1, 0, smape_by_fold=by_fold, mase_by_fold=by_fold)  # fmt: skip
+
+    results = [result("a", [1.0, 1.2, 1.4]), result("b", [1.1, 1.1, 1.6]),
+               result("c", [3.0, 3.1, 3.2])]  # fmt: skip
+    rank_models(results)
+    assert [r.rank for r in results] == [1, 2, 3]
+    assert [r.within_noise for r in results] == [True, True, False]
+
+    table = Comparison(None, {}, [], results, None, None).table()
+    stream = io.StringIO()
+    print_table(table, "title", 0.9, stream)
+    text = stream.getvalue()
+    assert "1.200 ± 0.200" in text  # MASE of a: mean ± standard deviation
+    assert "best" in text
+    assert "within noise" in text
+
+
+def test_baselines_add_ets_and_theta(tmp_path, capsys):
+    pytest.importorskip("statsmodels")
+    path = _write(tmp_path, _quarterly())
+    out = tmp_path / "out"
+    # season 1 keeps AutoETS's search short
+    options = "--horizon 4 --folds 1 --season 1 --baselines --interval-method none"
+    code = main(["compare", str(path), *opts(options), *TINY, "--no-plot",
+                 "--output-dir", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    report = json.loads((out / "compare.json").read_text())
+    results = {r["model"]: r for r in report["results"]}
+    assert set(results) == {"GRU", "LSTM", "naive", "ETS", "Theta"}
+    assert "AutoETS" in results["ETS"]["estimator"]
+    assert "ThetaForecaster" in results["Theta"]["estimator"]
+    for name in ("ETS", "Theta"):
+        assert np.isfinite(results[name]["smape"])
+
+
+def test_baselines_without_statsmodels_is_one_error_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "statsmodels", None)
+    path = _write(tmp_path, _quarterly())
+    line = _error(
+        capsys, "compare", path, "--baselines", "--output-dir", tmp_path / "o"
+    )
+    assert "--baselines needs statsmodels" in line
+    assert "pip install statsmodels" in line
+
+
+# ---------------------------------------------------------------------- plots
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plots draw, kept open."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)
+    return kept
+
+
+def _comparison():
+    from gatedforecast._cli_compare import Comparison, ModelResult
+    from gatedforecast._cli_data import Dataset
+
+    index = pd.period_range("2000-01", periods=24, freq="M")
+    y = pd.DataFrame({"sales": 100 + np.arange(24.0)}, index=index)
+    y.index.name = "month"
+    train, test = y.iloc[:20], y.iloc[20:]
+    data = Dataset(y, "f.csv", "month", ["sales"], lengths={None: 24}, freq="M")
+
+    def result(name, offset, rank, band=None):
+        pred = test + offset
+        interval = None
+        if band is not None:
+            columns = pd.MultiIndex.from_tuples(
+                [("sales", 0.9, "lower"), ("sales", 0.9, "upper")]
+            )
+            interval = pd.DataFrame(
+                np.c_[pred["sales"] - band, pred["sales"] + band],
+                index=test.index,
+                columns=columns,
+            )
+        return ModelResult(name, name, 50.0, 1.0, 0.0, 0, rank=rank,
+                           scaled_error_by_step=[float(offset)] * 4,
+                           last_pred=pred, last_interval=interval)  # fmt: skip
+
+    results = [
+        result("GRU", 2.0, 2),
+        result("LSTM", 1.0, 1),
+        result("naive", 3.0, 3, 1e4),
+    ]
+    settings = {"horizon": 4, "coverage": 0.9}
+    return Comparison(data, settings, [{}, {}], results, train, test)
+
+
+def test_compare_png_shows_the_fold_and_keeps_colours_and_range(tmp_path, figures):
+    from gatedforecast._cli_compare import plot_comparison, smape
+
+    comparison = _comparison()
+    plot_comparison(comparison, tmp_path / "compare.png")
+    assert _png(tmp_path / "compare.png")
+    top, bottom = figures[0].axes
+    labels = {line.get_label(): line for line in top.get_lines()}
+    actual = comparison.last_test["sales"].to_numpy()
+    # the legend has this fold's sMAPE, not the mean over folds (50.0)
+    gru = f"GRU: sMAPE {smape(actual, actual + 2.0):.2f}"
+    assert gru in labels
+    # colours by model, not rank: GRU is first in the comparison, ranked second
+    assert labels[gru].get_color() == "C0"
+    assert {line.get_label(): line.get_color() for line in bottom.get_lines()} == {
+        "LSTM": "C1", "GRU": "C0", "naive": "C2"
+    }  # fmt: skip
+    # the naive band of ±10,000 does not set the range: the data and forecasts do
+    low, high = top.get_ylim()
+    assert 90 < low < 100
+    assert 120 < high < 130
+    # a scaled error by step, with labelled axes
+    assert bottom.get_lines()[0].get_ydata().tolist() == [1.0] * 4
+    assert "MASE scale" in bottom.get_ylabel()
+    assert top.get_xlabel() == "month"
+    assert top.get_ylabel() == "sales"
+
+
+def test_the_scaled_error_weighs_series_of_different_scales_alike():
+    from gatedforecast._cli_compare import score_fold
+
+    def frame(values, key):
+        index = pd.MultiIndex.from_product([[key], range(len(values))])
+        return pd.DataFrame({"v": values}, index=index)
+
+    small, large = np.arange(10.0), 1000 * np.arange(10.0)
+    train = pd.concat([frame(small[:8], "a"), frame(large[:8], "b")])
+    test = pd.concat([frame(small[8:], "a"), frame(large[8:], "b")])
+    test.index = pd.MultiIndex.from_tuples([("a", 8), ("a", 9), ("b", 8), ("b", 9)])
+    pred = test.copy()
+    pred.loc["a", "v"] = small[8:] + 1  # one step of its scale
+    pred.loc["b", "v"] = large[8:] + 1000
+    _, _, mae, scaled = score_fold(train, test, pred, 1, 2)
+    assert mae.tolist() == [500.5, 500.5]
+    assert scaled.tolist() == [1.0, 1.0]
+
+
+def test_forecast_png_is_titled_by_the_target(tmp_path, figures):
+    from gatedforecast._cli_data import Dataset
+    from gatedforecast._cli_forecast import plot_forecast
+
+    index = pd.period_range("2000-01", periods=24, freq="M")
+    y = pd.DataFrame({"sales": np.arange(24.0)}, index=index)
+    data = Dataset(
+        y, "/data/raw/sales_2024.csv", "month", ["sales"], lengths={None: 24}
+    )
+    pred = pd.DataFrame({"sales": [24.0, 25.0]}, index=index[-2:] + 2)
+    plot_forecast(data, (pred, None, 0.9), tmp_path / "forecast.png")
+    ax = figures[0].axes[0]
+    assert ax.get_title() == "sales"
+    assert ax.get_xlabel() == "month"
+
+
+def test_plot_history_keeps_its_labels_in_the_saved_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    from gatedforecast.plotting import plot_history
+
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [3.0, 2.0, 1.0],
+                            "val_loss": [np.nan] * 3})  # fmt: skip
+    ax = plot_history(history, title="GRUForecaster")
+    assert isinstance(ax.figure.get_layout_engine(), ConstrainedLayoutEngine)
+    ax.figure.savefig(tmp_path / "history.png")
+    ax.figure.canvas.draw()
+    inside = ax.figure.bbox
+    for label in (ax.xaxis.label, ax.yaxis.label, ax.title):
+        box = label.get_window_extent()
+        assert inside.x0 <= box.x0
+        assert box.x1 <= inside.x1
+        assert inside.y0 <= box.y0
+        assert box.y1 <= inside.y1
