@@ -8,7 +8,7 @@
 #
 # BUILD_PYTHON: a Python with the `build` package (default: the project's .venv,
 # whose dev extra installs it). PYTHON: the interpreter for the fresh environment.
-# pip's cache is reused, so a second run downloads nothing.
+# pip uses its cache as usual, so a second run downloads nothing new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
