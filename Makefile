@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 
-.PHONY: venv demo test lint notebooks notebooks-update docs clean
+.PHONY: venv demo test lint wheel-check notebooks notebooks-update docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
+
+# The package as a user installs it: the sdist and the wheel built from it, the
+# wheel installed without extras (CPU torch first) into a fresh virtual environment,
+# then the command and the Python API run from a folder outside the checkout.
+wheel-check: venv
+	BUILD_PYTHON=$(BIN)/python TORCH_PIN=$(TORCH_PIN) bash .ci/wheel_smoke.sh
 
 # The example notebooks, run top to bottom as tests: at most two minutes each, two
 # at a time, one torch thread per kernel so that the two do not oversubscribe the
@@ -45,5 +51,5 @@ docs: venv
 	OMP_NUM_THREADS=1 $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
 	rm -rf docs/_build docs/examples docs/_generated docs/api/generated docs/jupyter_execute

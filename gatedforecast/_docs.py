@@ -19,6 +19,14 @@ NETWORK_PARAMETERS = """hidden_sizes : int or tuple of int, default=64
 dropout : float in [0, 1), default=0.0
     Dropout on the output of every recurrent layer during training."""
 
+HORIZON_PARAMETER = """horizon : int or None, default=None
+    Steps of the direct head. ``None`` uses the largest step of the ``fh`` given to
+    ``fit``, or 1 when ``fit`` gets no ``fh``. Forecasts beyond the head are rolled
+    out recursively. So ``fit(y)`` followed by ``predict(fh=range(1, 13))`` trains a
+    one-step network and rolls it out twelve times, feeding its forecasts back as
+    inputs, with intervals calibrated on the first step only; pass the ``fh`` you
+    will predict to ``fit`` (or set ``horizon``) to train the network for it."""
+
 OPTIMIZER_PARAMETERS = """\
 optimizer : {"adam", "adamw", "sgd"}, Optimizer subclass or callable, default="adam"
     ``"sgd"`` uses momentum 0.9. A class or callable is called as
@@ -64,6 +72,7 @@ def render_doc(template: str, cell: str, name: str, other: str) -> str:
         other=other,
         other_cell=other_cell.upper(),
         network_parameters=NETWORK_PARAMETERS,
+        horizon_parameter=HORIZON_PARAMETER,
         optimizer_parameters=OPTIMIZER_PARAMETERS,
         early_stopping_parameters=EARLY_STOPPING_PARAMETERS,
         runtime_parameters=RUNTIME_PARAMETERS,

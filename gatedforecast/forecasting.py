@@ -1204,10 +1204,7 @@ bidirectional : bool, default=False
 strategy : {{"direct", "recursive"}}, default="direct"
     ``"direct"``: one head predicts ``horizon_`` steps at once. ``"recursive"``:
     a one-step head is rolled out step by step.
-horizon : int or None, default=None
-    Steps of the direct head. ``None`` uses the largest step of the ``fh`` given to
-    ``fit``, or 1 when ``fit`` gets no ``fh``. Forecasts beyond the head are rolled
-    out recursively.
+{horizon_parameter}
 scaler : {{"window", "standard", "robust", None}}, default="window"
     ``"window"``: each input window is normalised by its own mean and standard
     deviation, and the forecast is mapped back with them (suits series whose level

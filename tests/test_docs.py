@@ -1,4 +1,4 @@
-"""The code in README.md and docs/index.md runs as written."""
+"""The code in README.md, docs/index.md and docs/quickstart.md runs as written."""
 
 import re
 from pathlib import Path
@@ -6,19 +6,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["README.md", "docs/index.md"]
+PAGES = ["README.md", "docs/index.md", "docs/quickstart.md"]
 
 
-def _python_blocks(page: str) -> str:
+def _python_blocks(page: str) -> list[str]:
     text = (ROOT / page).read_text()
-    return "\n".join(re.findall(r"```python\n(.*?)```", text, flags=re.S))
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_examples_run(page, capsys):
-    code = _python_blocks(page)
-    assert code, f"{page} has no python example"
-    exec(compile(code, page, "exec"), {"__name__": "__docs__"})
+    blocks = _python_blocks(page)
+    assert blocks, f"{page} has no python example"
+    for number, code in enumerate(blocks, start=1):
+        # each block on its own, as a reader copies it: its own imports and names
+        exec(compile(code, f"{page}, block {number}", "exec"), {"__name__": "__docs__"})
     assert capsys.readouterr().out.strip()
 
 
