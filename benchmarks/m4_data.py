@@ -1,8 +1,8 @@
 """M4 Weekly data and the M4 competition's metrics, shared by the benchmarks.
 
-The data lives outside the repository, in ``../shared/data/m4/`` next to it (see
-the README there). Set ``GATEDFORECAST_M4_DIR`` or pass ``data_dir`` to read it
-from elsewhere.
+The Weekly files ship with the repository in ``examples/data/m4_weekly/`` (see the
+README there for their source). Set ``GATEDFORECAST_M4_DIR`` or pass ``data_dir`` to
+read them from elsewhere.
 
 Run ``python benchmarks/m4_data.py`` to check the loader and the metrics against
 the reference scores of the naive (last value) forecast: sMAPE 9.161, MASE 2.777.
@@ -30,7 +30,7 @@ __all__ = [
     "quiet_lightning",
 ]
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "m4"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "examples" / "data" / "m4_weekly"
 HORIZON = 13
 
 
