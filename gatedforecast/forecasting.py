@@ -28,7 +28,13 @@ from .intervals import (
     interpolate_levels,
 )
 from .networks import ForecastNetwork, count_parameters
-from .panels import cutoff_like, join_forecasts, split_series, steps_after
+from .panels import (
+    cutoff_like,
+    join_forecasts,
+    split_series,
+    steps_after,
+    steps_until,
+)
 from .scaling import BASELINES, SCALERS, SeriesScaler, WindowTransform
 from .training import Batches, PinballLoss, TrainingResult, empty_history, train_network
 from .windows import WindowIndex, gather_windows
@@ -823,6 +829,16 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             if steps is None:
                 steps = np.asarray(fh.to_relative(cutoff), dtype=np.int64)
             per_end[last] = (steps, fh.to_absolute_index(cutoff))
+        for last, (steps, _) in per_end.items():
+            if (steps <= 0).any():
+                # a negative step would index the roll-out from its end
+                key = self._keys[self._last_index.index(last)]
+                raise ValueError(
+                    f"fh includes time points at or before the end of "
+                    f"{_series_name(key)} ({last}), steps {list(steps[steps <= 0])} "
+                    "after it: in-sample forecasts are not available. Ask for time "
+                    "points after the last observation of every series."
+                )
         steps = [per_end[last][0] for last in self._last_index]
         indexes = [per_end[last][1] for last in self._last_index]
         return steps, indexes
@@ -991,6 +1007,67 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             self.network_.load_state_dict(weights)
             raise
 
+    def _update_y_X(self, y, X=None, enforce_index_type=None):
+        """Set the cutoff from newly seen data, but never move it back.
+
+        sktime sets the cutoff to the end of the data passed; data that end
+        earlier (a series of a panel that lags the others, or revised values of
+        time points already seen) leave it where it is.
+        """
+        previous = self._cutoff if getattr(self, "_state", None) == "fitted" else None
+        super()._update_y_X(y, X, enforce_index_type)
+        if previous is None or self._cutoff is None or not len(self._cutoff):
+            return
+        try:
+            earlier = bool(self._cutoff[0] < previous[0])
+        except TypeError:
+            # another kind of time index: _update refuses it and restores the cutoff
+            return
+        if earlier:
+            self._cutoff = previous
+
+    def _revise(self, key, i: int, tail, last, revised, x_frame) -> np.ndarray:
+        """The stored values of series ``i`` with those of ``revised`` (time points
+        at or before its last one, ``last``) written over them.
+
+        The forecaster keeps the last ``len(tail)`` values of each series; revised
+        values before them change nothing it keeps. ``X`` rows given for the
+        revised time points replace the stored covariates too.
+        """
+        where = _series_name(key)
+        values = check_series_values(revised, where)
+        stored = steps_until(last, len(tail), self._freq())
+        positions = stored.get_indexer(revised.index)
+        kept = positions >= 0
+        strays = revised.index[~kept]
+        strays = strays[strays >= stored[0]]
+        if len(strays):
+            raise ValueError(
+                f"update got {where} at {[str(t) for t in strays[:5]]}, which are "
+                f"not time points of the series (the last ones known are "
+                f"{[str(t) for t in stored[-3:]]}). Pass values at the series' own "
+                "time points."
+            )
+        if not kept.any():
+            return tail
+        tail, rows = tail.copy(), positions[kept]
+        n_targets = self._transform.n_targets
+        tail[rows, :n_targets] = self._scaler.transform(
+            values[kept], i, slice(0, n_targets)
+        )
+        if x_frame is not None:
+            given = _select_columns(x_frame, self._x_columns).reindex(
+                revised.index[kept]
+            )
+            complete = given.notna().all(axis=1).to_numpy()
+            if complete.any():
+                tail[rows[complete], n_targets:] = self._scaler.transform(
+                    check_series_values(given[complete], "X"),
+                    i,
+                    slice(n_targets, None),
+                )
+        return tail
+
     def _fitted_cutoff(self) -> pd.Index:
         """The cutoff of the data seen so far: the latest end of any series."""
         last = max(self._last_index)
@@ -1025,14 +1102,22 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         buffers, ends = list(self._tails), list(self._last_index)
         for key, frame in zip(keys, frames):
             i = position[key]
+            if not frame.index.is_unique:
+                _check_time_points([key], [frame])
             try:
-                new = frame.loc[frame.index > ends[i]]
+                later = np.asarray(frame.index > ends[i])
             except (TypeError, ValueError) as error:
                 raise ValueError(
                     f"update got {_series_name(key)} on a {type(frame.index).__name__}"
                     f" that cannot follow the fitted time points (the last is "
                     f"{ends[i]!r}): pass new data indexed like the data in fit."
                 ) from error
+            if not later.all():
+                # values at time points already seen replace the stored ones
+                x_frame = None if x_frames is None else x_frames[key]
+                revised = frame.loc[~later]
+                buffers[i] = self._revise(key, i, buffers[i], ends[i], revised, x_frame)
+            new = frame.loc[later]
             if len(new) == 0:
                 continue
             self._check_continues(key, ends[i], new.index)

@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["split_series", "cutoff_like", "steps_after", "join_forecasts"]
+__all__ = [
+    "split_series",
+    "cutoff_like",
+    "steps_after",
+    "steps_until",
+    "join_forecasts",
+]
 
 
 def split_series(y: pd.DataFrame) -> tuple[list, list[pd.DataFrame]]:
@@ -49,6 +55,16 @@ def steps_after(last, n: int, freq=None) -> pd.Index:
     if isinstance(last, pd.Timestamp):
         return pd.date_range(start=last + freq, periods=n, freq=freq)
     return pd.Index(np.arange(last + 1, last + 1 + n))
+
+
+def steps_until(last, n: int, freq=None) -> pd.Index:
+    """The ``n`` time points that end at ``last`` (``last`` included): the mirror
+    of :func:`steps_after`."""
+    if isinstance(last, pd.Period):
+        return pd.period_range(end=last, periods=n, freq=last.freq)
+    if isinstance(last, pd.Timestamp):
+        return pd.date_range(end=last, periods=n, freq=freq)
+    return pd.Index(np.arange(last - n + 1, last + 1))
 
 
 def join_forecasts(

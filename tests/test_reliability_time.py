@@ -1,0 +1,166 @@
+"""Reliability of time: update never moves the cutoff back, revised values are used,
+integer indexes count steps one by one, series ids are never dropped, and the
+messages about steps, time indexes and divergence say what is meant."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import FAST
+from sktime.forecasting.base import ForecastingHorizon
+
+from gatedforecast import GRUForecaster, LSTMForecaster
+
+PARAMS = {**FAST, "window_length": 6, "random_state": 0}
+
+
+def _monthly(n=60, start="2000-01"):
+    index = pd.period_range(start, periods=n, freq="M")
+    t = np.arange(n)
+    return pd.Series(20 + 5 * np.sin(t / 3) + 0.1 * t, index=index, name="y")
+
+
+def _panel(**series) -> pd.DataFrame:
+    frame = pd.concat(series, names=["id", "time"]).to_frame("y")
+    return frame
+
+
+def _state(forecaster):
+    """What an update may change: cutoff, stored context and ends, weights."""
+    return (
+        forecaster.cutoff.copy(),
+        forecaster._tails.copy(),
+        list(forecaster._last_index),
+        copy.deepcopy(forecaster.network_.state_dict()),
+    )
+
+
+def _assert_same_state(forecaster, state):
+    cutoff, tails, ends, weights = state
+    assert forecaster.cutoff.equals(cutoff)
+    np.testing.assert_array_equal(forecaster._tails, tails)
+    assert forecaster._last_index == ends
+    for name, value in forecaster.network_.state_dict().items():
+        assert torch.equal(value, weights[name])
+
+
+# ------------------------------------------------------- 3: the cutoff never moves back
+def test_update_with_data_that_end_before_the_cutoff_keeps_the_cutoff():
+    y = _monthly()
+    forecaster = GRUForecaster(**PARAMS).fit(y[:48], fh=[1, 2])
+    before = forecaster.predict()
+    forecaster.update(y[30:40], update_params=False)
+    assert forecaster.cutoff[0] == y.index[47]
+    # the values were already known: nothing the forecaster keeps changed
+    pd.testing.assert_series_equal(forecaster.predict(), before)
+    assert list(forecaster.predict().index) == list(y.index[48:50])
+
+
+def test_a_lagging_panel_series_updated_does_not_move_the_cutoff_back():
+    y = _monthly()
+    panel = _panel(A=y[:48], B=y[:42])  # A ends 2003-12, B 2003-06
+    forecaster = GRUForecaster(**PARAMS).fit(panel, fh=[1])
+    forecaster.update(_panel(B=y[42:45]), update_params=False)  # B through 2003-09
+    assert str(forecaster.cutoff[0]) == "2003-12"
+    # 2003-11 and 2003-12 are in-sample for A: refused, never A's roll-out end
+    fh = ForecastingHorizon(
+        pd.period_range("2003-11", periods=3, freq="M"), is_relative=False
+    )
+    with pytest.raises((ValueError, NotImplementedError), match="in-sample"):
+        forecaster.predict(fh=fh)
+    y_pred = forecaster.predict(fh=[1])
+    assert [(k, str(t)) for k, t in y_pred.index] == [
+        ("A", "2004-01"),
+        ("B", "2003-10"),
+    ]
+
+
+def test_steps_at_or_before_a_series_end_are_refused_even_if_the_cutoff_lags():
+    y = _monthly()
+    forecaster = GRUForecaster(**PARAMS).fit(_panel(A=y[:48], B=y[:42]), fh=[1])
+    # the mechanism that once moved the cutoff back is not the only way to get
+    # there: predict itself refuses a step <= 0 of any series
+    forecaster._cutoff = pd.PeriodIndex([y.index[44]], freq="M")
+    fh = ForecastingHorizon(
+        pd.period_range("2003-11", periods=3, freq="M"), is_relative=False
+    )
+    with pytest.raises(ValueError, match=r"at or before the end of y\['A'\]"):
+        forecaster.predict(fh=fh)
+
+
+def test_global_model_false_keeps_the_cutoff_of_the_panel_too():
+    y = _monthly()
+    forecaster = GRUForecaster(**PARAMS, global_model=False)
+    forecaster.fit(_panel(A=y[:48], B=y[:42]), fh=[1])
+    # sktime updates the per-series forecasters only with every series present
+    forecaster.update(_panel(A=y[40:44], B=y[42:45]), update_params=False)
+    assert str(forecaster.cutoff[0]) == "2003-12"
+    y_pred = forecaster.predict()
+    assert [(k, str(t)) for k, t in y_pred.index] == [
+        ("A", "2004-01"),
+        ("B", "2003-10"),
+    ]
+
+
+# ------------------------------------------------------------ 4: revised values count
+def test_revised_values_in_an_overlapping_update_replace_the_stored_ones():
+    y = _monthly()
+    revised = y.copy()
+    revised.iloc[40:48] += 100
+    clean = GRUForecaster(**PARAMS).fit(y[:48], fh=[1, 2])
+    clean.update(y[40:52], update_params=False)
+    forecaster = GRUForecaster(**PARAMS).fit(y[:48], fh=[1, 2])
+    forecaster.update(revised[40:52], update_params=False)
+    assert forecaster.cutoff[0] == y.index[51]
+    assert not np.allclose(forecaster.predict(), clean.predict())
+    # the same network whose context is the revised series from the start
+    pretrained = LSTMForecaster(**PARAMS).pretrain(_panel(A=y, B=2 * y), fh=[1, 2])
+    updated = copy.deepcopy(pretrained).fit(y[:48])
+    updated.update(revised[40:52], update_params=False)
+    scratch = copy.deepcopy(pretrained).fit(revised[:52])
+    np.testing.assert_allclose(
+        updated.predict(fh=[1, 2]), scratch.predict(fh=[1, 2]), rtol=1e-5
+    )
+    assert not np.allclose(
+        updated.predict(fh=[1, 2]),
+        copy.deepcopy(pretrained).fit(y[:52]).predict(fh=[1, 2]),
+    )
+
+
+def test_revisions_alone_change_the_forecast_and_keep_the_cutoff():
+    y = _monthly()
+    forecaster = GRUForecaster(**PARAMS).fit(y[:48], fh=[1])
+    before = forecaster.predict()
+    forecaster.update(y[45:48] * 3, update_params=True)
+    assert forecaster.cutoff[0] == y.index[47]
+    assert forecaster.n_epochs_ == FAST["max_epochs"]  # no new window: no training
+    assert forecaster.predict().index.equals(before.index)
+    assert not np.allclose(forecaster.predict(), before)
+
+
+def test_a_revision_between_time_points_is_refused_and_changes_nothing():
+    y = _monthly()
+    y.index = pd.date_range("2000-01-01", periods=len(y), freq="MS")
+    forecaster = GRUForecaster(**PARAMS).fit(y[:48], fh=[1])
+    state, before = _state(forecaster), forecaster.predict()
+    stray = pd.Series([5.0], index=[y.index[46] + pd.Timedelta(days=3)], name="y")
+    bad = pd.concat([y[44:47], stray, y[47:52]])
+    with pytest.raises(ValueError, match=r"\['2003-11-04.*not time points of"):
+        forecaster.update(bad, update_params=True)
+    _assert_same_state(forecaster, state)
+    pd.testing.assert_series_equal(forecaster.predict(), before)
+
+
+def test_revised_covariates_replace_the_stored_ones():
+    y = _monthly()
+    X = pd.DataFrame({"x": np.cos(np.arange(60) / 4)}, index=y.index)
+    fitted = GRUForecaster(**PARAMS).fit(y[:48], X=X[:48], fh=[1])
+    revised_x = X.copy()
+    revised_x.iloc[44:48] += 5
+    a = copy.deepcopy(fitted).update(y[44:50], X=X[44:50], update_params=False)
+    b = copy.deepcopy(fitted).update(y[44:50], X=revised_x[44:50], update_params=False)
+    assert not np.allclose(a.predict(X=X[50:51]), b.predict(X=X[50:51]))
