@@ -57,7 +57,7 @@ PREDICT_CHUNK = 4096
 
 def _frames_by_key(X: pd.DataFrame, keys: list) -> dict:
     """Exogenous frames per series key, refusing series of y that X lacks."""
-    x_keys, x_frames = split_series(X)
+    x_keys, x_frames = split_series(X, "X")
     for key, frame in zip(x_keys, x_frames):
         if not frame.index.is_unique:
             _check_time_points([key], [frame], "X")
@@ -105,8 +105,32 @@ def _series_name(key) -> str:
     return f"y[{key[0]!r}]" if len(key) == 1 else f"y[{key!r}]"
 
 
+def _check_integer_steps(index: pd.Index, where: str, name: str) -> None:
+    """Refuse an integer time index that skips integers.
+
+    sktime reads integer time as counted in ones (``fh=1`` is the next integer, and
+    update continues with it), so an integer index must run without gaps: a gap
+    would be read as consecutive steps, and a regular step of 2 would forecast
+    time points that the data never has.
+    """
+    steps = np.diff(index.to_numpy())
+    if len(steps) == 0 or (steps == 1).all():
+        return
+    at = int(np.flatnonzero(steps != 1)[0])
+    raise ValueError(
+        f"{where} has an integer time index with a gap: {index[at]} is followed by "
+        f"{index[at + 1]}. Integer time points count steps one by one (fh=1 is the "
+        "next integer), so they must be consecutive. Fill the missing steps (for "
+        f"example {name}.reindex(range(first, last + 1)), then fill the NaN with "
+        "sktime's Imputer); for a regular step k, number the steps instead "
+        f"({name}.index // k); or use a DatetimeIndex or PeriodIndex with a "
+        "frequency."
+    )
+
+
 def _check_time_points(keys: list, frames: list, name: str = "y"):
-    """Refuse repeated time points, and a DatetimeIndex without a regular frequency.
+    """Refuse repeated time points, an integer index with gaps, a TimedeltaIndex
+    and a DatetimeIndex without a regular frequency.
 
     Returns the frequency of a DatetimeIndex (the same for every series), else None.
     """
@@ -121,6 +145,16 @@ def _check_time_points(keys: list, frames: list, name: str = "y"):
                 "example with groupby(level=...).mean()) or drop them with "
                 f"{name}[~{name}.index.duplicated()]."
             )
+        if isinstance(index, pd.TimedeltaIndex):
+            raise ValueError(
+                f"{where} has a TimedeltaIndex, which the forecasters cannot name "
+                "forecast time points on. Pass a DatetimeIndex (for example "
+                f"pd.Timestamp('2000-01-01') + {name}.index, with a frequency), a "
+                "PeriodIndex, or an integer index counting the steps."
+            )
+        if pd.api.types.is_integer_dtype(index.dtype):
+            _check_integer_steps(index, where, name)
+            continue
         if not isinstance(index, pd.DatetimeIndex):
             continue
         freq = index.freq

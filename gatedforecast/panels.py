@@ -19,14 +19,27 @@ __all__ = [
 ]
 
 
-def split_series(y: pd.DataFrame) -> tuple[list, list[pd.DataFrame]]:
+def split_series(y: pd.DataFrame, name: str = "y") -> tuple[list, list[pd.DataFrame]]:
     """Instance keys and one time-indexed frame per series, in the order of ``y``.
 
-    A single series gives ``([None], [y])``.
+    A single series gives ``([None], [y])``. A missing (NaN) series id is refused:
+    pandas would leave its series out of the groups without a word.
     """
     if not isinstance(y.index, pd.MultiIndex):
         return [None], [y]
     instance_levels = list(range(y.index.nlevels - 1))
+    for level in instance_levels:
+        # pandas codes a missing label as -1
+        missing = y.index.codes[level] == -1
+        if missing.any():
+            label = y.index.names[level]
+            which = f"level {level}" if label is None else f"level {label!r}"
+            raise ValueError(
+                f"{name} has {int(missing.sum())} row(s) whose series id in index "
+                f"{which} is missing (NaN); every row needs the id of its series. "
+                f"Fill the id (for example {name}.rename(index={{np.nan: "
+                f"'unknown'}}, level={level})) or drop those rows."
+            )
     keys, frames = [], []
     for key, frame in y.groupby(level=instance_levels, sort=False):
         keys.append(key if isinstance(key, tuple) else (key,))

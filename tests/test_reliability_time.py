@@ -164,3 +164,90 @@ def test_revised_covariates_replace_the_stored_ones():
     a = copy.deepcopy(fitted).update(y[44:50], X=X[44:50], update_params=False)
     b = copy.deepcopy(fitted).update(y[44:50], X=revised_x[44:50], update_params=False)
     assert not np.allclose(a.predict(X=X[50:51]), b.predict(X=X[50:51]))
+
+
+# ------------------------------------------- 5: integer time counts steps one by one
+@pytest.mark.parametrize(
+    ("index", "gap"),
+    [
+        (np.r_[np.arange(20), np.arange(30, 50)], "19 is followed by 30"),
+        (np.arange(0, 80, 2), "0 is followed by 2"),
+        (pd.RangeIndex(0, 120, 3), "0 is followed by 3"),
+    ],
+    ids=["gap", "step-2", "range-step-3"],
+)
+def test_an_integer_index_with_gaps_is_refused_naming_the_first(index, gap):
+    y = pd.Series(np.sin(np.arange(len(index)) / 3), index=index)
+    original = y.copy()
+    with pytest.raises(ValueError, match=rf"integer time index with a gap: {gap}"):
+        GRUForecaster(**PARAMS).fit(y, fh=[1])
+    pd.testing.assert_series_equal(y, original)
+
+
+def test_an_integer_index_with_gaps_is_refused_in_a_panel_and_in_pretrain():
+    good = pd.Series(np.sin(np.arange(40) / 3))
+    gappy = pd.Series(np.sin(np.arange(40) / 3), index=np.arange(0, 80, 2))
+    panel = _panel(a=good, b=gappy)
+    with pytest.raises(ValueError, match=r"y\['b'\] has an integer time index"):
+        GRUForecaster(**PARAMS).fit(panel, fh=[1])
+    with pytest.raises(ValueError, match=r"y\['b'\] has an integer time index"):
+        GRUForecaster(**PARAMS).pretrain(panel, fh=[1])
+
+
+def test_a_consecutive_integer_index_predicts_and_updates_the_next_integers():
+    y = pd.Series(np.sin(np.arange(50) / 3), index=np.arange(100, 150))
+    forecaster = GRUForecaster(**PARAMS).fit(y[:40], fh=[1, 2])
+    assert list(forecaster.predict().index) == [140, 141]
+    forecaster.update(y[40:], update_params=False)
+    assert list(forecaster.predict().index) == [150, 151]
+    with pytest.raises(ValueError, match=r"gap after .*no values at \['150'"):
+        forecaster.update(pd.Series([1.0, 2.0], index=[152, 153]))
+
+
+# ------------------------------------------------------- 6: a NaN series id is refused
+def test_a_panel_series_whose_id_is_nan_is_refused_naming_the_level():
+    y = _monthly()
+    panel = _panel(A=y[:48], B=y[:42])
+    ids = panel.index.get_level_values("id").map({"A": "A", "B": np.nan})
+    panel.index = pd.MultiIndex.from_arrays(
+        [ids, panel.index.get_level_values("time")], names=["id", "time"]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"42 row\(s\) whose series id in index "
+        r"level 'id' is missing \(NaN\)",
+    ):
+        GRUForecaster(**PARAMS).fit(panel, fh=[1])
+
+
+def test_a_nan_series_id_in_x_or_in_update_is_refused():
+    y = _monthly()
+    panel = _panel(A=y[:48], B=y[:48])
+    X = panel.rename(columns={"y": "x"})
+    forecaster = GRUForecaster(**PARAMS).fit(panel, X=X, fh=[1])
+    nan_ids = pd.MultiIndex.from_arrays(
+        [["A"] * 3 + [np.nan] * 3, y.index[48:51].append(y.index[48:51])],
+        names=["id", "time"],
+    )
+    new_y = pd.DataFrame({"y": np.arange(6.0)}, index=nan_ids)
+    with pytest.raises(ValueError, match="series id in index level 'id' is missing"):
+        forecaster.update(new_y, X=new_y.rename(columns={"y": "x"}))
+    bad_x = X.copy()
+    bad_x.index = pd.MultiIndex.from_arrays(
+        [
+            bad_x.index.get_level_values("id").map({"A": "A", "B": np.nan}),
+            bad_x.index.get_level_values("time"),
+        ],
+        names=["id", "time"],
+    )
+    with pytest.raises(ValueError, match=r"^X has 48 row\(s\) whose series id"):
+        GRUForecaster(**PARAMS).fit(panel, X=bad_x, fh=[1])
+
+
+# ------------------------------------------------- 15: time indexes refused at fit
+def test_a_timedelta_index_is_refused_at_fit():
+    y = pd.Series(np.sin(np.arange(40) / 3), index=pd.timedelta_range("1D", periods=40))
+    forecaster = GRUForecaster(**PARAMS)
+    with pytest.raises(ValueError, match="has a TimedeltaIndex.*DatetimeIndex"):
+        forecaster.fit(y, fh=[1])
+    assert not forecaster.is_fitted
