@@ -98,6 +98,22 @@ def _largest_step(fh, cutoff) -> int:
     return int(np.asarray(fh.to_relative(cutoff), dtype=np.int64).max())
 
 
+def _divergence_hint(setup: _Setup, buffer: torch.Tensor) -> str:
+    """How to avoid a diverging training run, for the end of its error message."""
+    if not bool(torch.isfinite(buffer).all()):
+        return (
+            "or divide y by a power of ten: its values are too large to scale "
+            "(they overflow to infinity on the way to the network)."
+        )
+    if setup.transform.normalize:
+        scaler = "window"
+    elif setup.scaler_method is not None:
+        scaler = setup.scaler_method
+    else:
+        return "or scale the data (scaler='window' or 'standard')."
+    return f"or check y for extreme values (it is already scaled, scaler={scaler!r})."
+
+
 def _series_name(key) -> str:
     """How error messages name a series: ``y`` alone, or ``y[key]`` in a panel."""
     if key is None:
@@ -776,6 +792,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         )
         config = copy.copy(settings.config)
         config.max_epochs = epochs
+        config.divergence_hint = _divergence_hint(setup, buffer)
         if setup.levels is not None:
             config.loss = PinballLoss(setup.levels)
         return train_network(network, batches, config, *rngs, first_epoch)

@@ -5,6 +5,7 @@ messages about steps, time indexes and divergence say what is meant."""
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import torch
 from conftest import FAST
 from sktime.forecasting.base import ForecastingHorizon
 
-from gatedforecast import GRUForecaster, LSTMForecaster
+from gatedforecast import GRUForecaster, GRURegressor, LSTMForecaster
 
 PARAMS = {**FAST, "window_length": 6, "random_state": 0}
 
@@ -244,10 +245,62 @@ def test_a_nan_series_id_in_x_or_in_update_is_refused():
         GRUForecaster(**PARAMS).fit(panel, X=bad_x, fh=[1])
 
 
-# ------------------------------------------------- 15: time indexes refused at fit
+# ------------------------------------------------------- 15: messages that say it right
+def test_a_regressor_fitted_on_3d_names_steps_when_their_number_differs():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 5, 2))
+    regressor = GRURegressor(hidden_sizes=4, max_epochs=2, device="cpu").fit(
+        X, X.sum(axis=(1, 2))
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"X has 7 steps per sequence \(shape \(4, 7, 2\)\), but the regressor "
+        r"was fitted on sequences of 5 steps\. Pass X of shape \(n_samples, 5, 2\)",
+    ):
+        regressor.predict(rng.normal(size=(4, 7, 2)))
+    # a nested list is read the same way
+    with pytest.raises(ValueError, match="7 steps per sequence"):
+        regressor.predict(rng.normal(size=(4, 7, 2)).tolist())
+    with pytest.raises(ValueError, match="3 features per step"):
+        regressor.predict(rng.normal(size=(4, 5, 3)))
+
+
 def test_a_timedelta_index_is_refused_at_fit():
     y = pd.Series(np.sin(np.arange(40) / 3), index=pd.timedelta_range("1D", periods=40))
     forecaster = GRUForecaster(**PARAMS)
     with pytest.raises(ValueError, match="has a TimedeltaIndex.*DatetimeIndex"):
         forecaster.fit(y, fh=[1])
     assert not forecaster.is_fitted
+
+
+def test_values_too_large_to_scale_do_not_advise_a_scaler_already_set():
+    y = pd.Series(
+        np.full(30, 1.7e308), index=pd.period_range("2000-01", periods=30, freq="M")
+    )
+    # the overflow itself is numpy's to report; the advice is the point here
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(ValueError, match="too large") as info,
+    ):
+        GRUForecaster(**PARAMS).fit(y, fh=[1])
+    message = str(info.value)
+    assert "scaler='standard' or 'window'" not in message
+
+
+@pytest.mark.parametrize(
+    ("normalize", "method", "expected"),
+    [
+        (True, "standard", "already scaled, scaler='window'"),
+        (False, "robust", "already scaled, scaler='robust'"),
+        (False, None, "scale the data (scaler='window' or 'standard')"),
+    ],
+)
+def test_the_divergence_hint_follows_the_scaler(normalize, method, expected):
+    from gatedforecast.forecasting import _divergence_hint
+
+    setup = SimpleNamespace(
+        transform=SimpleNamespace(normalize=normalize), scaler_method=method
+    )
+    assert expected in _divergence_hint(setup, torch.zeros(3, 2))
+    overflowed = torch.tensor([[1.0], [float("-inf")]])
+    assert "power of ten" in _divergence_hint(setup, overflowed)
