@@ -5,6 +5,7 @@ messages about steps, time indexes and divergence say what is meant."""
 from __future__ import annotations
 
 import copy
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,6 +14,8 @@ import pytest
 import torch
 from conftest import FAST
 from sktime.forecasting.base import ForecastingHorizon
+from sktime.forecasting.model_selection import ForecastingGridSearchCV
+from sktime.split import ExpandingWindowSplitter
 
 from gatedforecast import GRUForecaster, GRURegressor, LSTMForecaster
 
@@ -304,3 +307,42 @@ def test_the_divergence_hint_follows_the_scaler(normalize, method, expected):
     assert expected in _divergence_hint(setup, torch.zeros(3, 2))
     overflowed = torch.tensor([[1.0], [float("-inf")]])
     assert "power of ten" in _divergence_hint(setup, overflowed)
+
+
+# --------------------------------------------- 18: no remember_data warning from us
+def test_our_forecasters_emit_no_remember_data_warning(monkeypatch):
+    import sktime.forecasting.base._base as sktime_base
+
+    # sktime warns through one function, with the object that warns: record who
+    emitters = []
+    sktime_warn = sktime_base.warn
+
+    def recording_warn(message, category=None, obj=None, *args, **kwargs):
+        if "remember_data" in str(message):
+            emitters.append(type(obj).__name__)
+            return None
+        return sktime_warn(message, category, obj, *args, **kwargs)
+
+    monkeypatch.setattr(sktime_base, "warn", recording_warn)
+    y = _monthly()
+    panel = _panel(A=y[:48], B=y[:48])
+    quick = {**PARAMS, "max_epochs": 1, "interval_method": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        LSTMForecaster(**quick).fit(y[:48], fh=[1, 2]).update(y[48:50])
+        forecaster = GRUForecaster(**quick, global_model=False).fit(panel, fh=[1])
+        forecaster.update(_panel(A=y[48:50], B=y[48:50]))
+        forecaster.clone()
+        search = ForecastingGridSearchCV(
+            GRUForecaster(**quick),
+            ExpandingWindowSplitter(fh=[1, 2], initial_window=44, step_length=4),
+            {"hidden_sizes": [4, 5], "window_length": [4, 6]},
+            backend=None,
+        )
+        search.fit(y[:52], fh=[1, 2])
+        search.predict()
+    # only sktime's own search object warns (when created and when it resets in
+    # fit); the candidates of our forecasters, fold by fold, never do
+    assert emitters
+    assert set(emitters) == {"ForecastingGridSearchCV"}
+    assert GRUForecaster().get_config()["remember_data"] is False
