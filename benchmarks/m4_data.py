@@ -30,7 +30,9 @@ __all__ = [
     "quiet_lightning",
 ]
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "examples" / "data" / "m4_weekly"
+DEFAULT_DATA_DIR = (
+    Path(__file__).resolve().parents[1] / "examples" / "data" / "m4_weekly"
+)
 HORIZON = 13
 
 

@@ -32,7 +32,13 @@ from .intervals import (
     warn_unresolved,
 )
 from .networks import ForecastNetwork, count_parameters
-from .panels import cutoff_like, join_forecasts, split_series, steps_after
+from .panels import (
+    cutoff_like,
+    join_forecasts,
+    split_series,
+    steps_after,
+    steps_until,
+)
 from .scaling import (
     BASELINES,
     SCALERS,
@@ -67,7 +73,7 @@ OVERFLOW_FIX = (
 
 def _frames_by_key(X: pd.DataFrame, keys: list) -> dict:
     """Exogenous frames per series key, refusing series of y that X lacks."""
-    x_keys, x_frames = split_series(X)
+    x_keys, x_frames = split_series(X, "X")
     for key, frame in zip(x_keys, x_frames):
         if not frame.index.is_unique:
             _check_time_points([key], [frame], "X")
@@ -108,6 +114,22 @@ def _largest_step(fh, cutoff) -> int:
     return int(np.asarray(fh.to_relative(cutoff), dtype=np.int64).max())
 
 
+def _divergence_hint(setup: _Setup, buffer: torch.Tensor) -> str:
+    """How to avoid a diverging training run, for the end of its error message."""
+    if not bool(torch.isfinite(buffer).all()):
+        return (
+            "or divide y by a power of ten: its values are too large to scale "
+            "(they overflow to infinity on the way to the network)."
+        )
+    if setup.transform.normalize:
+        scaler = "window"
+    elif setup.scaler_method is not None:
+        scaler = setup.scaler_method
+    else:
+        return "or scale the data (scaler='window' or 'standard')."
+    return f"or check y for extreme values (it is already scaled, scaler={scaler!r})."
+
+
 def _series_name(key) -> str:
     """How error messages name a series: ``y`` alone, or ``y[key]`` in a panel."""
     if key is None:
@@ -115,8 +137,32 @@ def _series_name(key) -> str:
     return f"y[{key[0]!r}]" if len(key) == 1 else f"y[{key!r}]"
 
 
+def _check_integer_steps(index: pd.Index, where: str, name: str) -> None:
+    """Refuse an integer time index that skips integers.
+
+    sktime reads integer time as counted in ones (``fh=1`` is the next integer, and
+    update continues with it), so an integer index must run without gaps: a gap
+    would be read as consecutive steps, and a regular step of 2 would forecast
+    time points that the data never has.
+    """
+    steps = np.diff(index.to_numpy())
+    if len(steps) == 0 or (steps == 1).all():
+        return
+    at = int(np.flatnonzero(steps != 1)[0])
+    raise ValueError(
+        f"{where} has an integer time index with a gap: {index[at]} is followed by "
+        f"{index[at + 1]}. Integer time points count steps one by one (fh=1 is the "
+        "next integer), so they must be consecutive. Fill the missing steps (for "
+        f"example {name}.reindex(range(first, last + 1)), then fill the NaN with "
+        "sktime's Imputer); for a regular step k, number the steps instead "
+        f"({name}.index // k); or use a DatetimeIndex or PeriodIndex with a "
+        "frequency."
+    )
+
+
 def _check_time_points(keys: list, frames: list, name: str = "y"):
-    """Refuse repeated time points, and a DatetimeIndex without a regular frequency.
+    """Refuse repeated time points, an integer index with gaps, a TimedeltaIndex
+    and a DatetimeIndex without a regular frequency.
 
     Returns the frequency of a DatetimeIndex (the same for every series), else None.
     """
@@ -131,6 +177,16 @@ def _check_time_points(keys: list, frames: list, name: str = "y"):
                 "example with groupby(level=...).mean()) or drop them with "
                 f"{name}[~{name}.index.duplicated()]."
             )
+        if isinstance(index, pd.TimedeltaIndex):
+            raise ValueError(
+                f"{where} has a TimedeltaIndex, which the forecasters cannot name "
+                "forecast time points on. Pass a DatetimeIndex (for example "
+                f"pd.Timestamp('2000-01-01') + {name}.index, with a frequency), a "
+                "PeriodIndex, or an integer index counting the steps."
+            )
+        if pd.api.types.is_integer_dtype(index.dtype):
+            _check_integer_steps(index, where, name)
+            continue
         if not isinstance(index, pd.DatetimeIndex):
             continue
         freq = index.freq
@@ -792,6 +848,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         config = copy.copy(settings.config)
         config.max_epochs = epochs
         config.description = description
+        config.divergence_hint = _divergence_hint(setup, buffer)
         if setup.levels is not None:
             config.loss = PinballLoss(setup.levels)
         return train_network(network, batches, config, *rngs, first_epoch)
@@ -879,6 +936,16 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             if steps is None:
                 steps = np.asarray(fh.to_relative(cutoff), dtype=np.int64)
             per_end[last] = (steps, fh.to_absolute_index(cutoff))
+        for last, (steps, _) in per_end.items():
+            if (steps <= 0).any():
+                # a negative step would index the roll-out from its end
+                key = self._keys[self._last_index.index(last)]
+                raise ValueError(
+                    f"fh includes time points at or before the end of "
+                    f"{_series_name(key)} ({last}), steps {list(steps[steps <= 0])} "
+                    "after it: in-sample forecasts are not available. Ask for time "
+                    "points after the last observation of every series."
+                )
         steps = [per_end[last][0] for last in self._last_index]
         indexes = [per_end[last][1] for last in self._last_index]
         return steps, indexes
@@ -1064,6 +1131,67 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             self.network_.load_state_dict(weights)
             raise
 
+    def _update_y_X(self, y, X=None, enforce_index_type=None):
+        """Set the cutoff from newly seen data, but never move it back.
+
+        sktime sets the cutoff to the end of the data passed; data that end
+        earlier (a series of a panel that lags the others, or revised values of
+        time points already seen) leave it where it is.
+        """
+        previous = self._cutoff if getattr(self, "_state", None) == "fitted" else None
+        super()._update_y_X(y, X, enforce_index_type)
+        if previous is None or self._cutoff is None or not len(self._cutoff):
+            return
+        try:
+            earlier = bool(self._cutoff[0] < previous[0])
+        except TypeError:
+            # another kind of time index: _update refuses it and restores the cutoff
+            return
+        if earlier:
+            self._cutoff = previous
+
+    def _revise(self, key, i: int, tail, last, revised, x_frame) -> np.ndarray:
+        """The stored values of series ``i`` with those of ``revised`` (time points
+        at or before its last one, ``last``) written over them.
+
+        The forecaster keeps the last ``len(tail)`` values of each series; revised
+        values before them change nothing it keeps. ``X`` rows given for the
+        revised time points replace the stored covariates too.
+        """
+        where = _series_name(key)
+        values = check_series_values(revised, where)
+        stored = steps_until(last, len(tail), self._freq())
+        positions = stored.get_indexer(revised.index)
+        kept = positions >= 0
+        strays = revised.index[~kept]
+        strays = strays[strays >= stored[0]]
+        if len(strays):
+            raise ValueError(
+                f"update got {where} at {[str(t) for t in strays[:5]]}, which are "
+                f"not time points of the series (the last ones known are "
+                f"{[str(t) for t in stored[-3:]]}). Pass values at the series' own "
+                "time points."
+            )
+        if not kept.any():
+            return tail
+        tail, rows = tail.copy(), positions[kept]
+        n_targets = self._transform.n_targets
+        tail[rows, :n_targets] = self._scaler.transform(
+            values[kept], i, slice(0, n_targets)
+        )
+        if x_frame is not None:
+            given = _select_columns(x_frame, self._x_columns).reindex(
+                revised.index[kept]
+            )
+            complete = given.notna().all(axis=1).to_numpy()
+            if complete.any():
+                tail[rows[complete], n_targets:] = self._scaler.transform(
+                    check_series_values(given[complete], "X"),
+                    i,
+                    slice(n_targets, None),
+                )
+        return tail
+
     def _fitted_cutoff(self) -> pd.Index:
         """The cutoff of the data seen so far: the latest end of any series."""
         last = max(self._last_index)
@@ -1098,14 +1226,22 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         buffers, ends = list(self._tails), list(self._last_index)
         for key, frame in zip(keys, frames):
             i = position[key]
+            if not frame.index.is_unique:
+                _check_time_points([key], [frame])
             try:
-                new = frame.loc[frame.index > ends[i]]
+                later = np.asarray(frame.index > ends[i])
             except (TypeError, ValueError) as error:
                 raise ValueError(
                     f"update got {_series_name(key)} on a {type(frame.index).__name__}"
                     f" that cannot follow the fitted time points (the last is "
                     f"{ends[i]!r}): pass new data indexed like the data in fit."
                 ) from error
+            if not later.all():
+                # values at time points already seen replace the stored ones
+                x_frame = None if x_frames is None else x_frames[key]
+                revised = frame.loc[~later]
+                buffers[i] = self._revise(key, i, buffers[i], ends[i], revised, x_frame)
+            new = frame.loc[later]
             if len(new) == 0:
                 continue
             self._check_continues(key, ends[i], new.index)

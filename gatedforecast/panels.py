@@ -10,17 +10,36 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["split_series", "cutoff_like", "steps_after", "join_forecasts"]
+__all__ = [
+    "split_series",
+    "cutoff_like",
+    "steps_after",
+    "steps_until",
+    "join_forecasts",
+]
 
 
-def split_series(y: pd.DataFrame) -> tuple[list, list[pd.DataFrame]]:
+def split_series(y: pd.DataFrame, name: str = "y") -> tuple[list, list[pd.DataFrame]]:
     """Instance keys and one time-indexed frame per series, in the order of ``y``.
 
-    A single series gives ``([None], [y])``.
+    A single series gives ``([None], [y])``. A missing (NaN) series id is refused:
+    pandas would leave its series out of the groups without a word.
     """
     if not isinstance(y.index, pd.MultiIndex):
         return [None], [y]
     instance_levels = list(range(y.index.nlevels - 1))
+    for level in instance_levels:
+        # pandas codes a missing label as -1
+        missing = y.index.codes[level] == -1
+        if missing.any():
+            label = y.index.names[level]
+            which = f"level {level}" if label is None else f"level {label!r}"
+            raise ValueError(
+                f"{name} has {int(missing.sum())} row(s) whose series id in index "
+                f"{which} is missing (NaN); every row needs the id of its series. "
+                f"Fill the id (for example {name}.rename(index={{np.nan: "
+                f"'unknown'}}, level={level})) or drop those rows."
+            )
     keys, frames = [], []
     for key, frame in y.groupby(level=instance_levels, sort=False):
         keys.append(key if isinstance(key, tuple) else (key,))
@@ -49,6 +68,16 @@ def steps_after(last, n: int, freq=None) -> pd.Index:
     if isinstance(last, pd.Timestamp):
         return pd.date_range(start=last + freq, periods=n, freq=freq)
     return pd.Index(np.arange(last + 1, last + 1 + n))
+
+
+def steps_until(last, n: int, freq=None) -> pd.Index:
+    """The ``n`` time points that end at ``last`` (``last`` included): the mirror
+    of :func:`steps_after`."""
+    if isinstance(last, pd.Period):
+        return pd.period_range(end=last, periods=n, freq=last.freq)
+    if isinstance(last, pd.Timestamp):
+        return pd.date_range(end=last, periods=n, freq=freq)
+    return pd.Index(np.arange(last - n + 1, last + 1))
 
 
 def join_forecasts(

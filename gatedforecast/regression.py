@@ -321,7 +321,11 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         # set_params may have changed it since fit, which validated it
         n_threads = check_int("n_threads", self.n_threads, allow_none=True)
         self._check_form(getattr(X, "ndim", None))
-        X = validate_data(self, X, reset=False, allow_nd=True, dtype=FLOAT_DTYPES)
+        try:
+            X = validate_data(self, X, reset=False, allow_nd=True, dtype=FLOAT_DTYPES)
+        except ValueError as error:
+            self._check_steps(X, error)
+            raise
         self._check_form(X.ndim)
         # one memory layout for every input: torch's kernels sum in an order that
         # depends on the strides, so a DataFrame (column-major) and the same values
@@ -364,6 +368,23 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
                 f"X is {ndim}-D, but the regressor was fitted on {fitted}. Pass X "
                 "in the same form as in fit."
             )
+
+    def _check_steps(self, X, error: ValueError) -> None:
+        """Name the steps when 3-D ``X`` has another number of them than in fit:
+        scikit-learn's check counts ``X.shape[1]``, which it calls features."""
+        if self._input_ndim != 3:
+            return
+        try:
+            shape = np.shape(X)
+        except ValueError:
+            return
+        n_steps, n_features = self._sequence_shape
+        if len(shape) == 3 and shape[1] != n_steps:
+            raise ValueError(
+                f"X has {shape[1]} steps per sequence (shape {shape}), but the "
+                f"regressor was fitted on sequences of {n_steps} steps. Pass X of "
+                f"shape (n_samples, {n_steps}, {n_features})."
+            ) from error
 
     def _fitted_sequences(self, X: np.ndarray) -> np.ndarray:
         n_steps, n_features = self._sequence_shape

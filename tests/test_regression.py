@@ -122,7 +122,7 @@ def test_predict_needs_x_in_the_form_of_fit():
         model.predict(X3.reshape(30, 12))
     with pytest.raises(ValueError, match=r"2 features per step.*fitted on 3"):
         model.predict(X3[:, :, :2])
-    with pytest.raises(ValueError, match="expecting 4 features"):
+    with pytest.raises(ValueError, match=r"3 steps per sequence.*sequences of 4 steps"):
         model.predict(X3[:, :3])
 
 
