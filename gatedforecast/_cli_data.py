@@ -492,10 +492,9 @@ def network_params(options, season: int) -> dict:
         "random_state": options.seed,
         "verbose": 1 if options.verbose else 0,
     }
-    if options.baseline == "seasonal":
-        params.update(baseline="seasonal", seasonal_period=season)
-    elif options.baseline == "none":
-        params.update(baseline=None)
+    # the command settles the season and the baseline itself (--season, --baseline)
+    params.update(seasonal_period=season if season > 1 else None)
+    params.update(baseline={"none": None}.get(options.baseline, options.baseline))
     if options.interval_method == "none":
         params.update(interval_method=None)
     else:
