@@ -171,10 +171,16 @@ def seasonal_autocorrelation(series, lags) -> tuple[np.ndarray, np.ndarray]:
     if not lags:
         return acf, bound
     top = max(lags)
+    series = [np.asarray(values, dtype=np.float64).ravel() for values in series]
+    # one common scale for all series, so that neither the differences nor their
+    # products overflow for values near the float limit; autocorrelations are
+    # ratios, so it changes nothing else
+    scale = max((float(np.max(np.abs(v))) for v in series if v.size), default=0.0)
+    if not np.isfinite(scale) or scale == 0:
+        scale = 1.0
     diffs = []
     for values in series:
-        values = np.asarray(values, dtype=np.float64).ravel()
-        d = np.diff(values)
+        d = np.diff(values / scale)
         d = d - d.mean() if len(d) else d
         diffs.append(d)
     for j, m in enumerate(lags):

@@ -259,7 +259,9 @@ MALFORMED = {
     ),
     "JSON nested 5,000 deep (RecursionError)": (
         lambda p: _nest(p, 5000),
-        "model.json is nested more deeply than Python can read",
+        # Python's own limit comes first where its parser is recursive (3.11), ours
+        # where it is not
+        "model.json is nested more (deeply than Python can read|than 64 levels)",
     ),
     "JSON nested 100 deep": (
         lambda p: _nest(p, 100),
