@@ -30,12 +30,26 @@ def check_choice(name: str, value, choices):
     return value
 
 
-def check_int(name: str, value, minimum: int = 1, allow_none: bool = False):
-    """An integer ``>= minimum`` (bools are refused), or None when allowed."""
+def check_int(
+    name: str,
+    value,
+    minimum: int = 1,
+    allow_none: bool = False,
+    allow_auto: bool = False,
+):
+    """An integer ``>= minimum`` (bools are refused), or None or ``"auto"`` when
+    allowed."""
     if value is None and allow_none:
         return None
+    if allow_auto and isinstance(value, str) and value == "auto":
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        extra = " or None" if allow_none else ""
+        others = [
+            *(['"auto"'] if allow_auto else []),
+            *(["None"] if allow_none else []),
+        ]
+        extra = "".join(f", {o}" for o in others[:-1])
+        extra += f" or {others[-1]}" if others else ""
         raise TypeError(
             f"{name} must be an int >= {minimum}{extra}, got {value!r} "
             f"({type(value).__name__})."

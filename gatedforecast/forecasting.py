@@ -526,18 +526,17 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         return levels
 
     def _check_params(self) -> None:
-        if self.window_length != "auto":
-            check_int("window_length", self.window_length, allow_none=True)
+        check_int("window_length", self.window_length, allow_none=True, allow_auto=True)
         check_int("horizon", self.horizon, allow_none=True)
-        if self.seasonal_period != "auto":
-            check_int("seasonal_period", self.seasonal_period, allow_none=True)
+        check_int(
+            "seasonal_period", self.seasonal_period, allow_none=True, allow_auto=True
+        )
         check_int("update_epochs", self.update_epochs, allow_none=True)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_bool("global_model", self.global_model)
         check_int("fine_tune_epochs", self.fine_tune_epochs, minimum=0)
         check_choice("interval_method", self.interval_method, INTERVAL_METHODS)
-        if self.calibration_size != "auto":
-            check_int("calibration_size", self.calibration_size)
+        check_int("calibration_size", self.calibration_size, allow_auto=True)
         check_int("n_samples", self.n_samples, minimum=2)
         self._levels()
         if self.interval_method == "mc_dropout" and not self.dropout:

@@ -192,8 +192,18 @@ def test_seasonal_baseline_without_a_season_found_is_a_clear_error():
 @pytest.mark.parametrize(
     ("param", "value", "error", "match"),
     [
-        ("window_length", "long", TypeError, "window_length must be an int"),
-        ("seasonal_period", "yearly", TypeError, "seasonal_period must be an int"),
+        (
+            "window_length",
+            "long",
+            TypeError,
+            'window_length must be an int >= 1, "auto" or None',
+        ),
+        (
+            "seasonal_period",
+            "yearly",
+            TypeError,
+            'seasonal_period must be an int >= 1, "auto" or None',
+        ),
         ("seasonal_period", 0, ValueError, "seasonal_period must be an int >= 1"),
         ("baseline", "weekly", ValueError, r"'auto', 'last', 'seasonal', None"),
     ],

@@ -220,7 +220,12 @@ SHARED_PARAMETERS = [
 FORECASTER_PARAMETERS = [
     ("window_length", 0, ValueError, r"window_length must be an int >= 1, got 0"),
     ("window_length", -3, ValueError, r"window_length must be an int >= 1"),
-    ("window_length", 2.5, TypeError, r"window_length must be an int >= 1 or None"),
+    (
+        "window_length",
+        2.5,
+        TypeError,
+        r'window_length must be an int >= 1, "auto" or None',
+    ),
     ("horizon", 0, ValueError, r"horizon must be an int >= 1"),
     ("seasonal_period", 0, ValueError, r"seasonal_period must be an int >= 1"),
     ("strategy", "dirct", ValueError, r"strategy='dirct'.*'direct', 'recursive'"),
