@@ -92,12 +92,27 @@ def _copy_notebooks() -> None:
             shutil.copyfile(notebook, copy)
 
 
+def _nested_headings(text: str) -> str:
+    """A results file's own headings (``#``, ``##`` ...) moved below the ``###``
+    that names the file; lines inside code fences are left alone."""
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            if line[level : level + 1] == " ":
+                line = "#" * min(level + 3, 6) + line[level:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _benchmark_tables() -> None:
     """One section per results table in benchmarks/results/*.md, as they stand."""
     results = sorted((ROOT / "benchmarks" / "results").glob("*.md"))
     parts = []
     for table in results:
-        text = table.read_text().strip()
+        text = _nested_headings(table.read_text().strip())
         parts.append(f"### `{table.name}`\n\n{text}\n")
     if not parts:
         parts.append("No benchmark results are committed yet.\n")
