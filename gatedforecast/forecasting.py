@@ -115,13 +115,9 @@ def _largest_step(fh, cutoff) -> int:
     return int(np.asarray(fh.to_relative(cutoff), dtype=np.int64).max())
 
 
-def _divergence_hint(setup: _Setup, buffer: torch.Tensor) -> str:
-    """How to avoid a diverging training run, for the end of its error message."""
-    if not bool(torch.isfinite(buffer).all()):
-        return (
-            "or divide y by a power of ten: its values are too large to scale "
-            "(they overflow to infinity on the way to the network)."
-        )
+def _divergence_hint(setup: _Setup) -> str:
+    """How to avoid a diverging training run, for the end of its error message
+    (values beyond float32 never get this far: ``_train`` refuses them)."""
     if setup.transform.normalize:
         scaler = "window"
     elif setup.scaler_method is not None:
@@ -892,7 +888,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         config = copy.copy(settings.config)
         config.max_epochs = epochs
         config.description = description
-        config.divergence_hint = _divergence_hint(setup, buffer)
+        config.divergence_hint = _divergence_hint(setup)
         if setup.levels is not None:
             config.loss = PinballLoss(setup.levels)
         return train_network(network, batches, config, *rngs, first_epoch)

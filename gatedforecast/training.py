@@ -221,28 +221,35 @@ def _absolute_errors(prediction, targets) -> tuple[torch.Tensor, torch.Tensor]:
     return (prediction - targets).abs().mean(), targets.abs().mean()
 
 
-def _check_not_diverged(error, resting, start, finite, epoch, config):
-    """Raise :class:`TrainingDivergedError` for an error that exploded while the
-    loss stayed finite, or for weights that are no longer finite.
+def _diverged(what: str, epoch: int, config) -> TrainingDivergedError:
+    """The error for a run that diverged at ``epoch``: what happened, then the fix."""
+    return TrainingDivergedError(
+        f"The training diverged at epoch {epoch}: {what}. Lower the learning_rate "
+        f"(now {config.learning_rate:g}), keep gradient_clip on, "
+        f"{config.divergence_hint}"
+    )
+
+
+def _check_not_diverged(loss, error, resting, start, finite, epoch, config):
+    """Raise :class:`TrainingDivergedError` for a loss that is not finite, an error
+    that exploded while the loss stayed finite, or weights that are no longer
+    finite.
 
     The error is the mean absolute error of the outputs, whatever the loss, so
     the check never calls a custom loss beyond training.
     """
+    if not math.isfinite(loss):
+        raise _diverged(f"the training loss became {loss}", epoch, config)
     if error > DIVERGENCE_FACTOR * max(resting, start):
-        raise TrainingDivergedError(
-            f"The training diverged at epoch {epoch}: the mean absolute error of "
-            f"its outputs grew to {error:.3g}, more than {DIVERGENCE_FACTOR:g} "
-            f"times both the error it started from ({start:.3g}) and the error of "
-            f"zero outputs ({resting:.3g}). Lower the learning_rate (now "
-            f"{config.learning_rate:g}), keep gradient_clip on, "
-            f"{config.divergence_hint}"
+        raise _diverged(
+            f"the mean absolute error of its outputs grew to {error:.3g}, more "
+            f"than {DIVERGENCE_FACTOR:g} times both the error it started from "
+            f"({start:.3g}) and the error of zero outputs ({resting:.3g})",
+            epoch,
+            config,
         )
     if not finite:
-        raise TrainingDivergedError(
-            f"The network's weights stopped being finite at epoch {epoch}. Lower "
-            f"the learning_rate (now {config.learning_rate:g}), keep "
-            f"gradient_clip on, {config.divergence_hint}"
-        )
+        raise _diverged("the network's weights stopped being finite", epoch, config)
 
 
 def train_network(
@@ -363,14 +370,8 @@ def _run_epochs(network, batches, config, generator, dropout_generator, first_ep
                     finite.all().to(total.dtype),
                 ]
             ).tolist()
-            if not math.isfinite(train_loss):
-                raise TrainingDivergedError(
-                    f"The training loss became {train_loss} at epoch {epoch}. Lower "
-                    f"the learning_rate (now {config.learning_rate:g}), keep "
-                    f"gradient_clip on, {config.divergence_hint}"
-                )
             _check_not_diverged(
-                mean_error, resting_error, start, all_finite, epoch, config
+                train_loss, mean_error, resting_error, start, all_finite, epoch, config
             )
             val_loss = (
                 _evaluate(network, batches, loss_fn, eval_batch).item()

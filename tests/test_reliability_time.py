@@ -299,9 +299,7 @@ def test_the_divergence_hint_follows_the_scaler(normalize, method, expected):
     setup = SimpleNamespace(
         transform=SimpleNamespace(normalize=normalize), scaler_method=method
     )
-    assert expected in _divergence_hint(setup, torch.zeros(3, 2))
-    overflowed = torch.tensor([[1.0], [float("-inf")]])
-    assert "power of ten" in _divergence_hint(setup, overflowed)
+    assert expected in _divergence_hint(setup)
 
 
 # --------------------------------------------- 18: no remember_data warning from us
