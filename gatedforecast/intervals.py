@@ -64,9 +64,19 @@ def typical_spreads(series: list[np.ndarray], window: int) -> np.ndarray:
         if len(values) < window:
             out.append(np.zeros(values.shape[1]))
             continue
-        windows = np.lib.stride_tricks.sliding_window_view(values, window, axis=0)
-        spreads = windows.std(axis=-1)
-        out.append(np.sqrt(np.mean(spreads**2, axis=0)))
+        # each window's variance from running sums, in time linear in the series'
+        # length and without a copy per window; centring first keeps the
+        # difference of sums accurate
+        centred = values - values.mean(axis=0)
+        zero = np.zeros((1, values.shape[1]))
+        sums = np.cumsum(np.vstack([zero, centred]), axis=0)
+        squares = np.cumsum(np.vstack([zero, centred**2]), axis=0)
+        mean = (sums[window:] - sums[:-window]) / window
+        variance = (squares[window:] - squares[:-window]) / window - mean**2
+        # what the sums leave of a flat window is rounding: zero, as for std
+        flat = variance < 1e-10 * np.mean(centred**2, axis=0)
+        variance[flat] = 0.0
+        out.append(np.sqrt(np.mean(variance, axis=0)))
     return np.stack(out)
 
 

@@ -233,3 +233,27 @@ def test_a_quantile_level_that_is_not_a_number_is_named(airline, bad):
     forecaster = GRUForecaster(**FAST, interval_method="quantile", quantiles=(0.5, bad))
     with pytest.raises(TypeError, match=rf"quantiles must be numbers.*{bad!r} in"):
         forecaster.fit(airline, fh=[1])
+
+
+@pytest.mark.parametrize("window", [1, 5, 24])
+def test_typical_spreads_equal_the_spread_of_every_window(window):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from gatedforecast.intervals import typical_spreads
+
+    rng = np.random.default_rng(0)
+    series = [
+        rng.normal(size=(300, 2)) * 50 + 1000,
+        np.repeat(rng.integers(0, 3, 60), 10).reshape(300, 2).astype(float),
+        np.full((40, 2), 7.0),
+        np.ones((3, 2)),
+    ]
+    expected = [
+        np.sqrt(np.mean(sliding_window_view(s, window, axis=0).std(axis=-1) ** 2, 0))
+        if len(s) >= window
+        else np.zeros(s.shape[1])
+        for s in series
+    ]
+    out = typical_spreads(series, window)
+    for got, want in zip(out, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
