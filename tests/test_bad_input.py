@@ -124,11 +124,10 @@ def test_invalid_parameters_are_refused_in_fit_with_the_valid_choices(
 
 
 @pytest.mark.parametrize("cls", [GRUForecaster, LSTMForecaster])
-def test_an_unavailable_device_is_a_clear_error(cls):
+def test_an_unavailable_device_is_a_clear_error(cls, monkeypatch):
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA: the device is available")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     forecaster = cls(**{**FAST, "device": "cuda:0"})
     with pytest.raises(ValueError, match=r"CUDA is not available.*device=\"cpu\""):
         forecaster.fit(_series(), fh=[1])

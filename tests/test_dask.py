@@ -20,6 +20,8 @@ import pytest
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("dask.dataframe")
 
+pytestmark = pytest.mark.slow
+
 from dask.distributed import get_task_stream  # noqa: E402
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit  # noqa: E402
 from sktime.datasets import load_airline  # noqa: E402
