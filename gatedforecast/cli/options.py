@@ -19,6 +19,7 @@ __all__ = [
     "OPTION_OF",
     "build_parser",
     "library_choices",
+    "library_value",
     "network_params",
     "option_message",
 ]
