@@ -31,9 +31,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from m4_data import HORIZON, load_m4_weekly, mase, naive_forecast, smape, to_panel
+from m4_data import HORIZON, load_m4_weekly, naive_forecast, to_panel
 
 from gatedforecast import GRUForecaster, LSTMForecaster
+from gatedforecast.metrics import mase, smape
 
 CELLS = {"gru": GRUForecaster, "lstm": LSTMForecaster}
 COMMON = {

@@ -40,12 +40,12 @@ from m4_data import (
     HORIZON,
     QUIET_TRAINER,
     load_m4_weekly,
-    mase,
     quiet_lightning,
-    smape,
     to_long_frame,
     to_panel,
 )
+
+from gatedforecast.metrics import interval_coverage, mase, msis, smape
 
 #: the forecaster's defaults, with the benchmark's input window
 COMMON = {"window_length": 52, "device": "cpu", "random_state": 0}
@@ -60,19 +60,6 @@ METHODS = {
 PEERS = ("nf-lstm-mqloss",)
 ALPHA = 0.05
 RECORDS = "intervals_runs.jsonl"
-
-
-def msis(y, lower, upper, insample, a: float = ALPHA, m: int = 1) -> float:
-    """M4 MSIS: mean interval score over the horizon, scaled by the mean absolute
-    ``m``-step difference of each training series, averaged over series."""
-    scores = []
-    for i, history in enumerate(insample):
-        scale = np.mean(np.abs(history[m:] - history[:-m]))
-        width = upper[i] - lower[i]
-        below = (2 / a) * (lower[i] - y[i]) * (y[i] < lower[i])
-        above = (2 / a) * (y[i] - upper[i]) * (y[i] > upper[i])
-        scores.append(np.mean(width + below + above) / scale)
-    return float(np.mean(scores))
 
 
 def run_ours(method: str, panel, shape):
@@ -161,8 +148,8 @@ def main() -> None:
             )
         row = {
             "method": method,
-            "coverage_95": float(np.mean((test >= lower) & (test <= upper))),
-            "msis": msis(test, lower, upper, train),
+            "coverage_95": interval_coverage(test, lower, upper),
+            "msis": msis(test, lower, upper, train, alpha=ALPHA),
             "smape": smape(test, point),
             "mase": mase(test, point, train),
             "fit_seconds": seconds,

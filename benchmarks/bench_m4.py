@@ -64,14 +64,14 @@ from m4_data import (  # noqa: E402
     HORIZON,
     QUIET_TRAINER,
     load_m4_weekly,
-    mase,
     naive_forecast,
     quiet_lightning,
-    smape,
     to_long_frame,
     to_panel,
 )
 from machine import load_average, machine_info, peak_rss_mb  # noqa: E402
+
+from gatedforecast.metrics import mase, smape  # noqa: E402
 
 WINDOW = 52
 TARGETS = {

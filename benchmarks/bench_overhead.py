@@ -42,10 +42,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from m4_data import HORIZON, load_m4_weekly, mase, smape, to_panel
+from m4_data import HORIZON, load_m4_weekly, to_panel
 from machine import load_average, machine_info
 
 from gatedforecast import GRUForecaster
+from gatedforecast.metrics import mase, smape
 from gatedforecast.networks import ForecastNetwork
 from gatedforecast.scaling import SeriesScaler, WindowTransform
 from gatedforecast.training import Batches, TrainingConfig, train_network

@@ -61,8 +61,10 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from m4_data import load_m4_weekly, mase, smape, to_panel  # noqa: E402
+from m4_data import load_m4_weekly, to_panel  # noqa: E402
 from machine import load_average, machine_info  # noqa: E402
+
+from gatedforecast.metrics import mase, smape  # noqa: E402
 
 HORIZON = 12
 M4_HORIZON = 13
@@ -176,7 +178,7 @@ def run_one(series: str, model: str, seed, params: dict) -> dict:
         "model": model,
         "seed": seed,
         "smape": smape(truth, yhat),
-        "mase": mase(truth, yhat, history, m=season),
+        "mase": mase(truth, yhat, history, season=season),
         "fit_seconds": fit_seconds,
         "n_train": len(train),
         "season": season,
@@ -209,7 +211,7 @@ def run_m4(model: str, seed, params: dict) -> dict:
         "model": model,
         "seed": seed,
         "smape": smape(test, yhat),
-        "mase": mase(test, yhat, train, m=1),
+        "mase": mase(test, yhat, train, season=1),
         "fit_seconds": fit_seconds,
         "n_series": len(train),
         "season": 1,

@@ -28,9 +28,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_early_stopping import COMMON
-from m4_data import HORIZON, load_m4_weekly, smape, to_panel
+from m4_data import HORIZON, load_m4_weekly, to_panel
 
 from gatedforecast import GRUForecaster
+from gatedforecast.metrics import smape
 
 WINDOW = COMMON["window_length"]
 

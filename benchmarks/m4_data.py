@@ -1,4 +1,5 @@
-"""M4 Weekly data and the M4 competition's metrics, shared by the benchmarks.
+"""M4 Weekly data, shared by the benchmarks (the M4 metrics are in
+:mod:`gatedforecast.metrics`).
 
 The Weekly files ship with the repository in ``examples/data/m4_weekly/`` (see the
 README there for their source). Set ``GATEDFORECAST_M4_DIR`` or pass ``data_dir`` to
@@ -16,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gatedforecast.metrics import mase, smape
+
 __all__ = [
     "DEFAULT_DATA_DIR",
     "HORIZON",
     "data_dir_path",
     "load_m4_weekly",
-    "mase",
     "naive_forecast",
-    "smape",
     "to_long_frame",
     "to_panel",
     "QUIET_TRAINER",
@@ -79,30 +80,6 @@ def load_m4_weekly(data_dir=None) -> tuple[list[np.ndarray], np.ndarray, list[st
     if np.isnan(test).any():
         raise ValueError("Weekly-test.csv has missing values.")
     return train, test, train_ids
-
-
-def smape(y, yhat) -> float:
-    """M4 sMAPE in percent: ``200/h * sum |y - yhat| / (|y| + |yhat|)`` per series,
-    averaged over series. ``y`` and ``yhat`` have shape ``(n_series, h)``."""
-    y, yhat = np.asarray(y, dtype=np.float64), np.asarray(yhat, dtype=np.float64)
-    per_series = 200.0 * np.mean(np.abs(y - yhat) / (np.abs(y) + np.abs(yhat)), axis=1)
-    return float(np.mean(per_series))
-
-
-def mase(y, yhat, insample, m: int = 1) -> float:
-    """M4 MASE: mean absolute error over the mean absolute ``m``-step difference of
-    each series' training part, averaged over series.
-
-    ``y`` and ``yhat`` have shape ``(n_series, h)``; ``insample`` is a list of the
-    training arrays.
-    """
-    y, yhat = np.asarray(y, dtype=np.float64), np.asarray(yhat, dtype=np.float64)
-    scores = []
-    for i, history in enumerate(insample):
-        history = np.asarray(history, dtype=np.float64)
-        scale = np.mean(np.abs(history[m:] - history[:-m]))
-        scores.append(np.mean(np.abs(y[i] - yhat[i])) / scale)
-    return float(np.mean(scores))
 
 
 def naive_forecast(train, horizon: int = HORIZON) -> np.ndarray:

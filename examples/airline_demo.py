@@ -14,13 +14,7 @@ from sktime.datasets import load_airline
 from sktime.split import temporal_train_test_split
 
 from gatedforecast import GRUForecaster, LSTMForecaster
-
-
-def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Symmetric mean absolute percentage error, in percent."""
-    return float(
-        200 * np.mean(np.abs(actual - forecast) / (np.abs(actual) + np.abs(forecast)))
-    )
+from gatedforecast.metrics import smape
 
 
 def main() -> None:

@@ -47,7 +47,12 @@ from .scaling import (
     check_finite_output,
     check_float32_range,
 )
-from .seasonality import auto_window_length, choose_baseline, detect_season
+from .seasonality import (
+    auto_window_length,
+    check_window_reaches_season,
+    choose_baseline,
+    detect_season,
+)
 from .training import Batches, PinballLoss, TrainingResult, empty_history, train_network
 from .windows import WindowIndex, gather_windows
 
@@ -468,12 +473,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         else:
             length = auto_window_length(n_obs, head, season)
         baseline = self._baseline(season, length, series, head)
-        period = season if baseline == "seasonal" else None
-        if period is not None and length < period:
-            raise ValueError(
-                f"baseline='seasonal' looks {period} steps back, so window_length "
-                f"must be at least seasonal_period={period}; got {length}."
-            )
+        check_window_reaches_season(length, season if baseline == "seasonal" else None)
         needed = length + head
         if n_obs < needed:
             raise ValueError(

@@ -39,6 +39,7 @@ __all__ = [
     "detect_season",
     "seasonal_autocorrelation",
     "auto_window_length",
+    "check_window_reaches_season",
     "naive_errors",
     "choose_baseline",
 ]
@@ -277,6 +278,28 @@ def auto_window_length(n_obs: int, horizon: int, period: int | None) -> int:
     if period is not None and n_obs >= period + horizon:
         length = max(length, period)
     return length
+
+
+def check_window_reaches_season(window_length: int, period: int | None) -> None:
+    """Refuse a window shorter than the season that a seasonal baseline looks back.
+
+    ``period`` is the season of a seasonal baseline, None for any other baseline
+    (then every window will do). Raises ValueError naming both parameters.
+
+    Examples
+    --------
+    >>> from gatedforecast.seasonality import check_window_reaches_season
+    >>> check_window_reaches_season(12, 12)
+    >>> check_window_reaches_season(6, 12)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: baseline='seasonal' looks 12 steps back, ... got 6.
+    """
+    if period is not None and window_length < period:
+        raise ValueError(
+            f"baseline='seasonal' looks {period} steps back, so window_length "
+            f"must be at least seasonal_period={period}; got {window_length}."
+        )
 
 
 def naive_errors(values, period: int, horizon: int) -> tuple[float, float]:

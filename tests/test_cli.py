@@ -300,7 +300,7 @@ def test_a_bad_file_exits_2_with_one_line_from_the_command(tmp_path):
 
 # ---------------------------------------------------------------------- pieces
 def test_season_follows_the_frequency():
-    from gatedforecast._cli_data import season_for
+    from gatedforecast.cli.data import season_for
 
     assert season_for("MS") == 12
     assert season_for("M") == 12
@@ -319,8 +319,8 @@ def test_forecast_table_adds_interval_columns_for_each_target():
     predict_interval (here the naive one)."""
     from sktime.forecasting.naive import NaiveForecaster
 
-    from gatedforecast._cli_data import Dataset
-    from gatedforecast._cli_forecast import forecast_table
+    from gatedforecast.cli.data import Dataset
+    from gatedforecast.cli.forecast import forecast_table
 
     frame = _monthly(n=30)
     y = frame.set_index(pd.DatetimeIndex(frame["date"], freq="MS"))[["sales"]]
@@ -346,8 +346,41 @@ def test_help_lists_both_commands(capsys):
 
 def test_mc_dropout_needs_dropout(tmp_path, capsys):
     path = _write(tmp_path, _monthly())
-    line = _error(capsys, "forecast", path, "--interval-method", "mc_dropout")
-    assert "set --dropout" in line
+    code = main(["forecast", str(path), "--interval-method", "mc_dropout", *TINY])
+    err = capsys.readouterr().err.strip().splitlines()
+    # the forecaster's own rule, before any fit, in the words of the options
+    assert code == 2
+    assert len(err) == 1
+    assert "mc_dropout samples dropout masks" in err[0]
+    assert "--dropout > 0 (for example --dropout 0.1)" in err[0]
+    assert "dropout=" not in err[0]
+
+
+def test_a_seasonal_baseline_needs_a_window_of_a_season(tmp_path, capsys):
+    path = _write(tmp_path, _monthly())
+    options = ["--baseline", "seasonal", "--season", "12", "--window-length", "6"]
+    line = _error(capsys, "forecast", path, *options)
+    assert line == (
+        "error: --baseline seasonal looks 12 steps back, so --window-length must "
+        "be at least --season 12; got 6."
+    )
+    line = _error(capsys, "forecast", path, "--baseline", "seasonal", "--season", "1")
+    assert line.startswith("error: --baseline seasonal needs --season, the season")
+
+
+def test_option_choices_are_the_library_constants():
+    from gatedforecast import forecasting, networks, scaling
+    from gatedforecast.cli.options import library_choices, library_value
+
+    choices = {
+        name: tuple(map(library_value, values))
+        for name, values in library_choices().items()
+    }
+    assert choices == {
+        "baseline": ("auto", *scaling.BASELINES),
+        "interval_method": forecasting.INTERVAL_METHODS,
+        "model": tuple(networks.CELLS),
+    }
 
 
 def test_a_boolean_target_is_not_numeric(tmp_path, capsys):
@@ -635,7 +668,7 @@ def test_values_near_the_float_limit_give_finite_results_on_their_scale(
 def test_a_value_error_from_the_library_is_one_error_line(
     tmp_path, capsys, monkeypatch
 ):
-    import gatedforecast._cli_forecast as forecast
+    import gatedforecast.cli.forecast as forecast
 
     def refuse(*args, **kwargs):
         raise ValueError("The values overflow.\nRescale them.")
@@ -766,7 +799,7 @@ def test_the_table_shows_the_fold_spread_and_ranks_by_mase(tmp_path, capsys):
 def test_printed_table_has_mean_and_spread():
     import io
 
-    from gatedforecast._cli_compare import (
+    from gatedforecast.cli.report import (
         Comparison,
         ModelResult,
         print_table,
@@ -832,8 +865,8 @@ def figures(monkeypatch):
 
 
 def _comparison():
-    from gatedforecast._cli_compare import Comparison, ModelResult
-    from gatedforecast._cli_data import Dataset
+    from gatedforecast.cli.data import Dataset
+    from gatedforecast.cli.report import Comparison, ModelResult
 
     index = pd.period_range("2000-01", periods=24, freq="M")
     y = pd.DataFrame({"sales": 100 + np.arange(24.0)}, index=index)
@@ -867,7 +900,8 @@ def _comparison():
 
 
 def test_compare_png_shows_the_fold_and_keeps_colours_and_range(tmp_path, figures):
-    from gatedforecast._cli_compare import plot_comparison, smape
+    from gatedforecast.cli.report import plot_comparison
+    from gatedforecast.metrics import smape
 
     comparison = _comparison()
     plot_comparison(comparison, tmp_path / "compare.png")
@@ -895,7 +929,7 @@ def test_compare_png_shows_the_fold_and_keeps_colours_and_range(tmp_path, figure
 
 
 def test_the_scaled_error_weighs_series_of_different_scales_alike():
-    from gatedforecast._cli_compare import score_fold
+    from gatedforecast.cli.compare import score_fold
 
     def frame(values, key):
         index = pd.MultiIndex.from_product([[key], range(len(values))])
@@ -914,8 +948,8 @@ def test_the_scaled_error_weighs_series_of_different_scales_alike():
 
 
 def test_forecast_png_is_titled_by_the_target(tmp_path, figures):
-    from gatedforecast._cli_data import Dataset
-    from gatedforecast._cli_forecast import plot_forecast
+    from gatedforecast.cli.data import Dataset
+    from gatedforecast.cli.forecast import plot_forecast
 
     index = pd.period_range("2000-01", periods=24, freq="M")
     y = pd.DataFrame({"sales": np.arange(24.0)}, index=index)

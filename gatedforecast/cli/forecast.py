@@ -7,40 +7,20 @@ import time
 import numpy as np
 import pandas as pd
 
-from ._cli_data import CLIError, Dataset, check_finite, min_window, network_params
+from ..panels import split_series
+from .data import CLIError, Dataset, check_enough_data, check_finite
+from .errors import first_sentence, one_line
+from .options import network_params
 
-__all__ = ["run_forecast", "write_forecast"]
-
-
-def first_sentence(error: Exception) -> str:
-    from ._cli_compare import first_sentence
-
-    return first_sentence(error)
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+__all__ = ["forecast_table", "run_forecast", "write_forecast"]
 
 
 def build_forecaster(options, season: int):
-    from .forecasting import GRUForecaster, LSTMForecaster
+    from ..forecasting import GRUForecaster, LSTMForecaster
 
     cls = GRUForecaster if options.model == "gru" else LSTMForecaster
     params = network_params(options, season)
     return cls(**params)
-
-
-def check_enough_data(data: Dataset, options, season: int) -> None:
-    shortest = min(data.lengths.values())
-    window = min_window(options, season)
-    needed = window + options.horizon
-    if shortest < needed:
-        which = "the shortest series has" if data.is_panel else "the series has"
-        raise CLIError(
-            f"{data.source}: {which} {shortest} observations; a window of {window} "
-            f"and horizon {options.horizon} need at least {needed}. Use a shorter "
-            "--horizon or --window-length."
-        )
 
 
 def _count_trainings(forecaster) -> list:
@@ -81,7 +61,7 @@ def run_forecast(data: Dataset, options, season: int, log):
     try:
         forecaster.fit(data.y, fh=fh)
     except (ValueError, TypeError) as error:
-        raise CLIError(f"{name} could not be fitted: {_one_line(error)}") from error
+        raise CLIError(f"{name} could not be fitted: {one_line(error)}") from error
     finally:
         del forecaster._record_history
     log(
@@ -91,7 +71,7 @@ def run_forecast(data: Dataset, options, season: int, log):
     try:
         y_pred = forecaster.predict()
     except (ValueError, TypeError) as error:
-        raise CLIError(f"{name} could not forecast: {_one_line(error)}") from error
+        raise CLIError(f"{name} could not forecast: {one_line(error)}") from error
     check_finite(y_pred, name, data)
     intervals = None
     # intervals where the forecaster predicts them (sktime's capability:pred_int)
@@ -160,7 +140,7 @@ def float_format(y: pd.DataFrame) -> str:
 def write_forecast(data, table, history_plot, directory, plot: bool, log=None) -> list:
     """``forecast.csv`` and (with ``plot``, where matplotlib is installed)
     ``forecast.png`` in ``directory``; the paths written."""
-    from ._cli_plot import draw
+    from .plot import draw
 
     directory.mkdir(parents=True, exist_ok=True)
     csv = directory / "forecast.csv"
@@ -175,16 +155,13 @@ def write_forecast(data, table, history_plot, directory, plot: bool, log=None) -
 
 def plot_forecast(data: Dataset, y_pred_and_intervals, path, max_series: int = 4):
     """History and forecast of the first ``max_series`` series, one panel each."""
-    from ._cli_plot import pyplot, x_values
+    from .plot import pyplot, x_values
 
     plt = pyplot()
     y_pred, intervals, coverage = y_pred_and_intervals
     series = list(data.series())[:max_series]
-    predicted = (
-        {None: y_pred}
-        if not data.is_panel
-        else {k: f.droplevel(0) for k, f in y_pred.groupby(level=0, sort=False)}
-    )
+    keys, frames = split_series(y_pred)
+    predicted = {None if k is None else k[0]: f for k, f in zip(keys, frames)}
     fig, axes = plt.subplots(
         len(series),
         1,

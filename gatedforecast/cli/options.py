@@ -1,21 +1,28 @@
-"""The ``gatedforecast`` command: ``compare`` GRU, LSTM and naive baselines on the
-same folds, or ``forecast`` the next steps of a file.
+"""The command line's options: the argparse parser of ``compare`` and ``forecast``,
+and how the options become the forecasters' parameters.
 
-Run ``gatedforecast compare`` (or ``python -m gatedforecast compare``) with no file
-to compare the models on sktime's airline data. sktime, torch and matplotlib are
-imported inside the commands, after the options are read.
+The choices of ``--baseline``, ``--interval-method`` and ``--model`` are the
+library's own (:func:`library_choices`); the library's messages about a
+parameter are shown with the option that sets it (:data:`OPTION_OF`).
+
+Reading the options loads neither torch nor sktime, so that ``--help`` is quick.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import sys
-import time
-import warnings
-from pathlib import Path
+import re
 
-__all__ = ["build_parser", "main"]
+from .errors import one_line
+
+__all__ = [
+    "OPTION_OF",
+    "build_parser",
+    "library_choices",
+    "library_value",
+    "network_params",
+    "option_message",
+]
 
 DEFAULT_OUTPUT = "gatedforecast-output"
 
@@ -39,6 +46,94 @@ examples:
 
 writes forecast.csv (and forecast.png) into --output-dir.
 """
+
+
+#: the library's choices of the options that pick one of its named kinds, as the
+#: library writes them (None: the option's "none"). Written here rather than
+#: imported, so that reading the options loads neither torch nor sktime;
+#: tests/test_cli.py checks that they are the library's: scaling.BASELINES with
+#: "auto", forecasting.INTERVAL_METHODS, and the cells of networks.CELLS.
+_LIBRARY_CHOICES = {
+    "baseline": ("auto", "last", "seasonal", None),
+    "interval_method": ("conformal", "mc_dropout", "quantile", None),
+    "model": ("gru", "lstm"),
+}
+
+
+def library_choices() -> dict[str, list[str]]:
+    """The choices of ``--baseline``, ``--interval-method`` and ``--model``: the
+    library's values, with None as ``"none"`` (see :func:`library_value`)."""
+    return {
+        name: ["none" if value is None else value for value in values]
+        for name, values in _LIBRARY_CHOICES.items()
+    }
+
+
+def library_value(choice: str):
+    """The library's value of an option's choice: ``"none"`` is None."""
+    return None if choice == "none" else choice
+
+
+#: the forecasters' parameter each option sets, by the parameter's name
+OPTION_OF = {
+    "window_length": "--window-length",
+    "hidden_sizes": "--hidden-sizes",
+    "dropout": "--dropout",
+    "max_epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "steps_per_epoch": "--steps-per-epoch",
+    "device": "--device",
+    "random_state": "--seed",
+    "seasonal_period": "--season",
+    "baseline": "--baseline",
+    "interval_method": "--interval-method",
+}
+
+_NAMES = "|".join(sorted(OPTION_OF, key=len, reverse=True))
+#: a parameter with its value, as the library's messages write it: ``name='value'``
+#: or ``name=value``
+_WITH_VALUE = re.compile(rf"""\b({_NAMES})=(?:(["'])(.*?)\2|([^\s,;)]+))""")
+#: a parameter's bare name: one with an underscore, or one compared (``dropout > 0``)
+_BARE = re.compile(rf"\b({_NAMES})\b")
+
+
+def option_message(error: Exception) -> str:
+    """The library's message about its parameters (``dropout=0.1``), on one line
+    and in the options that set them (``--dropout 0.1``)."""
+
+    def with_value(match: re.Match) -> str:
+        value = match[3] if match[2] else match[4]
+        return f"{OPTION_OF[match[1]]} {'none' if value == 'None' else value}"
+
+    def bare(match: re.Match) -> str:
+        name = match[1]
+        compared = re.match(r"\s[<>]=?\s", match.string[match.end() :])
+        if name in OPTION_OF and ("_" in name or compared):
+            return OPTION_OF[name]
+        return name
+
+    text = _WITH_VALUE.sub(with_value, one_line(error))
+    return _BARE.sub(bare, text)
+
+
+def network_params(options, season: int) -> dict:
+    """The parameters the command gives GRUForecaster and LSTMForecaster."""
+    params = {
+        "window_length": options.window_length,
+        "hidden_sizes": options.hidden_sizes,
+        "dropout": options.dropout,
+        "max_epochs": options.epochs,
+        "batch_size": options.batch_size,
+        "steps_per_epoch": options.steps_per_epoch,
+        "device": options.device,
+        "random_state": options.seed,
+        "verbose": 1 if options.verbose else 0,
+    }
+    # the command settles the season and the baseline itself (--season, --baseline)
+    params.update(seasonal_period=season if season > 1 else None)
+    params.update(baseline=library_value(options.baseline))
+    params.update(interval_method=library_value(options.interval_method))
+    return params
 
 
 def _positive_int(text: str) -> int:
@@ -135,7 +230,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     model.add_argument(
         "--baseline",
-        choices=["auto", "last", "seasonal", "none"],
+        choices=library_choices()["baseline"],
         default="auto",
         help="the naive forecast the networks learn to correct: the last value, the "
         "value one season back, or none (default: auto, seasonal when the season "
@@ -167,7 +262,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     model.add_argument(
         "--interval-method",
-        choices=["conformal", "mc_dropout", "quantile", "none"],
+        choices=library_choices()["interval_method"],
         default="conformal",
         help="how the networks predict intervals: split-conformal on held-out "
         "windows, Monte Carlo dropout (needs --dropout), a quantile head trained "
@@ -226,7 +321,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(
         prog="gatedforecast",
@@ -271,223 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(forecast)
     forecast.add_argument(
-        "--model", choices=["gru", "lstm"], default="gru", help="(default: gru)"
+        "--model",
+        choices=library_choices()["model"],
+        default="gru",
+        help="(default: gru)",
     )
     return parser
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _progress_log(quiet: bool):
-    """The log of the commands: every line, or with ``quiet`` only the notes,
-    warnings and errors."""
-    if not quiet:
-        return _log
-
-    def log(message: str) -> None:
-        if message.startswith(("note:", "warning:", "error:")):
-            _log(message)
-
-    return log
-
-
-def _load(options):
-    from ._cli_data import CLIError, airline, load_dataset, season_for
-
-    if options.input and options.input_option:
-        raise CLIError("give the file once: as FILE or as --input, not both")
-    path = options.input or options.input_option
-    if path is None:
-        if options.command == "forecast":
-            raise CLIError("forecast needs a file: gatedforecast forecast FILE ...")
-        if options.id_col or options.target or options.time_col:
-            raise CLIError("--time-col, --target and --id-col need a FILE")
-        data = airline()
-    else:
-        data = load_dataset(path, options.time_col, options.target, options.id_col)
-
-    shortest = min(data.lengths.values())
-    if options.season is not None and shortest <= options.season:
-        raise CLIError(
-            f"{data.source}: --season {options.season} needs more than {options.season} "
-            f"observations per series; the shortest has {shortest}"
-        )
-    inferred = season_for(data.freq)
-    if options.season is not None or inferred == 1:
-        season = options.season or 1
-        _settle(data, options, season)
-        return data, season
-    # a season from the frequency that the data cannot carry falls back to 1
-    try:
-        _settle(data, options, inferred)
-    except CLIError:
-        _settle(data, options, 1)
-        _log(
-            f"note: season {inferred} (from frequency {data.freq}) is too long for "
-            "this data; using season 1 (pass --season to choose)"
-        )
-        return data, 1
-    return data, inferred
-
-
-def _settle(data, options, season: int) -> None:
-    """Resolve ``--baseline auto`` for ``season`` and check that the data suffice,
-    raising :class:`CLIError` (options unchanged) when they do not."""
-    trial = copy.copy(options)
-    if trial.baseline == "auto":
-        trial.baseline = "seasonal" if season > 1 else "last"
-    if options.command == "compare":
-        from ._cli_compare import check_enough_data
-    else:
-        from ._cli_forecast import check_enough_data
-    check_enough_data(data, trial, season)
-    options.baseline = trial.baseline
-
-
-def _check_device(device: str) -> None:
-    """Refuse a device this machine lacks before any work, naming the option."""
-    import re
-
-    from ._cli_data import CLIError
-    from .devices import resolve_device
-
-    try:
-        resolve_device(device)
-    except (ValueError, TypeError) as error:
-        # the library speaks of device="cpu"; here the option is --device cpu
-        text = " ".join(str(error).split())
-        text = re.sub(r"""device=(["'])(.*?)\1""", r"--device \2", text)
-        raise CLIError(text) from error
-
-
-def _run(options) -> int:
-    from ._cli_data import CLIError
-
-    if options.threads:
-        import torch
-
-        torch.set_num_threads(options.threads)
-    options.hidden_sizes = (
-        options.hidden_sizes[0]
-        if len(options.hidden_sizes) == 1
-        else tuple(options.hidden_sizes)
-    )
-    if options.interval_method == "mc_dropout" and not options.dropout:
-        raise CLIError(
-            "--interval-method mc_dropout samples dropout masks: set --dropout"
-        )
-    _check_device(options.device)
-    if options.command == "compare" and options.baselines:
-        from ._cli_compare import require_statsmodels
-
-        require_statsmodels()
-    data, season = _load(options)
-    output = Path(options.output_dir)
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CLIError(
-            f"cannot create --output-dir {output}: {error.strerror}"
-        ) from error
-    started = time.perf_counter()
-    log = _progress_log(options.quiet)
-
-    if options.command == "compare":
-        from ._cli_compare import print_table, run_compare, write_outputs
-
-        log(
-            f"compare: {data.describe()}; horizon {options.horizon}, "
-            f"{options.folds} fold(s), season {season}"
-        )
-        comparison = run_compare(data, options, season, log)
-        title = (
-            f"{data.source}: horizon {options.horizon}, {options.folds} fold(s), "
-            f"season {season}; networks: {options.epochs} epochs, baseline "
-            f"{options.baseline}"
-        )
-        print_table(comparison.table(), title, options.coverage)
-        written = write_outputs(comparison, output, not options.no_plot, log)
-    else:
-        from ._cli_forecast import forecast_table, run_forecast, write_forecast
-
-        _, y_pred, intervals = run_forecast(data, options, season, log)
-        table = forecast_table(data, y_pred, intervals, options.coverage)
-        print(table.to_string(index=False, max_rows=30))
-        written = write_forecast(
-            data,
-            table,
-            (y_pred, intervals, options.coverage),
-            output,
-            not options.no_plot,
-            log,
-        )
-    log(
-        f"wrote {', '.join(str(p) for p in written)} "
-        f"({time.perf_counter() - started:.1f} s)"
-    )
-    return 0
-
-
-def _warning_lines(show):
-    """Warnings (the library's and numpy's runtime warnings) as ``warning: ...``
-    lines, each message once; sktime's notice about
-    its ``remember_data`` default, which concerns none of this, not at all."""
-    seen = set()
-
-    def showwarning(message, category, *args, **kwargs):
-        text = " ".join(str(message).split())
-        if issubclass(category, FutureWarning) and "remember_data" in text:
-            return
-        if not issubclass(category, (UserWarning, RuntimeWarning)) or issubclass(
-            category, (DeprecationWarning, FutureWarning)
-        ):
-            show(message, category, *args, **kwargs)
-            return
-        if text not in seen:
-            seen.add(text)
-            _log(f"warning: {text}")
-
-    return showwarning
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``gatedforecast`` console script; returns the exit code."""
-    parser = build_parser()
-    options = parser.parse_args(argv)
-    from ._cli_data import CLIError
-
-    with warnings.catch_warnings():
-        # sktime 1.2 announces a change of a default that does not concern us, from
-        # every NaiveForecaster it clones; a filter is not enough, as sktime's own
-        # warning suppression re-enables FutureWarnings inside fit and predict.
-        warnings.showwarning = _warning_lines(warnings.showwarning)
-        try:
-            return _run(options)
-        except CLIError as error:
-            if options.debug:
-                raise
-            _log(f"error: {error}")
-            return error.exit_code
-        except KeyboardInterrupt:
-            _log("error: interrupted")
-            return 130
-        except Exception as error:
-            from .training import TrainingDivergedError
-
-            if options.debug:
-                raise
-            if isinstance(error, TrainingDivergedError):
-                _log(f"error: {' '.join(str(error).split())}")
-                return 1
-            if isinstance(error, (ValueError, OverflowError)):
-                # the library refuses what it cannot compute with a ValueError
-                # that names the problem: one line, like every other error
-                _log(f"error: {' '.join(str(error).split()) or type(error).__name__}")
-                return 2
-            raise
-
-
-if __name__ == "__main__":
-    sys.exit(main())

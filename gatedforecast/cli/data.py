@@ -13,22 +13,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..panels import split_series
+from .errors import CLIError, first_line
+from .options import option_message
+
 __all__ = [
     "CLIError",
     "Dataset",
+    "check_enough_data",
     "load_dataset",
     "min_window",
-    "network_params",
     "season_for",
 ]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-class CLIError(Exception):
-    """A problem with the user's input or options: printed as one ``error:`` line."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -64,11 +62,9 @@ class Dataset:
 
     def series(self):
         """``(key, frame)`` per series; ``key`` is ``None`` for a single series."""
-        if not self.is_panel:
-            yield None, self.y
-            return
-        for key, frame in self.y.groupby(level=0, sort=False):
-            yield key, frame.droplevel(0)
+        keys, frames = split_series(self.y)
+        for key, frame in zip(keys, frames):
+            yield (None if key is None else key[0]), frame
 
     def output_times(self, index: pd.Index) -> pd.Index:
         """Times as the file wrote them: timestamps where it had timestamps,
@@ -129,7 +125,7 @@ def read_table(path: str, id_col: str | None = None) -> pd.DataFrame:
             ) from error
         except Exception as error:
             raise CLIError(
-                f"{path}: cannot read as Parquet ({_first_line(error)})"
+                f"{path}: cannot read as Parquet ({first_line(error)})"
             ) from error
     else:
         try:
@@ -138,17 +134,12 @@ def read_table(path: str, id_col: str | None = None) -> pd.DataFrame:
             raise CLIError(f"{path}: the file is empty") from error
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
             raise CLIError(
-                f"{path}: cannot read as CSV ({_first_line(error)})"
+                f"{path}: cannot read as CSV ({first_line(error)})"
             ) from error
     if frame.empty:
         raise CLIError(f"{path}: the file has a header but no rows")
     frame.columns = [str(c) for c in frame.columns]
     return frame
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def _check_columns(frame, path, time_col, targets, id_col):
@@ -468,35 +459,45 @@ def check_finite(forecasts: pd.DataFrame, who: str, data: Dataset) -> None:
 
 def min_window(options, season: int) -> int:
     """The shortest input window the networks will use with these options."""
+    from ..seasonality import check_window_reaches_season
+
     seasonal = options.baseline == "seasonal"
     if options.window_length is None:
         return season if seasonal else 1
-    if seasonal and options.window_length < season:
-        raise CLIError(
-            f"--baseline seasonal looks {season} steps back, so --window-length must "
-            f"be at least the season ({season}); got {options.window_length}"
-        )
+    try:
+        check_window_reaches_season(options.window_length, season if seasonal else None)
+    except ValueError as error:
+        raise CLIError(option_message(error)) from error
     return options.window_length
 
 
-def network_params(options, season: int) -> dict:
-    """The parameters the command gives GRUForecaster and LSTMForecaster."""
-    params = {
-        "window_length": options.window_length,
-        "hidden_sizes": options.hidden_sizes,
-        "dropout": options.dropout,
-        "max_epochs": options.epochs,
-        "batch_size": options.batch_size,
-        "steps_per_epoch": options.steps_per_epoch,
-        "device": options.device,
-        "random_state": options.seed,
-        "verbose": 1 if options.verbose else 0,
-    }
-    # the command settles the season and the baseline itself (--season, --baseline)
-    params.update(seasonal_period=season if season > 1 else None)
-    params.update(baseline={"none": None}.get(options.baseline, options.baseline))
-    if options.interval_method == "none":
-        params.update(interval_method=None)
-    else:
-        params.update(interval_method=options.interval_method)
-    return params
+def check_enough_data(data: Dataset, options, season: int, folds=None) -> None:
+    """Refuse, in one line, data too short for a window and the horizon: to fit
+    on (``folds`` None), or to train the first of ``folds`` folds of the horizon
+    at the end of each series."""
+    horizon = options.horizon
+    shortest = min(data.lengths.values())
+    window = min_window(options, season)
+    which = "the shortest series has" if data.is_panel else "the series has"
+    if folds is None:
+        needed = window + horizon
+        if shortest < needed:
+            raise CLIError(
+                f"{data.source}: {which} {shortest} observations; a window of "
+                f"{window} and horizon {horizon} need at least {needed}. Use a "
+                "shorter --horizon or --window-length."
+            )
+        return
+    first_train = shortest - folds * horizon
+    needed = max(window + horizon, season + 1, 3)
+    if first_train < needed:
+        why = f"a window of {window} + the horizon of {horizon}"
+        if season + 1 > window + horizon:
+            why = f"more than a season of {season}"
+        raise CLIError(
+            f"{data.source}: {which} {shortest} observations, too few for {folds} "
+            f"fold(s) of horizon {horizon}: the first fold would train on "
+            f"{max(first_train, 0)}, but needs at least {needed} ({why}), so at least "
+            f"{needed + folds * horizon} observations. Use fewer --folds, a shorter "
+            "--horizon or --window-length."
+        )
