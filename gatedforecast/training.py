@@ -265,6 +265,7 @@ def _run_epochs(
     try:
         for epoch in range(first_epoch, first_epoch + config.max_epochs):
             state.epoch = epoch
+            state.train_loss = state.val_loss = math.nan
             for callback in callbacks:
                 callback.on_epoch_begin(state)
             network.train()
