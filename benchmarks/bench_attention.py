@@ -171,7 +171,15 @@ def summarise(records: list[dict]) -> list[dict]:
     return rows
 
 
-def markdown(rows: list[dict], records: list[dict], command: str, machine) -> str:
+def _default_max_epochs() -> int:
+    from gatedforecast import GRUForecaster
+
+    return GRUForecaster().get_params()["max_epochs"]
+
+
+def markdown(
+    rows: list[dict], records: list[dict], command: str, machine, notes=()
+) -> str:
     lines = [
         "# Attention over the recurrent states beside the plain cell",
         "",
@@ -191,6 +199,8 @@ def markdown(rows: list[dict], records: list[dict], command: str, machine) -> st
         "same seed, and on how many seeds attention had the lower MASE.",
         "",
     ]
+    for note in notes:
+        lines += [note, ""]
     reduced = sorted(
         {(r["series"], r["max_epochs"]) for r in records if r["max_epochs"]}
     )
@@ -199,7 +209,8 @@ def markdown(rows: list[dict], records: list[dict], command: str, machine) -> st
             "**Reduced epochs** (the same for every arm, to fit the time budget of a "
             "shared 2-core machine): "
             + "; ".join(f"{s}: max_epochs={e}" for s, e in reduced)
-            + " instead of the default. The other settings are the defaults.",
+            + f" instead of the default {_default_max_epochs()}. The other settings "
+            "are the defaults.",
             "",
         ]
     lines += [
@@ -255,12 +266,18 @@ def write_tables(args) -> None:
     machine = records[-1]["machine"] if records else machine_info()
     (args.output_dir / "attention.json").write_text(
         json.dumps(
-            {"command": args.command, "machine": machine, "summary": rows}, indent=2
+            {
+                "command": args.command,
+                "notes": args.note or [],
+                "machine": machine,
+                "summary": rows,
+            },
+            indent=2,
         )
         + "\n"
     )
     (args.output_dir / "attention.md").write_text(
-        markdown(rows, records, args.command, machine)
+        markdown(rows, records, args.command, machine, args.note or ())
     )
 
 
@@ -274,6 +291,7 @@ def main(argv=None) -> None:
     parser.add_argument("--m4-max-epochs", type=int, help="M4 Weekly, every arm")
     parser.add_argument("--output-dir", type=Path, default=HERE / "results")
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--note", action="append", help="a paragraph for the header")
     parser.add_argument(
         "--command",
         default=" ".join(["python benchmarks/bench_attention.py", *sys.argv[1:]]),
