@@ -38,6 +38,7 @@ __all__ = [
     "CELLS",
     "Encoder",
     "register_encoder",
+    "build_encoder",
     "StackedRNN",
     "AttentionRNN",
     "ForecastNetwork",
