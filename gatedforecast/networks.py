@@ -1,21 +1,123 @@
-"""Stacked GRU/LSTM networks with a linear forecasting head.
+"""Encoders behind a small interface, and the network that forecasts with them.
 
-The two cells differ only by the PyTorch module used for each layer. Dropout masks
-and the initial weights are drawn from a :class:`torch.Generator` passed in by the
-caller, so training and sampling never touch the global random state of the user's
-process.
+An *encoder* summarises each input window, ``(batch, window, n_inputs)``, as one
+vector per window, ``(batch, output_size)``; :class:`ForecastNetwork` reads that
+summary (beside any future-known covariates) with a linear head. Encoders are
+registered by name in :data:`ENCODERS`: the stacked GRU and LSTM (``"gru"``,
+``"lstm"``) and the same cells with attention over their states
+(``"gru+attention"``, ``"lstm+attention"``). A new encoder is one class and one
+line::
+
+    @register_encoder("my_cell")
+    class MyEncoder(Encoder):
+        def __init__(self, input_size, hidden_sizes, dropout=0.0,
+                     bidirectional=False):
+            ...
+
+        def forward(self, x, generator=None, dropout=None):
+            ...
+
+after which ``ForecastNetwork(..., cell="my_cell")`` builds it.
+
+Dropout masks and the initial weights are drawn from a :class:`torch.Generator`
+passed in by the caller, so training and sampling never touch the global random
+state of the user's process.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 
-__all__ = ["CELLS", "StackedRNN", "ForecastNetwork"]
+__all__ = [
+    "ENCODERS",
+    "CELLS",
+    "Encoder",
+    "register_encoder",
+    "build_encoder",
+    "StackedRNN",
+    "AttentionRNN",
+    "ForecastNetwork",
+]
 
-CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+#: encoder name -> factory called as ``factory(input_size, hidden_sizes,
+#: dropout=..., bidirectional=...)``, returning an :class:`Encoder`
+ENCODERS: dict[str, Callable[..., Encoder]] = {}
+#: the names ``ForecastNetwork(cell=...)`` accepts (the same mapping)
+CELLS = ENCODERS
+#: the torch module of one layer of each recurrent cell
+RNN_LAYERS = {"gru": nn.GRU, "lstm": nn.LSTM}
+
+
+def register_encoder(name: str, factory: Callable[..., Encoder] | None = None):
+    """Register an encoder under ``name``, as a decorator or with a factory.
+
+    Parameters
+    ----------
+    name : str
+        What ``ForecastNetwork(cell=...)`` (and the estimators) call it.
+    factory : callable, optional
+        Called as ``factory(input_size, hidden_sizes, dropout=..., bidirectional=...)``
+        and returning an :class:`Encoder`. Without it, ``register_encoder(name)``
+        decorates such a class.
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from gatedforecast.networks import ENCODERS, StackedRNN, register_encoder
+    >>> _ = register_encoder("gru_again", partial(StackedRNN, cell="gru"))
+    >>> "gru_again" in ENCODERS
+    True
+    >>> del ENCODERS["gru_again"]
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"An encoder's name must be a non-empty string, got {name!r}.")
+    if name in ENCODERS:
+        raise ValueError(
+            f"An encoder named {name!r} is already registered; choose another name "
+            "(or delete ENCODERS[name] first to replace it)."
+        )
+
+    def add(factory: Callable[..., Encoder]) -> Callable[..., Encoder]:
+        if not callable(factory):
+            raise TypeError(
+                f"The encoder {name!r} must be a class or a callable, got {factory!r}."
+            )
+        ENCODERS[name] = factory
+        return factory
+
+    return add if factory is None else add(factory)
+
+
+def build_encoder(
+    cell: str,
+    input_size: int,
+    hidden_sizes: tuple[int, ...],
+    dropout: float = 0.0,
+    bidirectional: bool = False,
+) -> Encoder:
+    """The encoder registered as ``cell``, refusing a name that is not registered."""
+    factory = ENCODERS.get(cell) if isinstance(cell, str) else None
+    if factory is None:
+        raise ValueError(
+            f"cell={cell!r} is not a registered encoder; choose one of "
+            f"{', '.join(map(repr, ENCODERS))}, or register a new one with "
+            "gatedforecast.networks.register_encoder."
+        )
+    encoder = factory(
+        input_size, tuple(hidden_sizes), dropout=dropout, bidirectional=bidirectional
+    )
+    if not isinstance(encoder, Encoder):
+        raise TypeError(
+            f"The encoder registered as {cell!r} built a {type(encoder).__name__}, "
+            "not a gatedforecast.networks.Encoder."
+        )
+    encoder.cell = cell
+    return encoder
 
 
 def _dropout(
@@ -28,8 +130,73 @@ def _dropout(
     return x * keep / (1.0 - p)
 
 
-class StackedRNN(nn.Module):
+class Encoder(nn.Module):
+    """What :class:`ForecastNetwork` needs of an encoder.
+
+    Subclasses are built as ``cls(input_size, hidden_sizes, dropout=0.0,
+    bidirectional=False)`` and set :attr:`output_size` and :attr:`dropout`.
+
+    Attributes
+    ----------
+    output_size : int
+        Length of the summary of one window, what the head reads.
+    dropout : float
+        Dropout probability; the estimators may change it on a fitted network
+        (Monte Carlo dropout), so :meth:`forward` reads it on every call.
+    cell : str
+        The name the encoder is registered under, set when it is built.
+    """
+
+    output_size: int
+    dropout: float = 0.0
+    cell: str = ""
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        dropout: bool | None = None,
+    ) -> torch.Tensor:
+        """Summarise windows ``x`` of shape ``(batch, window, input_size)`` as
+        ``(batch, output_size)``.
+
+        ``generator`` draws the dropout masks; ``dropout`` forces them on or off
+        (by default they follow ``self.training``).
+        """
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def initialize(self, generator: torch.Generator) -> None:
+        """Draw the initial weights from ``generator``, as PyTorch's defaults do.
+
+        Recurrent layers get ``±1/sqrt(hidden_size)``, linear layers
+        ``±1/sqrt(in_features)``, each in the order the modules were created.
+        An encoder with other parameters overrides this method.
+        """
+        covered = set()
+        for module in self.modules():
+            if isinstance(module, nn.RNNBase):
+                bound = 1.0 / math.sqrt(module.hidden_size)
+            elif isinstance(module, nn.Linear):
+                bound = 1.0 / math.sqrt(module.in_features)
+            else:
+                continue
+            for param in module.parameters(recurse=False):
+                param.uniform_(-bound, bound, generator=generator)
+                covered.add(id(param))
+        missed = [n for n, p in self.named_parameters() if id(p) not in covered]
+        if missed:
+            raise TypeError(
+                f"{type(self).__name__}.initialize does not know how to draw "
+                f"{missed}; override initialize(generator) to draw them."
+            )
+
+
+class StackedRNN(Encoder):
     """A stack of single-layer recurrent modules, one size per layer.
+
+    The summary is the final hidden state of the top layer, both directions
+    concatenated when bidirectional.
 
     Parameters
     ----------
@@ -56,7 +223,7 @@ class StackedRNN(nn.Module):
         bidirectional: bool = False,
     ) -> None:
         super().__init__()
-        module = CELLS[cell]
+        module = RNN_LAYERS[cell]
         directions = 2 if bidirectional else 1
         layers = []
         size_in = input_size
@@ -69,6 +236,20 @@ class StackedRNN(nn.Module):
         self.cell = cell
         self.dropout = float(dropout)
         self.output_size = size_in
+
+    def _states(
+        self, x: torch.Tensor, active: bool, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The top layer's outputs at every step, ``(batch, window, output_size)``,
+        and its final hidden state, ``(batch, output_size)``."""
+        out = x
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            out, state = layer(out)
+            if i < last:
+                out = _dropout(out, self.dropout, active, generator)
+        h_n = state[0] if isinstance(state, tuple) else state
+        return out, torch.cat(tuple(h_n), dim=-1)
 
     def forward(
         self,
@@ -84,19 +265,73 @@ class StackedRNN(nn.Module):
         ``self.training``.
         """
         active = self.training if dropout is None else dropout
-        out = x
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            out, state = layer(out)
-            if i < last:
-                out = _dropout(out, self.dropout, active, generator)
-        h_n = state[0] if self.cell == "lstm" else state
-        summary = torch.cat(tuple(h_n), dim=-1)
+        _, summary = self._states(x, active, generator)
         return _dropout(summary, self.dropout, active, generator)
 
 
+class AttentionRNN(StackedRNN):
+    """A :class:`StackedRNN` whose last state attends over all its states.
+
+    The top layer's final hidden state ``h`` queries the top layer's outputs
+    ``s_1 .. s_T`` of the window (Luong's "general" score): weights
+    ``a = softmax(s_t . W_q h / sqrt(d))``, context ``c = sum_t a_t s_t``, and the
+    summary ``tanh(W_c [c; h] + b)`` has the size of ``h``, so the head is the
+    plain cell's. The parameters are the plain cell's plus ``W_q`` (``d x d``)
+    and ``W_c``, ``b`` (``d x 2d``, ``d``), where ``d`` is the summary's size.
+
+    Parameters
+    ----------
+    input_size, hidden_sizes, cell, dropout, bidirectional
+        See :class:`StackedRNN`.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_sizes: tuple[int, ...],
+        cell: str = "gru",
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__(input_size, hidden_sizes, cell, dropout, bidirectional)
+        size = self.output_size
+        self.query = nn.Linear(size, size, bias=False)
+        self.combine = nn.Linear(2 * size, size)
+
+    def attention(
+        self, states: torch.Tensor, last: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The summary and the attention weights ``(batch, window)`` for the top
+        layer's ``states`` and final hidden state ``last``."""
+        query = self.query(last).unsqueeze(-1)
+        scores = torch.bmm(states, query).squeeze(-1) / math.sqrt(self.output_size)
+        weights = torch.softmax(scores, dim=1)
+        context = torch.bmm(weights.unsqueeze(1), states).squeeze(1)
+        summary = torch.tanh(self.combine(torch.cat([context, last], dim=-1)))
+        return summary, weights
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        dropout: bool | None = None,
+    ) -> torch.Tensor:
+        """Summarise ``x`` of shape ``(batch, time, features)`` as ``(batch,
+        output_size)``; dropout as in :class:`StackedRNN`."""
+        active = self.training if dropout is None else dropout
+        states, last = self._states(x, active, generator)
+        summary, _ = self.attention(states, last)
+        return _dropout(summary, self.dropout, active, generator)
+
+
+register_encoder("gru", partial(StackedRNN, cell="gru"))
+register_encoder("lstm", partial(StackedRNN, cell="lstm"))
+register_encoder("gru+attention", partial(AttentionRNN, cell="gru"))
+register_encoder("lstm+attention", partial(AttentionRNN, cell="lstm"))
+
+
 class ForecastNetwork(nn.Module):
-    """Recurrent encoder plus a linear head for ``horizon`` steps at once.
+    """An encoder plus a linear head for ``horizon`` steps at once.
 
     With ``horizon=1`` the head is the one-step head used for recursive roll-out;
     with ``horizon=H`` it is the direct multi-output head.
@@ -109,7 +344,13 @@ class ForecastNetwork(nn.Module):
         Target variables forecast at each step.
     horizon : int
         Steps produced by one forward pass.
-    hidden_sizes, cell, dropout, bidirectional
+    hidden_sizes : tuple of int
+        Hidden size of each recurrent layer, bottom to top.
+    cell : str, default="gru"
+        The encoder: a name registered in :data:`ENCODERS` (``"gru"``,
+        ``"lstm"``, ``"gru+attention"``, ``"lstm+attention"``, or one added with
+        :func:`register_encoder`).
+    dropout, bidirectional
         See :class:`StackedRNN`.
     n_future : int, default=0
         Features known at each forecast step (future-known covariates). The head
@@ -145,8 +386,8 @@ class ForecastNetwork(nn.Module):
         # construction; fork it so the user's random state is left as it was.
         # ``initialize`` then draws the real initial weights from a local generator.
         with torch.random.fork_rng(devices=[]):
-            self.encoder = StackedRNN(
-                n_inputs, hidden_sizes, cell, dropout, bidirectional
+            self.encoder = build_encoder(
+                cell, n_inputs, hidden_sizes, dropout, bidirectional
             )
             self.head = nn.Linear(
                 self.encoder.output_size + horizon * n_future,
@@ -182,14 +423,12 @@ class ForecastNetwork(nn.Module):
     def initialize(self, generator: torch.Generator) -> ForecastNetwork:
         """Draw PyTorch's default initial weights from ``generator``.
 
-        Recurrent weights and biases are uniform in ``±1/sqrt(hidden)`` and the
-        head's in ``±1/sqrt(fan_in)``, as ``nn.GRU``/``nn.LSTM``/``nn.Linear`` do,
-        but reproducibly and without the global random state.
+        The encoder's first (see :meth:`Encoder.initialize`: recurrent weights
+        and biases uniform in ``±1/sqrt(hidden)``), then the head's in
+        ``±1/sqrt(fan_in)``, as ``nn.GRU``/``nn.LSTM``/``nn.Linear`` do, but
+        reproducibly and without the global random state.
         """
-        for layer in self.encoder.layers:
-            bound = 1.0 / math.sqrt(layer.hidden_size)
-            for param in layer.parameters():
-                param.uniform_(-bound, bound, generator=generator)
+        self.encoder.initialize(generator)
         bound = 1.0 / math.sqrt(self.head.in_features)
         self.head.weight.uniform_(-bound, bound, generator=generator)
         self.head.bias.uniform_(-bound, bound, generator=generator)

@@ -11,6 +11,7 @@ Two layers, both affine and both undone on the network's output:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,10 @@ import torch
 
 __all__ = [
     "SCALERS",
+    "SCALER_REGISTRY",
+    "Scaler",
+    "register_scaler",
+    "get_scaler",
     "BASELINES",
     "SeriesScaler",
     "WindowTransform",
@@ -25,21 +30,117 @@ __all__ = [
     "check_finite_output",
 ]
 
-SCALERS = ("window", "standard", "robust", None)
 BASELINES = ("last", "seasonal", None)
 #: the largest magnitude the network's float32 arithmetic holds
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
+Statistics = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
-def _location_and_scale(values: np.ndarray, method: str | None):
-    """One location and scale per channel of ``values`` (float64)."""
-    if method == "standard":
-        return values.mean(axis=0), values.std(axis=0)
-    if method == "robust":
-        q25, loc, q75 = np.percentile(values, [25, 50, 75], axis=0)
-        scale = q75 - q25
-        return loc, np.where(scale > 0, scale, values.std(axis=0))
+
+@dataclass(frozen=True)
+class Scaler:
+    """One entry of :data:`SCALER_REGISTRY`: what ``scaler=name`` does.
+
+    Attributes
+    ----------
+    name : str or None
+        The value of the estimators' ``scaler`` parameter.
+    statistics : callable
+        ``statistics(values)`` gives one location and one scale per channel of
+        the ``(n_t, n_channels)`` float64 ``values`` of one series, each of shape
+        ``(n_channels,)``. A scale of zero is replaced by the location's
+        magnitude (or 1), so ``statistics`` need not guard against it.
+    normalize_windows : bool
+        Also normalise each input window by its own level and spread
+        (:class:`WindowTransform`).
+    series_method : str or None
+        The scaler whose statistics scale each series, the name a fitted
+        :class:`SeriesScaler` keeps (``"window"`` scales the series as
+        ``"standard"`` does before normalising the windows).
+    """
+
+    name: str | None
+    statistics: Statistics
+    normalize_windows: bool = False
+    series_method: str | None = None
+
+
+#: ``scaler`` name -> :class:`Scaler`
+SCALER_REGISTRY: dict[str | None, Scaler] = {}
+
+
+def register_scaler(
+    name: str | None,
+    statistics: Statistics,
+    *,
+    normalize_windows: bool = False,
+    series_method: str | None = ...,
+) -> Scaler:
+    """Add the scaler ``name`` to :data:`SCALER_REGISTRY` and return its entry.
+
+    ``statistics`` maps a series' ``(n_t, n_channels)`` float64 values to a
+    location and a scale per channel; ``series_method`` defaults to ``name``
+    (see :class:`Scaler`). :data:`SCALERS` lists the scalers registered when this
+    module was imported; a scaler added later is used by :class:`SeriesScaler`
+    and checked by :func:`get_scaler`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gatedforecast.scaling import SCALER_REGISTRY, SeriesScaler, register_scaler
+    >>> _ = register_scaler("max", lambda v: (np.zeros(v.shape[1]), np.abs(v).max(0)))
+    >>> SeriesScaler("max").fit([np.array([[2.0], [-4.0]])]).scale_.ravel()
+    array([4.])
+    >>> del SCALER_REGISTRY["max"]
+    """
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(
+            f"A scaler's name must be a non-empty string or None, got {name!r}."
+        )
+    if name in SCALER_REGISTRY:
+        raise ValueError(
+            f"A scaler named {name!r} is already registered; choose another name "
+            "(or delete SCALER_REGISTRY[name] first to replace it)."
+        )
+    if not callable(statistics):
+        raise TypeError(f"The statistics of scaler {name!r} must be callable.")
+    method = name if series_method is ... else series_method
+    entry = Scaler(name, statistics, bool(normalize_windows), method)
+    SCALER_REGISTRY[name] = entry
+    return entry
+
+
+def get_scaler(name: str | None) -> Scaler:
+    """The registered scaler ``name``; a clear error for any other value."""
+    entry = SCALER_REGISTRY.get(name) if name is None or isinstance(name, str) else None
+    if entry is None:
+        raise ValueError(
+            f"scaler={name!r} is not valid; choose one of "
+            f"{', '.join(map(repr, SCALER_REGISTRY))}."
+        )
+    return entry
+
+
+def _standard(values: np.ndarray):
+    return values.mean(axis=0), values.std(axis=0)
+
+
+def _robust(values: np.ndarray):
+    q25, loc, q75 = np.percentile(values, [25, 50, 75], axis=0)
+    scale = q75 - q25
+    return loc, np.where(scale > 0, scale, values.std(axis=0))
+
+
+def _identity(values: np.ndarray):
     return np.zeros(values.shape[1]), np.ones(values.shape[1])
+
+
+register_scaler("window", _standard, normalize_windows=True, series_method="standard")
+register_scaler("standard", _standard)
+register_scaler("robust", _robust)
+register_scaler(None, _identity)
+#: the valid values of the estimators' ``scaler`` parameter
+SCALERS = tuple(SCALER_REGISTRY)
 
 
 def check_float32_range(values: np.ndarray, name: str, fix: str) -> None:
@@ -89,10 +190,11 @@ class SeriesScaler:
 
     Parameters
     ----------
-    method : {"standard", "robust", None}
+    method : {"standard", "robust", None} or a name in :data:`SCALER_REGISTRY`
         ``"standard"``: subtract the mean, divide by the standard deviation.
         ``"robust"``: subtract the median, divide by the interquartile range.
-        ``None``: leave values unchanged.
+        ``None``: leave values unchanged. Any other value is refused by
+        :meth:`fit`.
 
     Examples
     --------
@@ -110,18 +212,19 @@ class SeriesScaler:
 
     def fit(self, series: list[np.ndarray]) -> SeriesScaler:
         """Fit one location and scale per channel for each ``(n_t, n_channels)`` array."""
+        statistics = get_scaler(self.method).statistics
         locs, scales = [], []
         for values in series:
             values = np.asarray(values, dtype=np.float64)
             with np.errstate(over="ignore", invalid="ignore"):
-                loc, scale = _location_and_scale(values, self.method)
+                loc, scale = statistics(values)
             if not (np.isfinite(loc).all() and np.isfinite(scale).all()):
                 # sums of squares (or of the values) beyond the float64 range,
                 # from values above ~1e154: compute on values divided by their
                 # largest magnitude, then scale back
                 magnitude = np.max(np.abs(values), axis=0)
                 magnitude = np.where(magnitude > 0, magnitude, 1.0)
-                loc, scale = _location_and_scale(values / magnitude, self.method)
+                loc, scale = statistics(values / magnitude)
                 with np.errstate(over="ignore"):
                     loc, scale = loc * magnitude, scale * magnitude
                 if not np.isfinite(scale).all():

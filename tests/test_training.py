@@ -11,6 +11,15 @@ from conftest import FAST
 from sktime.exceptions import NotFittedError
 
 from gatedforecast import GRUForecaster, LSTMForecaster, TrainingDivergedError
+from gatedforecast.callbacks import (
+    Callback,
+    DivergenceCheck,
+    EarlyStopping,
+    History,
+    LRSchedule,
+    ProgressBar,
+    default_callbacks,
+)
 from gatedforecast.networks import ForecastNetwork
 from gatedforecast.training import Batches, TrainingConfig, train_network
 from gatedforecast.windows import WindowIndex
@@ -379,3 +388,88 @@ def test_a_diverged_update_leaves_the_weights_and_the_cutoff_as_they_were(
     for name, value in forecaster.network_.state_dict().items():
         assert value.equal(weights[name])
     pd.testing.assert_series_equal(forecaster.predict(), before)
+
+
+class Recorder(Callback):
+    """Records the hooks it receives; stops the run after ``stop_at`` epochs."""
+
+    def __init__(self, stop_at=None):
+        self.calls = []
+        self.stop_at = stop_at
+
+    def on_train_begin(self, state):
+        self.calls.append("train_begin")
+
+    def on_epoch_begin(self, state):
+        self.calls.append(f"epoch_begin {state.epoch}")
+
+    def on_batch_end(self, state, prediction, targets, loss, n_items):
+        self.calls.append(f"batch {n_items}")
+
+    def device_values(self, state):
+        return [torch.tensor(float(state.epoch)), torch.tensor(2.5)]
+
+    def on_epoch_trained(self, state, values):
+        assert math.isfinite(state.train_loss)
+        assert math.isnan(state.val_loss)
+        self.calls.append(f"trained {values}")
+
+    def on_epoch_end(self, state):
+        assert math.isfinite(state.val_loss)
+        self.calls.append(f"epoch_end {state.epoch}")
+        if state.epoch == self.stop_at:
+            state.stop = True
+
+    def on_train_end(self, state):
+        self.calls.append(f"train_end completed={state.completed}")
+
+
+def test_a_callback_gets_every_hook_in_order_and_can_stop_the_run():
+    network, batches, generator = _problem()
+    recorder = Recorder(stop_at=3)
+    # 48 training samples in batches of 32: two batches per epoch
+    config = TrainingConfig(batch_size=32, max_epochs=5)
+    result = train_network(
+        network, batches, config, generator, first_epoch=2, callbacks=[recorder]
+    )
+    assert result.n_epochs == 2
+    assert result.history["epoch"].tolist() == [2, 3]
+    epoch = ["batch 32", "batch 16"]
+    assert recorder.calls == [
+        "train_begin",
+        "epoch_begin 2",
+        *epoch,
+        "trained [2.0, 2.5]",
+        "epoch_end 2",
+        "epoch_begin 3",
+        *epoch,
+        "trained [3.0, 2.5]",
+        "epoch_end 3",
+        "train_end completed=True",
+    ]
+
+
+def test_a_failed_run_still_ends_its_callbacks():
+    network, batches, generator = _problem()
+    recorder = Recorder()
+    config = TrainingConfig(batch_size=32, max_epochs=5, learning_rate=1e9)
+    config.loss = lambda prediction, target: (prediction - target).mean() * math.inf
+    with pytest.raises(TrainingDivergedError, match="at epoch 1: the training loss"):
+        train_network(network, batches, config, generator, callbacks=[recorder])
+    # the divergence check runs first: the recorder never saw the epoch trained
+    assert recorder.calls[-1] == "train_end completed=False"
+    assert not any(call.startswith("trained") for call in recorder.calls)
+
+
+def test_the_config_assembles_its_callbacks():
+    def kinds(**settings):
+        return [type(c) for c in default_callbacks(TrainingConfig(**settings))]
+
+    assert kinds() == [DivergenceCheck, History, EarlyStopping]
+    assert kinds(lr_schedule="cosine", verbose=1) == [
+        DivergenceCheck,
+        LRSchedule,
+        History,
+        ProgressBar,
+        EarlyStopping,
+    ]
