@@ -24,6 +24,8 @@ def register_model(cls: type) -> type:
     for method in ("_fitted_state", "_restore_fitted_state"):
         if not callable(getattr(cls, method, None)):
             raise TypeError(f"{cls.__qualname__} has no {method} method to register")
+    if not isinstance(getattr(cls, "_state_schema", None), str):
+        raise TypeError(f"{cls.__qualname__} names no _state_schema to register")
     known = _MODELS.get(cls.__name__)
     if known is not None and known is not cls:
         raise ValueError(

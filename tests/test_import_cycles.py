@@ -9,6 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from gatedforecast import GRUForecaster, LSTMRegressor
+from gatedforecast._registry import lookup, register_model, registered
+
 PACKAGE = Path(__file__).resolve().parent.parent / "gatedforecast"
 REFERENCE = Path(__file__).resolve().parent / "reference_models"
 
@@ -133,3 +138,37 @@ def test_a_model_file_loads_in_a_fresh_interpreter_through_the_registry():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["GRUForecaster", "4"]
+
+
+def test_the_public_estimators_are_registered_and_nothing_else_loads():
+    assert set(registered()) == {
+        "GRUForecaster",
+        "LSTMForecaster",
+        "GRURegressor",
+        "LSTMRegressor",
+    }
+    assert lookup("GRUForecaster") is GRUForecaster
+    assert lookup("LSTMRegressor") is LSTMRegressor
+    for name in ("ModelFileError", "load_model", "__version__", "os.system", 3):
+        assert lookup(name) is None
+
+
+def test_register_model_refuses_a_class_it_could_not_save_or_a_second_name():
+    class Plain:
+        pass
+
+    with pytest.raises(TypeError, match="no _fitted_state method"):
+        register_model(Plain)
+
+    class GRUForecaster(Plain):  # another class under a registered name
+        _state_schema = "forecaster"
+
+        def _fitted_state(self):
+            return {}
+
+        def _restore_fitted_state(self, state):
+            pass
+
+    with pytest.raises(ValueError, match="another class named GRUForecaster"):
+        register_model(GRUForecaster)
+    assert lookup("GRUForecaster") is not GRUForecaster
