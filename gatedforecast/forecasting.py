@@ -20,6 +20,7 @@ from ._params import (
     generators,
     seed_from,
 )
+from ._registry import register_model
 from .devices import torch_threads
 from .intervals import (
     calibration_windows,
@@ -1351,6 +1352,137 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             },
         ]
 
+    # ------------------------------------------------------------------ model file
+    #: the declared state a model file holds: gatedforecast._model_state.FORECASTER
+    _state_schema = "forecaster"
+
+    @staticmethod
+    def _setup_state(setup: _Setup) -> dict:
+        transform = setup.transform
+        return {
+            "window_length": setup.window_length,
+            "horizon": setup.horizon,
+            "transform": {
+                "normalize": transform.normalize,
+                "baseline": transform.baseline,
+                "seasonal_period": transform.seasonal_period,
+                "horizon": transform.horizon,
+                "n_targets": transform.n_targets,
+            },
+            "scaler_method": setup.scaler_method,
+            "columns": setup.columns,
+            "x_columns": setup.x_columns,
+            "levels": None if setup.levels is None else list(setup.levels),
+        }
+
+    @staticmethod
+    def _setup_from_state(state: dict) -> _Setup:
+        levels = state["levels"]
+        return _Setup(
+            window_length=state["window_length"],
+            horizon=state["horizon"],
+            transform=WindowTransform(**state["transform"]),
+            scaler_method=state["scaler_method"],
+            columns=state["columns"],
+            x_columns=state["x_columns"],
+            levels=None if levels is None else tuple(levels),
+        )
+
+    def _fitted_state(self) -> dict:
+        """The fitted state, by the keys the schema ``_state_schema`` declares."""
+        metadata = self._y_metadata
+        pretrained = None
+        if getattr(self, "pretrained_network_", None) is not None:
+            pretrained = {
+                "network": self.pretrained_network_,
+                "setup": self._setup_state(self.pretrained_setup_),
+                "history": self.pretrained_history_,
+            }
+        return {
+            "network": self.network_,
+            "device": str(self.device_),
+            "setup": self._setup_state(self._setup),
+            "scaler": {
+                "method": self._scaler.method,
+                "loc": self._scaler.loc_,
+                "scale": self._scaler.scale_,
+            },
+            "tails": self._tails,
+            "typical_spread": self._typical_spread,
+            "residuals": self._residuals,
+            "rng_state": self._rng_state,
+            "history": self.history_,
+            "n_epochs": self.n_epochs_,
+            "best_epoch": self.best_epoch_,
+            "series": {
+                "keys": list(self._keys),
+                "last": list(self._last_index),
+                "index_names": list(self._index_names),
+                "columns": self._columns,
+                "x_columns": self._x_columns,
+                "time_freq": getattr(self, "_time_freq", None),
+            },
+            "sktime": {
+                "cutoff": self._cutoff,
+                "fh": self._fh,
+                "mtype": metadata["mtype"],
+                "scitype": metadata["scitype"],
+                "n_features": metadata["n_features"],
+                "feature_names": list(metadata["feature_names"]),
+                "converter_store": dict(self._converter_store_y),
+            },
+            "pretrained": pretrained,
+        }
+
+    def _restore_fitted_state(self, state: dict) -> None:
+        """Set this new forecaster up from a state that :meth:`_fitted_state` gave."""
+        setup = self._setup_from_state(state["setup"])
+        scaler = SeriesScaler(state["scaler"]["method"])
+        scaler.loc_, scaler.scale_ = state["scaler"]["loc"], state["scaler"]["scale"]
+        series, fitted = state["series"], state["sktime"]
+        self.network_ = state["network"]
+        self.device_ = torch.device(state["device"])
+        self.window_length_ = setup.window_length
+        self.horizon_ = setup.horizon
+        self.seasonal_period_ = setup.transform.seasonal_period
+        self.baseline_ = setup.transform.baseline
+        self.n_parameters_ = count_parameters(self.network_)
+        self.n_series_ = len(series["keys"])
+        self._columns = series["columns"]
+        self._x_columns = series["x_columns"]
+        self._index_names = series["index_names"]
+        self._keys = series["keys"]
+        self._last_index = series["last"]
+        self._time_freq = series["time_freq"]
+        self._scaler = scaler
+        self._transform = setup.transform
+        self._setup = setup
+        self._tails = state["tails"]
+        self.history_ = state["history"]
+        self.n_epochs_ = state["n_epochs"]
+        self.best_epoch_ = state["best_epoch"]
+        self._rng_state = state["rng_state"]
+        self._typical_spread = state["typical_spread"]
+        self._residuals = state["residuals"]
+        self._warnings_given = []
+        if state["pretrained"] is not None:
+            self.pretrained_network_ = state["pretrained"]["network"]
+            self.pretrained_setup_ = self._setup_from_state(
+                state["pretrained"]["setup"]
+            )
+            self.pretrained_history_ = state["pretrained"]["history"]
+            self._pretrained_attrs = sorted(self.get_tag("pretrain:fitted_params"))
+        # sktime's own fitted state, as its fit leaves it
+        self._cutoff = fitted["cutoff"]
+        self._fh = fitted["fh"]
+        self._y_metadata = {
+            key: fitted[key] for key in ("mtype", "scitype", "n_features")
+        } | {"feature_names": fitted["feature_names"]}
+        self._y_mtype_last_seen = fitted["mtype"]
+        self._converter_store_y = fitted["converter_store"]
+        self._is_vectorized = False
+        self._state = "fitted"
+
 
 _DOC = """{cell_name} forecaster for sktime, on a stacked {cell_name} network in PyTorch.
 
@@ -1591,11 +1723,13 @@ Examples
 """
 
 
+@register_model
 class GRUForecaster(_RecurrentForecaster):
     __doc__ = render_doc(_DOC, "gru", "GRUForecaster", "LSTMForecaster")
     _cell = "gru"
 
 
+@register_model
 class LSTMForecaster(_RecurrentForecaster):
     __doc__ = render_doc(_DOC, "lstm", "LSTMForecaster", "GRUForecaster")
     _cell = "lstm"

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._docs import render_doc
 from ._fitted import FittedNetworkMixin
 from ._params import CoreSettings, check_bool, check_int, core_settings, generators
+from ._registry import register_model
 from .devices import torch_threads
 from .networks import ForecastNetwork, count_parameters
 from .scaling import SeriesScaler, check_finite_output, check_float32_range
@@ -399,6 +400,52 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
             )
         return X
 
+    # ------------------------------------------------------------------ model file
+    #: the declared state a model file holds: gatedforecast._model_state.REGRESSOR
+    _state_schema = "regressor"
+
+    def _fitted_state(self) -> dict:
+        """The fitted state, by the keys the schema ``_state_schema`` declares."""
+        return {
+            "network": self.network_,
+            "device": str(self.device_),
+            "scaler": {
+                "method": self._scaler.method,
+                "loc": self._scaler.loc_,
+                "scale": self._scaler.scale_,
+            },
+            "n_outputs": self.n_outputs_,
+            "sequence_shape": list(self._sequence_shape),
+            "input_ndim": self._input_ndim,
+            "y_ndim": self._y_ndim,
+            "rng_state": self._rng_state,
+            "history": self.history_,
+            "n_epochs": self.n_epochs_,
+            "best_epoch": self.best_epoch_,
+            "n_features_in": self.n_features_in_,
+            "feature_names_in": getattr(self, "feature_names_in_", None),
+        }
+
+    def _restore_fitted_state(self, state: dict) -> None:
+        """Set this new regressor up from a state that :meth:`_fitted_state` gave."""
+        scaler = SeriesScaler(state["scaler"]["method"])
+        scaler.loc_, scaler.scale_ = state["scaler"]["loc"], state["scaler"]["scale"]
+        self.network_ = state["network"]
+        self.device_ = torch.device(state["device"])
+        self.n_outputs_ = state["n_outputs"]
+        self.n_parameters_ = count_parameters(self.network_)
+        self._scaler = scaler
+        self._sequence_shape = tuple(state["sequence_shape"])
+        self._input_ndim = state["input_ndim"]
+        self._y_ndim = state["y_ndim"]
+        self._rng_state = state["rng_state"]
+        self.history_ = state["history"]
+        self.n_epochs_ = state["n_epochs"]
+        self.best_epoch_ = state["best_epoch"]
+        self.n_features_in_ = state["n_features_in"]
+        if state["feature_names_in"] is not None:
+            self.feature_names_in_ = state["feature_names_in"]
+
 
 _DOC = """{cell_name} regressor for scikit-learn, on a stacked {cell_name} network in PyTorch.
 
@@ -500,11 +547,13 @@ Examples
 """
 
 
+@register_model
 class GRURegressor(_RecurrentRegressor):
     __doc__ = render_doc(_DOC, "gru", "GRURegressor", "LSTMRegressor")
     _cell = "gru"
 
 
+@register_model
 class LSTMRegressor(_RecurrentRegressor):
     __doc__ = render_doc(_DOC, "lstm", "LSTMRegressor", "GRURegressor")
     _cell = "lstm"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import io
 import json
+import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +24,14 @@ from gatedforecast import (
     ModelFileError,
     load_model,
 )
-from gatedforecast.persistence import ARRAYS, MEMBERS, MODEL_JSON, WEIGHTS
+from gatedforecast._model_state import FORECASTER, REGRESSOR, ListOf, Maybe
+from gatedforecast.persistence import (
+    ARRAYS,
+    FORMAT_VERSION,
+    MEMBERS,
+    MODEL_JSON,
+    WEIGHTS,
+)
 
 SMALL = {**FAST, "window_length": 6, "random_state": 0}
 REG = {"hidden_sizes": 4, "max_epochs": 2, "batch_size": 16, "device": "cpu"}
@@ -237,6 +246,7 @@ def test_the_file_holds_json_arrays_and_weights_only(tmp_path):
         weights = torch.load(
             io.BytesIO(archive.read(WEIGHTS)), weights_only=True, map_location="cpu"
         )
+    assert document["format_version"] == 2
     assert document["class"] == "GRUForecaster"
     assert document["params"]["window_length"] == 6
     assert document["params"]["hidden_sizes"] == 8
@@ -244,16 +254,88 @@ def test_the_file_holds_json_arrays_and_weights_only(tmp_path):
     assert document["versions"]["gatedforecast"] == gatedforecast.__version__
     state = document["state"]
     # index values and frequencies are explicit JSON, not pickles
-    assert state["_cutoff"]["kind"] == "period"
-    assert state["_cutoff"]["freq"] == "M"
-    assert state["_last_index"] == [
-        {"__gf__": "period", "ordinal": forecaster._last_index[0].ordinal, "freq": "M"}
+    assert state["sktime"]["cutoff"]["kind"] == "period"
+    assert state["sktime"]["cutoff"]["freq"] == "M"
+    assert state["series"]["last"] == [
+        {"__gf__": "period", "ordinal": forecaster.cutoff[0].ordinal, "freq": "M"}
     ]
-    for name in ("_fh", "_y_metadata", "_tails", "_residuals", "_scaler", "_setup"):
-        assert name in state
+    assert state["setup"]["window_length"] == 6
+    assert state["scaler"]["method"] == "standard"
     assert all(a.dtype != object for a in arrays.values())
     (network,) = weights.values()
     assert set(network) == set(forecaster.network_.state_dict())
+
+
+def _declared_keys(schema, value, where="state"):
+    """Assert that the JSON ``value`` has exactly the keys of ``schema``'s records."""
+    if isinstance(schema, Maybe):
+        if value is not None:
+            _declared_keys(schema.kind, value, where)
+    elif isinstance(schema, ListOf):
+        for item in value:
+            _declared_keys(schema.kind, item, where)
+    elif isinstance(schema, dict):
+        assert set(value) == set(schema), where
+        for key, kind in schema.items():
+            _declared_keys(kind, value[key], f"{where}.{key}")
+
+
+@pytest.mark.parametrize(
+    ("make", "schema"),
+    [
+        (_pretrained, FORECASTER),
+        (_exogenous, FORECASTER),
+        (
+            lambda: (GRURegressor(**REG).fit(np.ones((20, 4)), np.arange(20.0)), {}),
+            REGRESSOR,
+        ),
+    ],
+    ids=["pretrained-forecaster", "exogenous-forecaster", "regressor"],
+)
+def test_a_saved_file_holds_exactly_the_declared_state(make, schema, tmp_path):
+    estimator, _ = make()
+    path = estimator.save_model(tmp_path / "m.gfm")
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read(MODEL_JSON))
+    assert document["format_version"] == FORMAT_VERSION == 2
+    assert list(document["state"]) == list(schema)
+    _declared_keys(schema, document["state"])
+    if make is _pretrained:
+        assert document["state"]["pretrained"]["setup"]["window_length"] == 6
+
+
+def _with_state(estimator, **changes):
+    """Make ``estimator._fitted_state`` return its state with ``changes``."""
+    declared = type(estimator)._fitted_state
+
+    def changed(self):
+        state = declared(self)
+        for key, value in changes.items():
+            if value is None:
+                state.pop(key)
+            else:
+                state[key] = value
+        return state
+
+    estimator._fitted_state = changed.__get__(estimator)
+    return estimator
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"extra": 1}, r"unknown keys \['extra'\] or lacks \[\]"),
+        ({"tails": None}, r"unknown keys \[\] or lacks \['tails'\]"),
+        ({"tails": "x"}, r"state\['tails'\] is not a numeric array: got a str"),
+        ({"history": [1]}, r"state\['history'\] is not a DataFrame"),
+    ],
+    ids=["unknown key", "missing key", "a string for an array", "a list"],
+)
+def test_save_refuses_a_state_other_than_the_declared_one(changes, match, tmp_path):
+    forecaster = _with_state(_saved(tmp_path)[0], **changes)
+    with pytest.raises(ModelFileError, match=match):
+        forecaster.save_model(tmp_path / "other.gfm")
+    assert not (tmp_path / "other.gfm").exists()
 
 
 def test_saving_replaces_a_file_and_a_refused_save_writes_nothing(tmp_path):
@@ -365,11 +447,14 @@ TAMPERS = {
         lambda p, t: _edit_json(p, lambda d: d.update({"class": "subprocess.Popen"})),
         r"class 'subprocess.Popen'.*not one of",
     ),
-    "nested object class not on the allow-list": (
+    "a value type of format version 1 only": (
         lambda p, t: _edit_json(
-            p, lambda d: d["state"]["_scaler"].update({"class": "Popen"})
+            p,
+            lambda d: d["state"]["scaler"].update(
+                {"method": {"__gf__": "object", "class": "SeriesScaler", "state": {}}}
+            ),
         ),
-        r"class 'Popen' is not on the allow-list",
+        "unknown value type 'object'",
     ),
     "unknown value type": (
         lambda p, t: _edit_json(
@@ -377,9 +462,17 @@ TAMPERS = {
         ),
         "unknown value type 'pickle'",
     ),
-    "dunder attribute": (
+    "dunder state key": (
         lambda p, t: _edit_json(p, lambda d: d["state"].update({"__class__": 1})),
-        "invalid attribute '__class__'",
+        r"unknown keys \['__class__'\]",
+    ),
+    "a state key missing": (
+        lambda p, t: _edit_json(p, lambda d: d["state"].pop("best_epoch")),
+        r"lacks \['best_epoch'\]",
+    ),
+    "a value of another kind": (
+        lambda p, t: _edit_json(p, lambda d: d["state"]["series"].update({"keys": 7})),
+        r"state\['series'\]\['keys'\] is not a list",
     ),
     "unknown parameter": (
         lambda p, t: _edit_json(p, lambda d: d["params"].update({"evil": 1})),
@@ -432,3 +525,92 @@ def test_another_version_loads_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=r"sktime 0.1 \(here "):
         loaded = load_model(path)
     pd.testing.assert_series_equal(loaded.predict(), forecaster.predict())
+
+
+# ---------------------------------------------------------------- format version 1
+REFERENCE = Path(__file__).resolve().parent / "reference_models"
+
+
+@pytest.mark.parametrize("case", ["panel_forecaster", "gru_regressor"])
+def test_a_version_1_file_is_converted_to_the_declared_state(case, tmp_path):
+    path = REFERENCE / f"{case}.gfm"
+    with zipfile.ZipFile(path) as archive:
+        old = json.loads(archive.read(MODEL_JSON))
+    # version 1 held every attribute of the estimator, sktime's internals included
+    assert old["format_version"] == 1
+    assert {"_scaler", "network_", "history_"} <= set(old["state"])
+    loaded = load_model(path)
+    again = load_model(loaded.save_model(tmp_path / "v2.gfm"))
+    with zipfile.ZipFile(tmp_path / "v2.gfm") as archive:
+        new = json.loads(archive.read(MODEL_JSON))
+    assert new["format_version"] == 2
+    assert new["params"] == old["params"]
+    if case.endswith("regressor"):
+        _declared_keys(REGRESSOR, new["state"])
+        assert (
+            new["state"]["sequence_shape"] == old["state"]["_sequence_shape"]["items"]
+        )
+        from reference_models.make_reference_models import regressor_inputs
+
+        X = regressor_inputs()
+        np.testing.assert_array_equal(again.predict(X), loaded.predict(X))
+        return
+    _declared_keys(FORECASTER, new["state"])
+    assert new["state"]["series"]["last"] == old["state"]["_last_index"]
+    assert new["state"]["series"]["keys"] == old["state"]["_keys"]
+    assert new["state"]["sktime"]["cutoff"] == old["state"]["_cutoff"]
+    assert new["state"]["sktime"]["fh"] == old["state"]["_fh"]
+    assert new["state"]["setup"]["transform"] == old["state"]["_transform"]["fields"]
+    pd.testing.assert_frame_equal(again.predict(), loaded.predict())
+    pd.testing.assert_frame_equal(
+        again.predict_interval(coverage=0.8), loaded.predict_interval(coverage=0.8)
+    )
+    pd.testing.assert_frame_equal(again.history_, loaded.history_)
+
+
+def _v1_copy(tmp_path):
+    path = tmp_path / "v1.gfm"
+    shutil.copy(REFERENCE / "gru_forecaster.gfm", path)
+    return path
+
+
+def _v1_scaler_mapping(document):
+    document["state"]["_setup"] = document["state"]["_setup"]["fields"]
+
+
+V1_TAMPERS = {
+    "nested object class not on the allow-list": (
+        lambda d: d["state"]["_scaler"].update({"class": "Popen"}),
+        r"class 'Popen' is not on the allow-list",
+    ),
+    "dunder attribute": (
+        lambda d: d["state"].update({"__class__": 1}),
+        "invalid attribute '__class__'",
+    ),
+    "an attribute hiding a method": (
+        lambda d: d["state"].update({"predict": 1}),
+        "invalid attribute 'predict'",
+    ),
+    "an attribute missing": (
+        lambda d: d["state"].pop("best_epoch_"),
+        "format version 1 lacks 'best_epoch_'",
+    ),
+    "a mapping for the window settings": (
+        _v1_scaler_mapping,
+        "expected a _Setup",
+    ),
+    "a string for the index names": (
+        lambda d: d["state"].update({"_index_names": "x"}),
+        r"converted from format version 1\['series'\]\['index_names'\] is not a list",
+    ),
+}
+
+
+@pytest.mark.parametrize("tamper", list(V1_TAMPERS))
+def test_a_tampered_version_1_file_is_refused(tamper, tmp_path):
+    path = _v1_copy(tmp_path)
+    load_model(path)
+    edit, match = V1_TAMPERS[tamper]
+    _edit_json(path, edit)
+    with pytest.raises(ModelFileError, match=match):
+        load_model(path)

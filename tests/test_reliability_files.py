@@ -215,37 +215,48 @@ def _nest(path, depth):
     _write(path, members)
 
 
-def _scaler_state_in_a_list(document):
-    scaler = document["state"]["_scaler"]
-    scaler["state"] = [scaler["state"]]
+def _scaler_in_a_list(document):
+    document["state"]["scaler"] = [document["state"]["scaler"]]
 
 
-def _set_state(name, value):
-    return lambda p: _edit_json(p, lambda d: d["state"].update({name: value}))
+def _set_state(*path, value):
+    """Set the state value at ``path`` (keys of nested records)."""
+
+    def edit(document):
+        record = document["state"]
+        for key in path[:-1]:
+            record = record[key]
+        record[path[-1]] = value
+
+    return lambda p: _edit_json(p, edit)
 
 
 MALFORMED = {
-    "a list for the scaler's state (AttributeError)": (
-        lambda p: _edit_json(p, _scaler_state_in_a_list),
-        r"state of SeriesScaler .* is not a mapping",
+    "a list for the scaler's state": (
+        lambda p: _edit_json(p, _scaler_in_a_list),
+        r"state\['scaler'\] is not a mapping",
     ),
     "a huge period ordinal (OverflowError)": (
         _set_state(
-            "_last_index", [{"__gf__": "period", "ordinal": 10**30, "freq": "M"}]
+            "series",
+            "last",
+            value=[{"__gf__": "period", "ordinal": 10**30, "freq": "M"}],
         ),
         r"damaged or was not written by save_model: OverflowError",
     ),
     "a huge timestamp (OverflowError)": (
         _set_state(
-            "_last_index",
-            [{"__gf__": "timestamp", "value": 10**30, "unit": "ns", "tz": None}],
+            "series",
+            "last",
+            value=[{"__gf__": "timestamp", "value": 10**30, "unit": "ns", "tz": None}],
         ),
         r"damaged or was not written by save_model: (OverflowError|OutOfBounds)",
     ),
     "huge datetime index values (OverflowError)": (
         _set_state(
-            "_cutoff",
-            {
+            "sktime",
+            "cutoff",
+            value={
                 "__gf__": "index",
                 "kind": "datetime",
                 "values": [10**30],
@@ -295,7 +306,7 @@ def test_an_unknown_top_level_key_is_refused(saved):
 
 def test_an_unknown_key_in_an_encoded_value_is_refused(saved):
     def edit(document):
-        document["state"]["_last_index"][0]["padding"] = "x"
+        document["state"]["series"]["last"][0]["padding"] = "x"
 
     _edit_json(saved, edit)
     with pytest.raises(
@@ -304,9 +315,9 @@ def test_an_unknown_key_in_an_encoded_value_is_refused(saved):
         load_model(saved)
 
 
-def test_an_attribute_hiding_a_method_is_refused(saved):
-    _set_state("predict", 1)(saved)
-    with pytest.raises(ModelFileError, match="invalid attribute 'predict'"):
+def test_a_state_key_the_class_does_not_declare_is_refused(saved):
+    _set_state("predict", value=1)(saved)
+    with pytest.raises(ModelFileError, match=r"unknown keys \['predict'\]"):
         load_model(saved)
 
 
@@ -441,7 +452,7 @@ def test_non_finite_weights_are_refused(value, saved):
 
 def _set_spec(**changes):
     def edit(document):
-        document["state"]["network_"]["spec"].update(changes)
+        document["state"]["network"]["spec"].update(changes)
 
     return edit
 
