@@ -55,9 +55,11 @@ def _imports(path: Path, modules: set) -> set:
                 target = f"{base}.{node.module}" if node.module else base
             else:
                 target = node.module or ""
-            found.add(target)
             # "from . import windows" imports the module gatedforecast.windows
-            found.update(f"{target}.{alias.name}" for alias in node.names)
+            # (its package is already loaded: the importing module is in it)
+            for alias in node.names:
+                submodule = f"{target}.{alias.name}"
+                found.add(submodule if submodule in modules else target)
         for child in ast.iter_child_nodes(node):
             visit(child)
 
