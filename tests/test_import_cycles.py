@@ -126,6 +126,7 @@ def test_persistence_imports_no_estimator_module():
     }
 
 
+@pytest.mark.slow
 def test_a_model_file_loads_in_a_fresh_interpreter_through_the_registry():
     code = (
         "import sys\n"
