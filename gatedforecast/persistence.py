@@ -102,16 +102,17 @@ def _estimators() -> dict:
 
 
 def _dataclasses() -> dict:
-    from .forecasting import _Setup
+    from .engine import _Setup
     from .scaling import WindowTransform
 
     return {"_Setup": _Setup, "WindowTransform": WindowTransform}
 
 
 def _objects() -> dict:
+    from .engine import SeriesEngine
     from .scaling import SeriesScaler
 
-    return {"SeriesScaler": SeriesScaler}
+    return {"SeriesScaler": SeriesScaler, "SeriesEngine": SeriesEngine}
 
 
 def _enums() -> dict:
@@ -328,6 +329,9 @@ class _Encoder:
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
         self.weights: dict[str, dict] = {}
+        # a network held by two attributes (network_ and the engine's) is
+        # stored once, and loads as one object
+        self.networks: dict[int, dict] = {}
 
     def _array(self, values: np.ndarray) -> str:
         key = f"a{len(self.arrays)}"
@@ -507,6 +511,8 @@ class _Encoder:
 
         if type(network) is not ForecastNetwork:
             raise self.refuse(where, network)
+        if id(network) in self.networks:
+            return self.networks[id(network)]
         spec = _network_spec(network)
         rebuilt = _build_network(spec)
         state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
@@ -518,12 +524,13 @@ class _Encoder:
             raise self.refuse(where, network, " with settings save_model does not know")
         key = f"w{len(self.weights)}"
         self.weights[key] = state
-        return {
+        self.networks[id(network)] = {
             TAG: "network",
             "spec": self.encode(spec, f"{where}.spec"),
             "weights": key,
             "training": network.training,
         }
+        return self.networks[id(network)]
 
 
 # ---------------------------------------------------------------------- decoding
@@ -597,6 +604,7 @@ class _Decoder:
         self.weights = weights
         self.used_arrays: set = set()
         self.used_weights: set = set()
+        self.networks: dict = {}
 
     def decode(self, value):
         if isinstance(value, list):
@@ -713,12 +721,21 @@ class _Decoder:
             raise ModelFileError(f"{WEIGHTS} lacks the weights {key!r:.80}")
         if type(v["training"]) is not bool:
             raise ModelFileError(f"invalid network mode {v['training']!r:.40}")
-        self.used_weights.add(key)
         spec = _check_spec(self.decode(v["spec"]))
+        if key in self.networks:
+            # a second attribute holding the same network: the same description
+            if spec != _network_spec(self.networks[key]):
+                raise ModelFileError(
+                    f"the network with weights {key!r:.80} is described twice, "
+                    "differently"
+                )
+            return self.networks[key]
+        self.used_weights.add(key)
         _check_weights_fit(spec, self.weights[key])
         network = _build_network(spec)
         network.load_state_dict(self.weights[key])
-        return network.train(v["training"])
+        self.networks[key] = network.train(v["training"])
+        return self.networks[key]
 
     def _decode_index(self, v):
         if not isinstance(v, dict) or v.get(TAG) != "index":

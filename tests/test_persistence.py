@@ -249,7 +249,7 @@ def test_the_file_holds_json_arrays_and_weights_only(tmp_path):
     assert state["_last_index"] == [
         {"__gf__": "period", "ordinal": forecaster._last_index[0].ordinal, "freq": "M"}
     ]
-    for name in ("_fh", "_y_metadata", "_tails", "_residuals", "_scaler", "_setup"):
+    for name in ("_fh", "_y_metadata", "_engine"):
         assert name in state
     assert all(a.dtype != object for a in arrays.values())
     (network,) = weights.values()
@@ -367,7 +367,10 @@ TAMPERS = {
     ),
     "nested object class not on the allow-list": (
         lambda p, t: _edit_json(
-            p, lambda d: d["state"]["_scaler"].update({"class": "Popen"})
+            p,
+            lambda d: d["state"]["_engine"]["state"]["scaler"].update(
+                {"class": "Popen"}
+            ),
         ),
         r"class 'Popen' is not on the allow-list",
     ),

@@ -216,7 +216,7 @@ def _nest(path, depth):
 
 
 def _scaler_state_in_a_list(document):
-    scaler = document["state"]["_scaler"]
+    scaler = document["state"]["_engine"]["state"]["scaler"]
     scaler["state"] = [scaler["state"]]
 
 

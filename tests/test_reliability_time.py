@@ -294,7 +294,7 @@ def test_a_constant_series_near_the_float_limit_forecasts_its_value():
     ],
 )
 def test_the_divergence_hint_follows_the_scaler(normalize, method, expected):
-    from gatedforecast.forecasting import _divergence_hint
+    from gatedforecast.engine.setup import divergence_hint as _divergence_hint
 
     setup = SimpleNamespace(
         transform=SimpleNamespace(normalize=normalize), scaler_method=method
