@@ -54,9 +54,18 @@ def prediction_network(network: torch.nn.Module, device: torch.device):
 
 
 def batch_rows(n: int) -> list[np.ndarray]:
-    """The rows ``0..n-1`` in consecutive batches of at most about
-    :data:`PREDICT_BATCH` (``n // PREDICT_BATCH`` batches of equal size)."""
-    return np.array_split(np.arange(n), max(1, n // PREDICT_BATCH))
+    """The row numbers ``0..n-1`` in consecutive batches of :data:`PREDICT_BATCH`
+    (one empty batch for ``n = 0``): the one batching of every prediction.
+
+    Batches are taken by these numbers (a copy in numpy's layout for indexing),
+    never by slices: torch's kernels sum in an order that depends on the memory
+    layout, so the layout of each batch is part of what makes forecasts repeat
+    bit for bit.
+    """
+    return [
+        np.arange(start, min(start + PREDICT_BATCH, n))
+        for start in range(0, max(n, 1), PREDICT_BATCH)
+    ]
 
 
 def roll_out(
@@ -166,11 +175,9 @@ def predict_sequences(network, sequences: np.ndarray, runtime: Runtime) -> np.nd
     network.eval()
     chunks = []
     with torch.no_grad(), torch_threads(runtime.n_threads):
-        for start in range(0, len(sequences), PREDICT_BATCH):
+        for rows in batch_rows(len(sequences)):
             batch = torch.tensor(
-                sequences[start : start + PREDICT_BATCH],
-                dtype=torch.float32,
-                device=runtime.device,
+                sequences[rows], dtype=torch.float32, device=runtime.device
             )
             chunks.append(network(batch, dropout=False)[:, 0].double().cpu())
     return torch.cat(chunks).numpy()
