@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import pandas as pd
 import torch
 
@@ -33,20 +31,12 @@ class FittedNetworkMixin:
             self.best_epoch_ = result.best_epoch
 
     def _predict_device(self) -> torch.device:
+        """The device predictions run on: the training device when it is still
+        there, else the CPU (see :func:`gatedforecast.engine.rollout.prediction_network`)."""
         try:
             return resolve_device(self.device_)
         except ValueError:
             return torch.device("cpu")
-
-    def _prediction_network(self) -> tuple[torch.nn.Module, torch.device]:
-        """The network to predict with and its device: the fitted network itself on
-        the CPU, or a copy of it on the training device when that is still there
-        (the fitted network stays on the CPU, so concurrent predictions share it
-        read-only)."""
-        device = self._predict_device()
-        if device.type == "cpu":
-            return self.network_, device
-        return copy.deepcopy(self.network_).to(device), device
 
     def save_model(self, path):
         """Save the fitted estimator to a model file that loads without running code.

@@ -1,9 +1,15 @@
-"""sktime forecasters: one private base, one thin public class per cell."""
+"""sktime forecasters: one private base, one thin public class per cell.
+
+The base is orchestration: sktime's inputs go through the pandas bookkeeping of
+:mod:`gatedforecast._series_io` into arrays, the engine
+(:mod:`gatedforecast.engine`) trains, forecasts and calibrates on them, and the
+bookkeeping turns its arrays back into sktime's outputs. The settings rules that
+read the estimator's parameters (head, season, window, baseline, levels) live here.
+"""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,32 +27,33 @@ from ._params import (
     seed_from,
 )
 from ._registry import register_model
-from .devices import torch_threads
-from .intervals import (
-    calibration_windows,
-    conformal_quantiles,
-    extend_to_steps,
-    interpolate_levels,
-    normalizing_spread,
-    typical_spreads,
-    unresolved_coverages,
-    warn_unresolved,
+from ._series_io import (
+    SeriesBookkeeping,
+    _largest_step,
+    _series_name,
 )
-from .networks import ForecastNetwork, count_parameters
-from .panels import (
-    cutoff_like,
-    join_forecasts,
-    split_series,
-    steps_after,
-    steps_until,
+from .engine import (
+    INTERVAL_METHODS as INTERVAL_METHOD_CLASSES,
 )
+from .engine import (
+    IntervalContext,
+    Runtime,
+    SeriesEngine,
+    _Setup,
+    interval_method,
+    network_for,
+    rollback_on_failure,
+    train_on_series,
+)
+from .intervals import unresolved_coverages, warn_unresolved
+from .networks import count_parameters
+from .panels import join_forecasts
 from .scaling import (
     BASELINES,
     SCALERS,
     SeriesScaler,
     WindowTransform,
     check_finite_output,
-    check_float32_range,
 )
 from .seasonality import (
     auto_window_length,
@@ -54,23 +61,16 @@ from .seasonality import (
     choose_baseline,
     detect_season,
 )
-from .training import Batches, PinballLoss, TrainingResult, empty_history, train_network
-from .windows import WindowIndex, gather_windows
 
 __all__ = ["GRUForecaster", "LSTMForecaster"]
 
 STRATEGIES = ("direct", "recursive")
-#: when more than this share of the windows is held out for calibration, the
-#: network is trained again on all windows after calibrating
-REFIT_SHARE = 0.05
 #: the most roll-out passes (forward calls of the network per series) a predict makes
 MAX_ROLL_OUT_PASSES = 10_000
-INTERVAL_METHODS = ("conformal", "mc_dropout", "quantile", None)
+INTERVAL_METHODS = (*INTERVAL_METHOD_CLASSES, None)
 #: levels of the quantile head when ``interval_method="quantile"`` and no
 #: ``quantiles`` are given: the ones sktime's checks and most plots ask for
 DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
-#: series forecast together in one batched forward pass
-PREDICT_CHUNK = 4096
 #: how predict refuses forecasts beyond the float64 range
 OVERFLOW_FIX = (
     "Divide y by a large constant (for example 1e100) before fitting, and "
@@ -78,242 +78,7 @@ OVERFLOW_FIX = (
 )
 
 
-def _frames_by_key(X: pd.DataFrame, keys: list) -> dict:
-    """Exogenous frames per series key, refusing series of y that X lacks."""
-    x_keys, x_frames = split_series(X, "X")
-    for key, frame in zip(x_keys, x_frames):
-        if not frame.index.is_unique:
-            _check_time_points([key], [frame], "X")
-    frames = dict(zip(x_keys, x_frames))
-    if keys == [None] and None not in frames:
-        raise ValueError("X must be indexed by time like y, not by series.")
-    missing = [k for k in keys if k not in frames]
-    if missing:
-        raise ValueError(
-            f"X has no rows for series {missing[:5]} of y; pass X for every series."
-        )
-    return frames
-
-
-def _select_columns(frame: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
-    """The fitted covariate columns of ``frame``, naming any that are absent."""
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise ValueError(
-            f"X lacks the column(s) {absent} it had in fit; pass X with the "
-            f"columns {list(columns)}."
-        )
-    return frame[columns]
-
-
-def _pad_rows(values: np.ndarray, multiple: int) -> np.ndarray:
-    """Repeat the last row of ``values`` up to a multiple of ``multiple`` rows."""
-    missing = -len(values) % multiple
-    if not missing or values.shape[1] == 0:
-        return values
-    return np.concatenate([values, np.repeat(values[-1:], missing, axis=0)])
-
-
-def _largest_step(fh, cutoff) -> int:
-    """The largest step of ``fh`` after ``cutoff``, or 0 without ``fh``."""
-    if fh is None:
-        return 0
-    return int(np.asarray(fh.to_relative(cutoff), dtype=np.int64).max())
-
-
-def _divergence_hint(setup: _Setup) -> str:
-    """How to avoid a diverging training run, for the end of its error message
-    (values beyond float32 never get this far: ``_train`` refuses them)."""
-    if setup.transform.normalize:
-        scaler = "window"
-    elif setup.scaler_method is not None:
-        scaler = setup.scaler_method
-    else:
-        return "or scale the data (scaler='window' or 'standard')."
-    return f"or check y for extreme values (it is already scaled, scaler={scaler!r})."
-
-
-def _series_name(key) -> str:
-    """How error messages name a series: ``y`` alone, or ``y[key]`` in a panel."""
-    if key is None:
-        return "y"
-    return f"y[{key[0]!r}]" if len(key) == 1 else f"y[{key!r}]"
-
-
-def _check_integer_steps(index: pd.Index, where: str, name: str) -> None:
-    """Refuse an integer time index that skips integers.
-
-    sktime reads integer time as counted in ones (``fh=1`` is the next integer, and
-    update continues with it), so an integer index must run without gaps: a gap
-    would be read as consecutive steps, and a regular step of 2 would forecast
-    time points that the data never has.
-    """
-    steps = np.diff(index.to_numpy())
-    if len(steps) == 0 or (steps == 1).all():
-        return
-    at = int(np.flatnonzero(steps != 1)[0])
-    raise ValueError(
-        f"{where} has an integer time index with a gap: {index[at]} is followed by "
-        f"{index[at + 1]}. Integer time points count steps one by one (fh=1 is the "
-        "next integer), so they must be consecutive. Fill the missing steps (for "
-        f"example {name}.reindex(range(first, last + 1)), then fill the NaN with "
-        "sktime's Imputer); for a regular step k, number the steps instead "
-        f"({name}.index // k); or use a DatetimeIndex or PeriodIndex with a "
-        "frequency."
-    )
-
-
-def _check_time_points(keys: list, frames: list, name: str = "y"):
-    """Refuse repeated time points, an integer index with gaps, a TimedeltaIndex
-    and a DatetimeIndex without a regular frequency.
-
-    Returns the frequency of a DatetimeIndex (the same for every series), else None.
-    """
-    freqs = set()
-    for key, frame in zip(keys, frames):
-        index, where = frame.index, name if key is None else _series_name(key)
-        if not index.is_unique:
-            repeated = list(index[index.duplicated()].unique()[:5])
-            raise ValueError(
-                f"{where} has repeated time points, first {repeated}: each time "
-                "point must appear once per series. Aggregate the repeats (for "
-                "example with groupby(level=...).mean()) or drop them with "
-                f"{name}[~{name}.index.duplicated()]."
-            )
-        if isinstance(index, pd.TimedeltaIndex):
-            raise ValueError(
-                f"{where} has a TimedeltaIndex, which the forecasters cannot name "
-                "forecast time points on. Pass a DatetimeIndex (for example "
-                f"pd.Timestamp('2000-01-01') + {name}.index, with a frequency), a "
-                "PeriodIndex, or an integer index counting the steps."
-            )
-        if pd.api.types.is_integer_dtype(index.dtype):
-            _check_integer_steps(index, where, name)
-            continue
-        if not isinstance(index, pd.DatetimeIndex):
-            continue
-        freq = index.freq
-        if freq is None and len(index) >= 3:
-            freq = pd.infer_freq(index)
-        if freq is None:
-            steps = pd.Series(index[1:] - index[:-1]).value_counts().index[:3]
-            raise ValueError(
-                f"{where} has an irregular DatetimeIndex: no frequency fits its "
-                f"time points (steps of {', '.join(str(s) for s in steps)}), so "
-                "forecast time points cannot be named. Make it regular first, for "
-                f"example {name}.asfreq('D') (gaps become NaN: fill them, e.g. with "
-                "sktime's Imputer) or resample to a coarser frequency; or pass a "
-                "PeriodIndex or integer index."
-            )
-        freqs.add(pd.tseries.frequencies.to_offset(freq))
-    if len(freqs) > 1:
-        raise ValueError(
-            f"The series of {name} have different frequencies "
-            f"{sorted(f.freqstr for f in freqs)}; resample them to one frequency."
-        )
-    return freqs.pop() if freqs else None
-
-
-def check_series_values(y: pd.DataFrame, name: str = "y") -> np.ndarray:
-    """The values of ``y`` as a float64 array, refusing non-numeric or non-finite data."""
-    bad = [
-        c
-        for c in y.columns
-        if not pd.api.types.is_numeric_dtype(y[c].dtype)
-        or pd.api.types.is_bool_dtype(y[c].dtype)
-    ]
-    if bad:
-        dtypes = ", ".join(f"{c!r}: {y[c].dtype}" for c in bad)
-        raise TypeError(
-            f"{name} must hold numbers, but column(s) {dtypes} do not. Convert them "
-            "with pd.to_numeric(...) or astype(float), or drop them."
-        )
-    values = y.to_numpy(dtype=np.float64, copy=True)
-    if values.shape[0] == 0:
-        raise ValueError(f"{name} is empty; pass a series with observations.")
-    missing = np.isnan(values)
-    if missing.any():
-        where = list(y.index[missing.any(axis=1)][:5])
-        raise ValueError(
-            f"{name} has {int(missing.sum())} missing (NaN) value(s), first at {where}. "
-            "Fill them before fitting, e.g. with sktime's Imputer in a "
-            "TransformedTargetForecaster."
-        )
-    infinite = ~np.isfinite(values)
-    if infinite.any():
-        where = list(y.index[infinite.any(axis=1)][:5])
-        raise ValueError(
-            f"{name} has {int(infinite.sum())} infinite value(s), first at {where}. "
-            "Replace or drop them before fitting."
-        )
-    return values
-
-
-def roll_out(
-    network: ForecastNetwork,
-    transform: WindowTransform,
-    context: torch.Tensor,
-    n_steps: int,
-    future: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-    median: int | None = None,
-) -> torch.Tensor:
-    """Forecast ``n_steps`` from ``context`` of shape ``(batch, window, channels)``.
-
-    The head gives ``network.horizon`` steps per pass; longer horizons feed the
-    forecasts back as inputs (recursive roll-out). ``future`` holds the covariates
-    of the forecast steps, ``(batch, n, n_covariates)`` with ``n`` at least
-    ``n_steps`` rounded up to a multiple of the head; they are appended to the
-    context beside the forecasts. With a ``generator``, dropout masks drawn from
-    it stay on (Monte Carlo dropout) while the network itself stays in eval mode.
-    A quantile network is rolled out along its median, level number ``median``.
-    Returns ``(batch, n_steps, n_targets)`` in the scaled space of ``context``.
-    """
-    sampling = {"generator": generator, "dropout": generator is not None}
-
-    def forward(*inputs):
-        out = network(*inputs, **sampling)
-        return out if median is None else out[..., median]
-
-    window, head = context.shape[1], network.horizon
-    produced = []
-    done = 0
-    with torch.no_grad():
-        while done < n_steps:
-            inputs, ctx = transform.inputs(context[:, -window:])
-            if future is None:
-                step = transform.invert(forward(inputs), ctx)
-                rows = step
-            else:
-                known = future[:, done : done + head]
-                step = transform.invert(forward(inputs, known), ctx)
-                rows = torch.cat([step, known], dim=-1)
-            produced.append(step)
-            # only the last window is read again: keep the context that long
-            context = torch.cat([context, rows], dim=1)[:, -window:]
-            done += head
-    return torch.cat(produced, dim=1)[:, :n_steps]
-
-
-@dataclass(frozen=True)
-class _Setup:
-    """How a network reads series, fixed when it is first trained."""
-
-    window_length: int
-    horizon: int
-    transform: WindowTransform
-    scaler_method: str | None
-    columns: pd.Index
-    x_columns: pd.Index | None
-    levels: tuple[float, ...] | None = None
-
-    @property
-    def median(self) -> int | None:
-        """Position of the 0.5 level in a quantile head's output."""
-        return None if self.levels is None else self.levels.index(0.5)
-
-
-class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
+class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster):
     """Shared implementation of :class:`GRUForecaster` and :class:`LSTMForecaster`."""
 
     _cell = "gru"
@@ -551,20 +316,6 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             )
 
     # ------------------------------------------------------------------ sktime API
-    def _collect(self, y: pd.DataFrame, X):
-        """Series keys, time frames and float64 arrays of y beside X, per series."""
-        keys, frames = split_series(y)
-        self._time_freq = _check_time_points(keys, frames)
-        values = [check_series_values(f, _series_name(k)) for k, f in zip(keys, frames)]
-        x_columns = None if X is None or X.shape[1] == 0 else X.columns
-        if x_columns is not None:
-            x_frames = _frames_by_key(X, keys)
-            # X may reach beyond y (sktime asks only that it cover y): y's rows
-            values = [
-                np.hstack([v, check_series_values(x_frames[k].reindex(f.index), "X")])
-                for v, k, f in zip(values, keys, frames)
-            ]
-        return keys, frames, values, x_columns
 
     def _new_setup(self, y, keys, values, x_columns, fh) -> _Setup:
         head = self._head_length(fh)
@@ -590,29 +341,6 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             x_columns=x_columns,
             levels=self._levels(),
         )
-
-    def _index_freq(self, y: pd.DataFrame):
-        """The frequency of y's time index (a PeriodIndex's, or the one of a
-        DatetimeIndex found by ``_collect``); None for an integer index."""
-        time = y.index.get_level_values(-1)
-        if isinstance(time, pd.PeriodIndex):
-            return time.freq
-        return getattr(self, "_time_freq", None)
-
-    def _new_network(self, setup: _Setup, settings, generator) -> ForecastNetwork:
-        n_covariates = 0 if setup.x_columns is None else len(setup.x_columns)
-        n_targets = len(setup.columns)
-        return ForecastNetwork(
-            n_inputs=n_targets + n_covariates,
-            n_targets=n_targets,
-            horizon=setup.horizon,
-            hidden_sizes=settings.hidden_sizes,
-            cell=settings.cell,
-            dropout=settings.dropout,
-            bidirectional=settings.bidirectional,
-            n_future=n_covariates,
-            n_quantiles=0 if setup.levels is None else len(setup.levels),
-        ).initialize(generator)
 
     def _check_pretrained_fits(self, setup: _Setup, y, x_columns, keys, values):
         """Refuse data the pretrained network cannot read."""
@@ -645,6 +373,10 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                     + ". Pass a longer series."
                 )
 
+    def _runtime(self) -> Runtime:
+        """Where the engine predicts: the training device when it is still there."""
+        return Runtime(self._predict_device(), self.n_threads)
+
     def _fit(self, y: pd.DataFrame, X=None, fh=None):
         self._check_params()
         settings = core_settings(self, self._cell)
@@ -658,132 +390,42 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             setup = self.pretrained_setup_
             self._check_pretrained_fits(setup, y, x_columns, keys, values)
             epochs = self.fine_tune_epochs
-
-        def train_afresh(series, description=None):
-            """A new network, or a copy of the pretrained one (sktime hands
-            pretrained attributes over by reference: never train them), trained
-            for ``epochs`` on ``series`` from freshly seeded generators;
-            ``description`` names the run in the progress bar."""
-            generator, dropout_generator = generators(settings.seed, settings.device)
-            network = (
-                self._new_network(setup, settings, generator)
-                if pretrained is None
-                else copy.deepcopy(pretrained)
-            )
-            if not epochs:
-                return network, TrainingResult(empty_history(), 0, 0, False), generator
-            rngs = (generator, dropout_generator)
-            result = self._train(
-                network, series, setup, settings, rngs, epochs, 1, description
-            )
-            return network, result, generator
-
-        scaler = SeriesScaler(setup.scaler_method).fit(values)
-        scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
-        # the last windows of each series are held out to calibrate intervals
-        calibration_horizon = max(setup.horizon, _largest_step(fh, self.cutoff))
-        held_out = np.zeros(len(scaled), dtype=int)
-        if self.interval_method is not None:
-            held_out = calibration_windows(
-                [len(v) for v in scaled],
-                setup.window_length,
-                setup.horizon,
-                calibration_horizon,
-                self.calibration_size,
-            )
-        training = [
-            v[: len(v) - calibration_horizon - n + 1] if n else v
-            for v, n in zip(scaled, held_out)
-        ]
-        n_windows = sum(
-            len(v) - setup.window_length - setup.horizon + 1 for v in scaled
-        )
-        # when the held-out windows are a large part of the most recent data, the
-        # point forecasts come from a network trained again on all windows
-        refit = held_out.sum() > REFIT_SHARE * n_windows
-        network, result, generator = train_afresh(
-            training, "calibration fit" if refit else None
-        )
-        self.network_ = network
         self.device_ = settings.device
-        self.window_length_ = setup.window_length
-        self.horizon_ = setup.horizon
-        self.seasonal_period_ = setup.transform.seasonal_period
-        self.baseline_ = setup.transform.baseline
-        self.n_parameters_ = count_parameters(network)
+        # sktime hands pretrained attributes over by reference: the engine trains
+        # a copy of the pretrained network, never the network itself
+        engine, result = SeriesEngine.fit(
+            values,
+            setup,
+            settings,
+            epochs,
+            calibrate=self.interval_method is not None,
+            calibration_size=self.calibration_size,
+            calibration_horizon=max(setup.horizon, _largest_step(fh, self.cutoff)),
+            runtime=self._runtime(),
+            pretrained=pretrained,
+        )
+        self._set_engine(engine)
+        self._record_history(result, continued=False)
         self.n_series_ = len(keys)
         self._columns = y.columns
         self._x_columns = x_columns
         self._index_names = list(y.index.names)
         self._keys = keys
         self._last_index = [f.index[-1] for f in frames]
-        self._scaler = scaler
-        self._transform = setup.transform
-        self._setup = setup
-        keep = min(setup.window_length + setup.horizon - 1, min(len(v) for v in values))
-        self._tails = np.stack([s[-keep:] for s in scaled])
-        self._record_history(result, continued=False)
-        # continued training (update) shuffles on from where fit stopped
-        self._rng_state = generator.get_state()
-        self._typical_spread = None
-        if setup.transform.normalize:
-            n_targets = len(setup.columns)
-            self._typical_spread = typical_spreads(
-                [v[:, :n_targets] for v in scaled], setup.window_length
-            )
-        self._residuals = self._calibrate(scaled, held_out, calibration_horizon)
         # warnings that predict gives once per fitted model
         self._warnings_given = []
-        if epochs and refit and not result.interrupted:
-            network, result, generator = train_afresh(scaled, "final fit")
-            self.network_ = network
-            self._record_history(result, continued=False)
-            self._rng_state = generator.get_state()
         return self
 
-    def _name_cutoff_freq(self) -> None:
-        """Give a DatetimeIndex cutoff the series' frequency: sktime leaves it out for
-        panels whose series differ in length, and then cannot name forecast times."""
-        cutoff, freq = self._cutoff, getattr(self, "_time_freq", None)
-        if isinstance(cutoff, pd.DatetimeIndex) and cutoff.freq is None and freq:
-            self._cutoff = pd.DatetimeIndex(cutoff, freq=freq)
-
-    def _calibrate(self, scaled, held_out, horizon: int) -> np.ndarray | None:
-        """Scaled residuals of the held-out windows: ``(n, horizon, n_targets)``.
-
-        Each window is forecast ``horizon`` steps from its input, as predict would,
-        and the error is divided by the spread the forecast was scaled with.
-        """
-        if not held_out.any():
-            return None
-        window, n_targets = self.window_length_, self._transform.n_targets
-        contexts, truths, futures = [], [], []
-        for values, n in zip(scaled, held_out):
-            for j in range(n):
-                start = len(values) - window - horizon - j
-                contexts.append(values[start : start + window])
-                following = values[start + window : start + window + horizon]
-                truths.append(following[:, :n_targets])
-                futures.append(_pad_rows(following[:, n_targets:], self.horizon_))
-        contexts = np.stack(contexts)
-        future = np.stack(futures) if self._x_columns is not None else None
-        forecast = self._forecast_scaled(contexts, horizon, future)
-        series = np.repeat(np.arange(len(scaled)), held_out)
-        return (np.stack(truths) - forecast) / self._spread(contexts, series)
-
-    def _spread(self, contexts: np.ndarray, series: np.ndarray) -> np.ndarray:
-        """The spread that calibration residuals are measured in, for windows of
-        the series numbered ``series``: ``(n, 1, n_targets)``.
-
-        The spread each window's forecast is scaled with; a flat window takes the
-        typical window spread of its series (see ``normalizing_spread``).
-        """
-        _, (_, spread) = self._transform.inputs(torch.as_tensor(contexts))
-        spread = spread.numpy()
-        typical = getattr(self, "_typical_spread", None)
-        if typical is None:
-            return spread
-        return normalizing_spread(spread, typical[series])
+    def _set_engine(self, engine: SeriesEngine) -> None:
+        """Keep ``engine`` and the public attributes read from it."""
+        setup = engine.setup
+        self.network_ = engine.network
+        self._engine = engine
+        self.window_length_ = setup.window_length
+        self.horizon_ = setup.horizon
+        self.seasonal_period_ = setup.transform.seasonal_period
+        self.baseline_ = setup.transform.baseline
+        self.n_parameters_ = count_parameters(engine.network)
 
     def _pretrain(self, y: pd.DataFrame, X=None, fh=None):
         """Train the global network on a panel, for later fits to apply."""
@@ -792,7 +434,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         keys, _, values, x_columns = self._collect(y, X)
         setup = self._new_setup(y, keys, values, x_columns, fh)
         generator, _ = generators(settings.seed, settings.device)
-        network = self._new_network(setup, settings, generator)
+        network = network_for(setup, settings, generator)
         self._pretrain_network(network, setup, values, settings, generator, 1)
         return self
 
@@ -813,7 +455,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         scaler = SeriesScaler(setup.scaler_method).fit(values)
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
         dropout_generator = generators(settings.seed + first, settings.device)[1]
-        result = self._train(
+        result = train_on_series(
             network,
             scaled,
             setup,
@@ -831,205 +473,6 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             else pd.concat([history, result.history], ignore_index=True)
         )
 
-    def _train(
-        self,
-        network,
-        scaled,
-        setup,
-        settings,
-        rngs,
-        epochs,
-        first_epoch,
-        description=None,
-    ):
-        """Train ``network`` on every window of the scaled series in ``scaled``;
-        ``description`` names the run in the progress bar.
-
-        The series are stored end to end in one float32 buffer on the device and
-        windows are gathered from it by start position, batch by batch.
-        """
-        device = settings.device
-        window, head, transform = setup.window_length, setup.horizon, setup.transform
-        index = WindowIndex.build([len(s) for s in scaled], window, head)
-        train, val = index.split_validation(settings.validation_size)
-        if train.size == 0 and first_epoch > 1:
-            # continued training on a few new windows validates only when it can
-            train, val = index.split_validation(None)
-        if train.size == 0:
-            raise ValueError(
-                f"validation_size={settings.validation_size!r} leaves no training "
-                f"window out of {len(index)}: use a smaller validation_size, a "
-                "shorter window_length, or a longer series."
-            )
-        values = np.concatenate(scaled)
-        check_float32_range(
-            values,
-            "y" if setup.x_columns is None else "y or X",
-            "Use scaler='window' or 'standard', which standardise each series, or "
-            "divide the data by a large constant.",
-        )
-        buffer = torch.as_tensor(values, dtype=torch.float32, device=device)
-        span = window + head
-
-        n_targets = transform.n_targets
-
-        def make(starts):
-            values = gather_windows(buffer, starts, span)
-            inputs, context = transform.inputs(values[:, :window])
-            targets = transform.targets(values[:, window:, :n_targets], context)
-            if network.n_future:
-                return (inputs, values[:, window:, n_targets:]), targets
-            return inputs, targets
-
-        batches = Batches(
-            make=make,
-            train=torch.as_tensor(train, device=device),
-            validation=torch.as_tensor(val, device=device),
-        )
-        config = copy.copy(settings.config)
-        config.max_epochs = epochs
-        config.description = description
-        config.divergence_hint = _divergence_hint(setup)
-        if setup.levels is not None:
-            config.loss = PinballLoss(setup.levels)
-        return train_network(network, batches, config, *rngs, first_epoch)
-
-    def _forecast_scaled(
-        self,
-        contexts: np.ndarray,
-        n_steps: int,
-        future: np.ndarray | None,
-        generator: torch.Generator | None = None,
-    ) -> np.ndarray:
-        """Roll the scaled ``contexts`` out ``n_steps``: ``(n, n_steps, n_targets)``.
-
-        Runs in chunks of series on the prediction device; with a ``generator``,
-        dropout masks are sampled from it.
-        """
-        network, _ = self._prediction_network()
-        out = []
-        with torch_threads(self.n_threads):
-            self._roll_out_chunks(network, contexts, n_steps, future, generator, out)
-        return torch.cat(out).double().cpu().numpy()
-
-    def _roll_out_chunks(self, network, contexts, n_steps, future, generator, out):
-        device = next(network.parameters()).device
-        for rows in np.array_split(
-            np.arange(len(contexts)), max(1, len(contexts) // PREDICT_CHUNK)
-        ):
-            context = torch.as_tensor(
-                contexts[rows], dtype=torch.float32, device=device
-            )
-            known = None
-            if future is not None:
-                known = torch.as_tensor(
-                    future[rows], dtype=torch.float32, device=device
-                )
-            out.append(
-                roll_out(
-                    network,
-                    self._transform,
-                    context,
-                    n_steps,
-                    known,
-                    generator,
-                    self._setup.median,
-                )
-            )
-
-    def _contexts(self) -> np.ndarray:
-        """The last window of every series, scaled: ``(n_series, window, channels)``."""
-        return self._tails[:, -self.window_length_ :]
-
-    def _freq(self):
-        """The frequency of a DatetimeIndex the forecaster was fitted on, else None."""
-        return getattr(self, "_time_freq", None) or getattr(self.cutoff, "freq", None)
-
-    def _check_continues(self, key, last, index: pd.Index) -> None:
-        """Refuse new observations that leave a gap after the last one known."""
-        expected = steps_after(last, len(index), self._freq())
-        if len(index) == len(expected) and (index == expected).all():
-            return
-        missing = expected.difference(index)[:5]
-        where = "y" if key is None else _series_name(key)
-        raise ValueError(
-            f"update got {where} with a gap after the last known time point "
-            f"{last}: no values at {[str(m) for m in missing]}. The new observations must "
-            "continue the series step by step; fill the gap (for example with "
-            "sktime's Imputer) or fit again on the whole series."
-        )
-
-    def _forecast_index(self, fh):
-        """Per series: the steps of ``fh`` after its own end, and their index."""
-        # series that end together share their steps and forecast index; a
-        # relative fh gives every series the same steps
-        relative = None
-        if fh.is_relative:
-            relative = np.asarray(fh.to_pandas(), dtype=np.int64)
-        per_end = {}
-        for last in set(self._last_index):
-            if relative is not None and isinstance(last, (int, np.integer)):
-                # integer time: the forecast times are plain sums
-                per_end[last] = (relative, pd.Index(last + relative))
-                continue
-            cutoff = cutoff_like(self.cutoff, last)
-            steps = relative
-            if steps is None:
-                steps = np.asarray(fh.to_relative(cutoff), dtype=np.int64)
-            per_end[last] = (steps, fh.to_absolute_index(cutoff))
-        for last, (steps, _) in per_end.items():
-            if (steps <= 0).any():
-                # a negative step would index the roll-out from its end
-                key = self._keys[self._last_index.index(last)]
-                raise ValueError(
-                    f"fh includes time points at or before the end of "
-                    f"{_series_name(key)} ({last}), steps {list(steps[steps <= 0])} "
-                    "after it: in-sample forecasts are not available. Ask for time "
-                    "points after the last observation of every series."
-                )
-        steps = [per_end[last][0] for last in self._last_index]
-        indexes = [per_end[last][1] for last in self._last_index]
-        return steps, indexes
-
-    def _future_covariates(self, X, n_steps: int) -> np.ndarray | None:
-        """Scaled covariates of the next steps of every series, from predict's X.
-
-        Shape ``(n_series, n, n_covariates)`` with ``n`` the steps rounded up to a
-        multiple of the head (the extra rows repeat the last one; their forecasts
-        are discarded).
-        """
-        if self._x_columns is None:
-            return None
-        if X is None:
-            raise ValueError(
-                f"This forecaster was fitted with exogenous X, so predict needs X "
-                f"with a row for each of the {n_steps} step(s) after the cutoff "
-                f"(columns {list(self._x_columns)})."
-            )
-        frames = _frames_by_key(X, self._keys)
-        n_rows = -(-n_steps // self.horizon_) * self.horizon_
-        future = np.empty((len(self._keys), n_rows, len(self._x_columns)))
-        for i, (key, last) in enumerate(zip(self._keys, self._last_index)):
-            expected = steps_after(last, n_steps, self._freq())
-            rows = _select_columns(frames[key], self._x_columns).reindex(expected)
-            absent = rows.isna().any(axis=1).to_numpy()
-            if absent.any():
-                where = "" if key is None else f" of series {key!r}"
-                raise ValueError(
-                    f"X does not cover the forecast horizon{where}: no values at "
-                    f"{list(expected[absent][:5])}. X must have a row, without "
-                    f"missing values, for every step from the cutoff up to the "
-                    f"largest step of fh ({n_steps})."
-                )
-            n_targets = self._transform.n_targets
-            future[i] = _pad_rows(
-                self._scaler.transform(
-                    check_series_values(rows, "X"), i, slice(n_targets, None)
-                ),
-                self.horizon_,
-            )
-        return future
-
     def _steps_to_forecast(self, steps: list[np.ndarray]) -> int:
         """The furthest step to forecast; refuses one that needs an endless roll-out."""
         n_steps = int(max(s.max() for s in steps))
@@ -1045,21 +488,25 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         return n_steps
 
     def _predict(self, fh, X=None):
+        engine = self._engine
         steps, indexes = self._forecast_index(fh)
         n_steps = self._steps_to_forecast(steps)
-        scaled = self._forecast_scaled(
-            self._contexts(), n_steps, self._future_covariates(X, n_steps)
+        scaled = engine.forecast(
+            engine.contexts(),
+            n_steps,
+            self._future_covariates(X, n_steps),
+            self._runtime(),
         )
-        targets = slice(0, self._transform.n_targets)
+        targets = slice(0, engine.setup.n_targets)
         if all(s is steps[0] for s in steps):
             # series that end together: one vectorised inverse scaling
             chosen = scaled[:, steps[0] - 1]
             series = np.arange(len(chosen))
-            values = self._scaler.inverse_transform(chosen, series, targets)
+            values = engine.scaler.inverse_transform(chosen, series, targets)
             values = values.reshape(-1, values.shape[-1])
         else:
             values = [
-                self._scaler.inverse_transform(scaled[i, s - 1], i, targets)
+                engine.scaler.inverse_transform(scaled[i, s - 1], i, targets)
                 for i, s in enumerate(steps)
             ]
         for block in values if isinstance(values, list) else [values]:
@@ -1069,44 +516,26 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         )
 
     def _predict_quantiles(self, fh, X, alpha):
-        if self._residuals is None:
-            raise ValueError(
-                "No window could be held out to calibrate prediction intervals: the "
-                "series are too short for window_length + horizon + the calibrated "
-                "steps. Pass longer series, a shorter window_length, or set "
-                "calibration_size."
-            )
+        engine = self._engine
+        engine.require_residuals()
         steps, indexes = self._forecast_index(fh)
         n_steps = self._steps_to_forecast(steps)
         future = self._future_covariates(X, n_steps)
-        contexts = self._contexts()
-        spread = self._spread(contexts, np.arange(len(contexts)))
-        if self.interval_method in ("conformal", "quantile"):
-            point = self._forecast_scaled(contexts, n_steps, future)
-            quantiles = np.empty((len(alpha), *point.shape))
-            # a quantile head answers for its own steps; calibrated spreads after
-            first = 0
-            if self.interval_method == "quantile":
-                head = self._head_quantiles(contexts, future)
-                first = min(n_steps, head.shape[1])
-                quantiles[:, :, :first] = interpolate_levels(
-                    head[:, :first], self._setup.levels, alpha
-                )
-            if n_steps > first:
-                self._warn_unresolved_once(alpha)
-                offsets = extend_to_steps(
-                    conformal_quantiles(self._residuals, alpha, warn=False), n_steps
-                )
-                quantiles[:, :, first:] = (
-                    point[None, :, first:] + offsets[:, None, first:] * spread[None]
-                )
-        else:
-            quantiles = self._sample_quantiles(contexts, spread, n_steps, future, alpha)
-        targets = slice(0, self._transform.n_targets)
+        context = IntervalContext(
+            runtime=self._runtime(),
+            seed=seed_from(self.random_state),
+            n_samples=self.n_samples,
+            warn_unresolved=self._warn_unresolved_once,
+        )
+        method = interval_method(self.interval_method)
+        quantiles = method.quantiles(
+            engine, engine.contexts(), future, n_steps, alpha, context
+        )
+        targets = slice(0, engine.setup.n_targets)
         values = []
         for i, s in enumerate(steps):
             # (alpha, step, variable) -> rows of steps, columns variable-major
-            level = self._scaler.inverse_transform(quantiles[:, i, s - 1], i, targets)
+            level = engine.scaler.inverse_transform(quantiles[:, i, s - 1], i, targets)
             check_finite_output(level, "prediction intervals", OVERFLOW_FIX)
             values.append(level.transpose(1, 2, 0).reshape(len(s), -1))
         columns = pd.MultiIndex.from_product([self._columns, alpha])
@@ -1116,7 +545,7 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         """Warn, once per fitted model, that the residuals are too few for some
         of the levels ``alpha``."""
         given = getattr(self, "_warnings_given", None)
-        n = len(self._residuals)
+        n = len(self._engine.residuals)
         short = unresolved_coverages(n, alpha)
         if not short or (given is not None and "unresolved" in given):
             return
@@ -1125,192 +554,29 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
             # kept in place: a record of what was said, not of the model
             given.append("unresolved")
 
-    def _head_quantiles(self, contexts, future) -> np.ndarray:
-        """The quantile head's output for the next ``horizon_`` steps, in the
-        scaled space: ``(n_series, horizon_, n_targets, n_levels)``."""
-        network, device = self._prediction_network()
-        with torch.no_grad(), torch_threads(self.n_threads):
-            context = torch.as_tensor(contexts, dtype=torch.float32, device=device)
-            inputs, ctx = self._transform.inputs(context)
-            args = (inputs,)
-            if future is not None:
-                known = future[:, : self.horizon_]
-                args += (torch.as_tensor(known, dtype=torch.float32, device=device),)
-            out = self._transform.invert(network(*args, dropout=False), ctx)
-        return out.double().cpu().numpy()
-
-    def _sample_quantiles(self, contexts, spread, n_steps, future, alpha):
-        """Monte Carlo dropout: ``n_samples`` forecast paths with dropout masks from
-        a generator seeded by ``random_state``, each plus a calibration residual
-        path (the data's noise), then the quantiles of the paths."""
-        samples = self.n_samples
-        seed = seed_from(self.random_state)
-        device = self._predict_device()
-        generator = torch.Generator(device=device).manual_seed(seed)
-        repeated = np.repeat(contexts, samples, axis=0)
-        known = None if future is None else np.repeat(future, samples, axis=0)
-        paths = self._forecast_scaled(repeated, n_steps, known, generator)
-        rng = np.random.default_rng(seed)
-        pick = rng.integers(len(self._residuals), size=len(paths))
-        # a random sign makes the noise symmetric, as the conformal intervals are:
-        # the few residuals of neighbouring calibration windows often share a sign
-        sign = rng.choice([-1.0, 1.0], size=(len(paths), 1, 1))
-        noise = extend_to_steps(self._residuals[pick] * sign, n_steps)
-        paths = paths + noise * np.repeat(spread, samples, axis=0)
-        paths = paths.reshape(len(contexts), samples, n_steps, -1)
-        return np.quantile(paths, alpha, axis=1)
-
     def _update(self, y: pd.DataFrame, X=None, update_params: bool = True):
-        # sktime moves the cutoff to y's end before calling _update: a refused
-        # update puts it back, and a diverged one the weights, so the forecaster
-        # is left as it was
-        weights = copy.deepcopy(self.network_.state_dict())
+        # sktime moves the cutoff to y's end before calling _update: a refused or
+        # diverged update leaves the forecaster as it was, cutoff included
         try:
-            return self._update_from(y, X, update_params)
+            with rollback_on_failure(self):
+                return self._update_from(y, X, update_params)
         except Exception:
             self._cutoff = self._fitted_cutoff()
-            self.network_.load_state_dict(weights)
             raise
 
-    def _update_y_X(self, y, X=None, enforce_index_type=None):
-        """Set the cutoff from newly seen data, but never move it back.
-
-        sktime sets the cutoff to the end of the data passed; data that end
-        earlier (a series of a panel that lags the others, or revised values of
-        time points already seen) leave it where it is.
-        """
-        previous = self._cutoff if getattr(self, "_state", None) == "fitted" else None
-        super()._update_y_X(y, X, enforce_index_type)
-        if previous is None or self._cutoff is None or not len(self._cutoff):
-            return
-        try:
-            earlier = bool(self._cutoff[0] < previous[0])
-        except TypeError:
-            # another kind of time index: _update refuses it and restores the cutoff
-            return
-        if earlier:
-            self._cutoff = previous
-
-    def _revise(self, key, i: int, tail, last, revised, x_frame) -> np.ndarray:
-        """The stored values of series ``i`` with those of ``revised`` (time points
-        at or before its last one, ``last``) written over them.
-
-        The forecaster keeps the last ``len(tail)`` values of each series; revised
-        values before them change nothing it keeps. ``X`` rows given for the
-        revised time points replace the stored covariates too.
-        """
-        where = _series_name(key)
-        values = check_series_values(revised, where)
-        stored = steps_until(last, len(tail), self._freq())
-        positions = stored.get_indexer(revised.index)
-        kept = positions >= 0
-        strays = revised.index[~kept]
-        strays = strays[strays >= stored[0]]
-        if len(strays):
-            raise ValueError(
-                f"update got {where} at {[str(t) for t in strays[:5]]}, which are "
-                f"not time points of the series (the last ones known are "
-                f"{[str(t) for t in stored[-3:]]}). Pass values at the series' own "
-                "time points."
-            )
-        if not kept.any():
-            return tail
-        tail, rows = tail.copy(), positions[kept]
-        n_targets = self._transform.n_targets
-        tail[rows, :n_targets] = self._scaler.transform(
-            values[kept], i, slice(0, n_targets)
-        )
-        if x_frame is not None:
-            given = _select_columns(x_frame, self._x_columns).reindex(
-                revised.index[kept]
-            )
-            complete = given.notna().all(axis=1).to_numpy()
-            if complete.any():
-                tail[rows[complete], n_targets:] = self._scaler.transform(
-                    check_series_values(given[complete], "X"),
-                    i,
-                    slice(n_targets, None),
-                )
-        return tail
-
-    def _fitted_cutoff(self) -> pd.Index:
-        """The cutoff of the data seen so far: the latest end of any series."""
-        last = max(self._last_index)
-        if isinstance(last, pd.Period):
-            return pd.PeriodIndex([last], freq=last.freq)
-        if isinstance(last, pd.Timestamp):
-            return pd.DatetimeIndex([last], freq=getattr(self, "_time_freq", None))
-        return pd.Index([last])
-
     def _update_from(self, y: pd.DataFrame, X, update_params: bool):
-        keys, frames = split_series(y)
-        if y.shape[1] != len(self._columns):
-            raise ValueError(
-                f"update got y with {y.shape[1]} column(s) {list(y.columns)}, but "
-                f"the forecaster was fitted on {len(self._columns)} "
-                f"{list(self._columns)}. Pass the same columns in the same order."
-            )
-        position = {key: i for i, key in enumerate(self._keys)}
-        unknown = [k for k in keys if k not in position]
-        if unknown:
-            raise ValueError(
-                f"update got series {unknown[:5]} that were not seen in fit; a "
-                "fitted forecaster updates the series it was fitted on. Fit again "
-                "to forecast new series."
-            )
-        if self._x_columns is not None and X is None:
-            raise ValueError(
-                "This forecaster was fitted with exogenous X, so update needs X "
-                "for the new observations too."
-            )
-        x_frames = None if self._x_columns is None else _frames_by_key(X, keys)
-        buffers, ends = list(self._tails), list(self._last_index)
-        for key, frame in zip(keys, frames):
-            i = position[key]
-            if not frame.index.is_unique:
-                _check_time_points([key], [frame])
-            try:
-                later = np.asarray(frame.index > ends[i])
-            except (TypeError, ValueError) as error:
-                raise ValueError(
-                    f"update got {_series_name(key)} on a {type(frame.index).__name__}"
-                    f" that cannot follow the fitted time points (the last is "
-                    f"{ends[i]!r}): pass new data indexed like the data in fit."
-                ) from error
-            if not later.all():
-                # values at time points already seen replace the stored ones
-                x_frame = None if x_frames is None else x_frames[key]
-                revised = frame.loc[~later]
-                buffers[i] = self._revise(key, i, buffers[i], ends[i], revised, x_frame)
-            new = frame.loc[later]
-            if len(new) == 0:
-                continue
-            self._check_continues(key, ends[i], new.index)
-            values = check_series_values(new, _series_name(key))
-            if x_frames is not None:
-                rows = _select_columns(x_frames[key], self._x_columns)
-                values = np.hstack(
-                    [values, check_series_values(rows.reindex(new.index), "X")]
-                )
-            buffers[i] = np.concatenate([buffers[i], self._scaler.transform(values, i)])
-            ends[i] = new.index[-1]
-        if update_params and any(len(b) > len(self._tails[0]) for b in buffers):
+        engine = self._engine
+        buffers, ends = self._extended_series(y, X)
+        if update_params and any(len(b) > engine.tails.shape[1] for b in buffers):
             settings = core_settings(self, self._cell)
-            generator, dropout_generator = generators(settings.seed, settings.device)
-            generator.set_state(self._rng_state)
-            result = self._train(
-                self.network_,
+            engine, result = engine.continued(
                 buffers,
-                self._setup,
                 settings,
-                (generator, dropout_generator),
                 self.update_epochs or settings.config.max_epochs,
                 first_epoch=self.n_epochs_ + 1,
             )
-            self._rng_state = generator.get_state()
             self._record_history(result, continued=True)
-        keep = self._tails.shape[1]
-        self._tails = np.stack([b[-keep:] for b in buffers])
+        self._set_engine(engine.with_series(buffers))
         self._last_index = ends
         self._name_cutoff_freq()
         return self
@@ -1398,19 +664,20 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
                 "setup": self._setup_state(self.pretrained_setup_),
                 "history": self.pretrained_history_,
             }
+        engine = self._engine
         return {
-            "network": self.network_,
+            "network": engine.network,
             "device": str(self.device_),
-            "setup": self._setup_state(self._setup),
+            "setup": self._setup_state(engine.setup),
             "scaler": {
-                "method": self._scaler.method,
-                "loc": self._scaler.loc_,
-                "scale": self._scaler.scale_,
+                "method": engine.scaler.method,
+                "loc": engine.scaler.loc_,
+                "scale": engine.scaler.scale_,
             },
-            "tails": self._tails,
-            "typical_spread": self._typical_spread,
-            "residuals": self._residuals,
-            "rng_state": self._rng_state,
+            "tails": engine.tails,
+            "typical_spread": engine.typical_spread,
+            "residuals": engine.residuals,
+            "rng_state": engine.rng_state,
             "history": self.history_,
             "n_epochs": self.n_epochs_,
             "best_epoch": self.best_epoch_,
@@ -1440,13 +707,18 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         scaler = SeriesScaler(state["scaler"]["method"])
         scaler.loc_, scaler.scale_ = state["scaler"]["loc"], state["scaler"]["scale"]
         series, fitted = state["series"], state["sktime"]
-        self.network_ = state["network"]
+        self._set_engine(
+            SeriesEngine(
+                network=state["network"],
+                setup=setup,
+                scaler=scaler,
+                tails=state["tails"],
+                typical_spread=state["typical_spread"],
+                residuals=state["residuals"],
+                rng_state=state["rng_state"],
+            )
+        )
         self.device_ = torch.device(state["device"])
-        self.window_length_ = setup.window_length
-        self.horizon_ = setup.horizon
-        self.seasonal_period_ = setup.transform.seasonal_period
-        self.baseline_ = setup.transform.baseline
-        self.n_parameters_ = count_parameters(self.network_)
         self.n_series_ = len(series["keys"])
         self._columns = series["columns"]
         self._x_columns = series["x_columns"]
@@ -1454,16 +726,9 @@ class _RecurrentForecaster(FittedNetworkMixin, BaseForecaster):
         self._keys = series["keys"]
         self._last_index = series["last"]
         self._time_freq = series["time_freq"]
-        self._scaler = scaler
-        self._transform = setup.transform
-        self._setup = setup
-        self._tails = state["tails"]
         self.history_ = state["history"]
         self.n_epochs_ = state["n_epochs"]
         self.best_epoch_ = state["best_epoch"]
-        self._rng_state = state["rng_state"]
-        self._typical_spread = state["typical_spread"]
-        self._residuals = state["residuals"]
         self._warnings_given = []
         if state["pretrained"] is not None:
             self.pretrained_network_ = state["pretrained"]["network"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
-import math
 
 import numpy as np
 import torch
@@ -15,14 +13,19 @@ from ._docs import render_doc
 from ._fitted import FittedNetworkMixin
 from ._params import CoreSettings, check_bool, check_int, core_settings, generators
 from ._registry import register_model
-from .devices import torch_threads
-from .networks import ForecastNetwork, count_parameters
+from .engine import (
+    Runtime,
+    build_network,
+    predict_sequences,
+    rollback_on_failure,
+    train_on_samples,
+)
+from .engine.fitting import REGRESSOR_X_FIX, training_count
+from .networks import count_parameters
 from .scaling import SeriesScaler, check_finite_output, check_float32_range
-from .training import Batches, TrainingResult, train_network
 
 __all__ = ["GRURegressor", "LSTMRegressor"]
 
-PREDICT_BATCH = 4096
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -61,22 +64,6 @@ def as_sequences(X: np.ndarray, n_features: int | None) -> np.ndarray:
             "least one step with at least one feature."
         )
     return X
-
-
-def n_training_samples(n_samples: int, validation_size: int | float | None) -> int:
-    """Samples left for training when the last ones in order are validation."""
-    if validation_size is None:
-        return n_samples
-    if isinstance(validation_size, float):
-        n_validation = max(1, math.ceil(validation_size * n_samples))
-    else:
-        n_validation = validation_size
-    if n_samples - n_validation < 1:
-        raise ValueError(
-            f"validation_size={validation_size!r} leaves no training sample out of "
-            f"{n_samples}: use a smaller validation_size or more samples."
-        )
-    return n_samples - n_validation
 
 
 class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
@@ -165,13 +152,8 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
             When the training loss becomes NaN or infinite. A failed fit leaves
             the regressor as it was before, fitted or not.
         """
-        before = dict(self.__dict__)
-        try:
+        with rollback_on_failure(self):
             self._fit(X, y)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
         return self
 
     def _fit(self, X, y) -> None:
@@ -190,7 +172,8 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         )
         sequences = as_sequences(X, n_features)
         targets = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        n_train = n_training_samples(len(sequences), settings.validation_size)
+        # refuse a validation split that leaves nothing to train on, before any work
+        training_count(len(sequences), settings.validation_size)
 
         generator, dropout_generator = generators(settings.seed, settings.device)
         if warm:
@@ -201,15 +184,19 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
             scaler = self._scaler
             generator.set_state(self._rng_state)
         else:
-            network = self._new_network(sequences.shape[2], targets.shape[1], settings)
-            network.initialize(generator)
+            network = build_network(
+                settings,
+                n_inputs=sequences.shape[2],
+                n_targets=targets.shape[1],
+                horizon=1,
+                generator=generator,
+            )
             scaler = SeriesScaler("standard" if scale_target else None).fit([targets])
 
-        result = self._train(
+        result = train_on_samples(
             network,
             sequences,
             scaler.transform(targets, 0),
-            n_train,
             settings,
             (generator, dropout_generator),
             first_epoch=self.n_epochs_ + 1 if warm else 1,
@@ -225,19 +212,6 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self._y_ndim = np.ndim(y)
         # a warm start shuffles on from where this fit stopped
         self._rng_state = generator.get_state()
-
-    def _new_network(
-        self, n_features: int, n_outputs: int, settings: CoreSettings
-    ) -> ForecastNetwork:
-        return ForecastNetwork(
-            n_inputs=n_features,
-            n_targets=n_outputs,
-            horizon=1,
-            hidden_sizes=settings.hidden_sizes,
-            cell=settings.cell,
-            dropout=settings.dropout,
-            bidirectional=settings.bidirectional,
-        )
 
     def _check_continuable(
         self, sequence_shape: tuple, n_outputs: int, settings: CoreSettings
@@ -264,45 +238,6 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
                     "data and settings of the same shape, or set warm_start=False "
                     "to start over."
                 )
-
-    def _train(
-        self,
-        network: ForecastNetwork,
-        sequences: np.ndarray,
-        targets: np.ndarray,
-        n_train: int,
-        settings: CoreSettings,
-        rngs: tuple[torch.Generator, torch.Generator],
-        first_epoch: int,
-    ) -> TrainingResult:
-        """Train ``network`` in place; the last samples beyond ``n_train`` validate."""
-        device = settings.device
-        check_float32_range(
-            sequences,
-            "X",
-            "Standardise X, for example with a StandardScaler in a Pipeline.",
-        )
-        check_float32_range(
-            targets,
-            "y",
-            "Keep scale_target=True, or divide y by a large constant.",
-        )
-        # torch.tensor copies, so the user's arrays are never shared or written
-        inputs = torch.tensor(sequences, dtype=torch.float32, device=device)
-        outputs = torch.tensor(targets, dtype=torch.float32, device=device)
-        outputs = outputs.unsqueeze(1)
-        ids = torch.arange(len(sequences), device=device)
-
-        def make(items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return inputs[items], outputs[items]
-
-        batches = Batches(make=make, train=ids[:n_train], validation=ids[n_train:])
-        config = dataclasses.replace(
-            settings.config,
-            divergence_hint="keep scale_target=True and standardise X, for example "
-            "with a StandardScaler in a Pipeline.",
-        )
-        return train_network(network, batches, config, *rngs, first_epoch)
 
     # ------------------------------------------------------------------ predict
     def predict(self, X) -> np.ndarray:
@@ -332,23 +267,9 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         # depends on the strides, so a DataFrame (column-major) and the same values
         # as a row-major array would otherwise differ in the last bits
         sequences = np.ascontiguousarray(self._fitted_sequences(X))
-        check_float32_range(
-            sequences,
-            "X",
-            "Standardise X, for example with a StandardScaler in a Pipeline.",
-        )
-        network, device = self._prediction_network()
-        network.eval()
-        chunks = []
-        with torch.no_grad(), torch_threads(n_threads):
-            for start in range(0, len(sequences), PREDICT_BATCH):
-                batch = torch.tensor(
-                    sequences[start : start + PREDICT_BATCH],
-                    dtype=torch.float32,
-                    device=device,
-                )
-                chunks.append(network(batch, dropout=False)[:, 0].double().cpu())
-        scaled = torch.cat(chunks).numpy()
+        check_float32_range(sequences, "X", REGRESSOR_X_FIX)
+        runtime = Runtime(self._predict_device(), n_threads)
+        scaled = predict_sequences(self.network_, sequences, runtime)
         predictions = check_finite_output(
             self._scaler.inverse_transform(scaled, 0),
             "predictions",

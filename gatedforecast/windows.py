@@ -14,7 +14,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["WindowIndex", "gather_windows", "make_windows"]
+__all__ = ["WindowIndex", "gather_windows", "make_windows", "validation_count"]
+
+
+def validation_count(validation_size, n: int) -> int:
+    """How many of ``n`` samples (the last ones) ``validation_size`` holds out: an
+    int is a count, a float in (0, 1) a share of them, at least one; None holds
+    none. The one validation rule of the forecasters' windows and the regressors'
+    samples."""
+    if validation_size is None:
+        return 0
+    if isinstance(validation_size, float):
+        return max(1, math.ceil(validation_size * n))
+    return int(validation_size)
 
 
 @dataclass(frozen=True)
@@ -78,11 +90,7 @@ class WindowIndex:
         train, val = [], []
         for i in np.unique(self.series):
             starts = self.starts[self.series == i]
-            if isinstance(validation_size, float):
-                n_val = max(1, math.ceil(validation_size * starts.size))
-            else:
-                n_val = int(validation_size)
-            n_val = min(n_val, starts.size)
+            n_val = min(validation_count(validation_size, starts.size), starts.size)
             # the first validation target sits at start + window_length; a training
             # window's targets end at start + window_length + horizon - 1
             n_train = max(0, starts.size - n_val - (self.horizon - 1))

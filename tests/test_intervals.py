@@ -79,9 +79,9 @@ def test_calibration_windows_are_held_out_of_training(airline):
     with_intervals.fit(airline, fh=[1, 2])
     without.fit(airline, fh=[1, 2])
     # 133 windows in all; "auto" holds out 20 of them, plus one whose targets
-    # would reach into the first calibration target
-    assert with_intervals._residuals.shape == (20, 2, 1)
-    assert without._residuals is None
+    # would reach into the first calibration target: 20 residuals per step
+    with pytest.warns(UserWarning, match="Only 20 calibration residual"):
+        with_intervals.predict_interval(coverage=0.99)
     assert without.get_tag("capability:pred_int") is False
     assert with_intervals.get_tag("capability:pred_int") is True
     with pytest.raises(NotImplementedError):
@@ -225,7 +225,8 @@ def test_a_single_series_trains_again_on_all_windows_after_calibrating(airline):
     # 20 of 132 windows held out (> 5 %): the final network saw every window, the
     # same training as without intervals, and the residuals come from the first
     pd.testing.assert_series_equal(calibrated.predict(), plain.predict())
-    assert calibrated._residuals.shape == (20, 2, 1)
+    with pytest.warns(UserWarning, match="Only 20 calibration residual"):
+        calibrated.predict_interval(coverage=0.99)
 
 
 @pytest.mark.parametrize("bad", ["x", None, True])

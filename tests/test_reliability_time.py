@@ -34,20 +34,21 @@ def _panel(**series) -> pd.DataFrame:
 
 
 def _state(forecaster):
-    """What an update may change: cutoff, stored context and ends, weights."""
+    """What an update may change: cutoff, weights, and through the stored
+    context and ends, the forecasts (values and time points)."""
     return (
         forecaster.cutoff.copy(),
-        forecaster._tails.copy(),
-        list(forecaster._last_index),
+        forecaster.predict(fh=[1, 2]),
         copy.deepcopy(forecaster.network_.state_dict()),
     )
 
 
 def _assert_same_state(forecaster, state):
-    cutoff, tails, ends, weights = state
+    cutoff, forecasts, weights = state
     assert forecaster.cutoff.equals(cutoff)
-    np.testing.assert_array_equal(forecaster._tails, tails)
-    assert forecaster._last_index == ends
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(forecaster.predict(fh=[1, 2])), pd.DataFrame(forecasts)
+    )
     for name, value in forecaster.network_.state_dict().items():
         assert torch.equal(value, weights[name])
 
@@ -294,7 +295,7 @@ def test_a_constant_series_near_the_float_limit_forecasts_its_value():
     ],
 )
 def test_the_divergence_hint_follows_the_scaler(normalize, method, expected):
-    from gatedforecast.forecasting import _divergence_hint
+    from gatedforecast.engine.setup import divergence_hint as _divergence_hint
 
     setup = SimpleNamespace(
         transform=SimpleNamespace(normalize=normalize), scaler_method=method

@@ -1,0 +1,245 @@
+"""The fitted engine of a forecaster: everything it forecasts from, as arrays.
+
+One job: hold and use a trained network with the state that goes with it.
+:meth:`SeriesEngine.fit` trains on a list of float64 series ``(n_t, n_channels)``
+(targets first, then covariates): it fits the series scaler, holds out
+calibration windows, trains (twice when the held-out windows are a large share),
+and measures the calibration residuals. A fitted :class:`SeriesEngine` forecasts
+scaled context windows (:meth:`~SeriesEngine.forecast`), gives the spreads and
+offsets the interval methods need, and continues training on longer series
+(:meth:`~SeriesEngine.continued`). It never sees pandas: series keys, time
+points and columns stay with the sktime face.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from .._params import generators
+from ..intervals import conformal_quantiles, extend_to_steps, typical_spreads
+from ..scaling import SeriesScaler
+from ..training import TrainingResult, empty_history
+from .calibration import calibration_set, hold_out, window_spread
+from .fitting import train_on_series
+from .rollout import Runtime, forecast_windows, head_output
+from .setup import _Setup, network_for
+
+__all__ = ["SeriesEngine"]
+
+
+class SeriesEngine:
+    """A trained network and the state it forecasts series with.
+
+    Attributes
+    ----------
+    network : ForecastNetwork
+        The trained network, on the CPU.
+    setup : _Setup
+        Window, head, transform, scaler method and quantile levels.
+    scaler : SeriesScaler
+        Per-series scaling, fitted on the training series.
+    tails : ndarray of shape (n_series, n_kept, n_channels)
+        The last ``window_length + horizon - 1`` scaled values of each series
+        (fewer when the shortest series is shorter).
+    typical_spread : ndarray of shape (n_series, n_targets) or None
+        Typical window spread of each series (window normalisation only).
+    residuals : ndarray of shape (n, steps, n_targets) or None
+        Scaled calibration residuals; None when no window was held out.
+    rng_state : torch.Tensor
+        State of the shuffling generator, from where continued training goes on.
+    """
+
+    def __init__(
+        self,
+        network,
+        setup: _Setup,
+        scaler: SeriesScaler,
+        tails: np.ndarray,
+        typical_spread: np.ndarray | None = None,
+        residuals: np.ndarray | None = None,
+        rng_state: torch.Tensor | None = None,
+    ) -> None:
+        self.network = network
+        self.setup = setup
+        self.scaler = scaler
+        self.tails = tails
+        self.typical_spread = typical_spread
+        self.residuals = residuals
+        self.rng_state = rng_state
+
+    # ------------------------------------------------------------------ fit
+    @classmethod
+    def fit(
+        cls,
+        values: list[np.ndarray],
+        setup: _Setup,
+        settings,
+        epochs: int,
+        calibrate: bool,
+        calibration_size,
+        calibration_horizon: int,
+        runtime: Runtime,
+        pretrained=None,
+    ) -> tuple[SeriesEngine, TrainingResult]:
+        """Train on the float64 series ``values`` and calibrate.
+
+        A new network is built from ``setup``, or a copy of ``pretrained`` is
+        trained (never the pretrained network itself), for ``epochs`` from
+        generators seeded by ``settings.seed``. With ``calibrate``, the last
+        windows of each series (``calibration_size``) are held out and forecast
+        ``calibration_horizon`` steps to measure the residuals. Returns the
+        engine and the training result of its network.
+        """
+        scaler = SeriesScaler(setup.scaler_method).fit(values)
+        scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
+        held_out = hold_out(
+            scaled, setup, calibration_horizon, calibration_size, calibrate
+        )
+
+        def train_afresh(series, description=None):
+            generator, dropout_generator = generators(settings.seed, settings.device)
+            network = (
+                network_for(setup, settings, generator)
+                if pretrained is None
+                else copy.deepcopy(pretrained)
+            )
+            if not epochs:
+                return network, TrainingResult(empty_history(), 0, 0, False), generator
+            rngs = (generator, dropout_generator)
+            result = train_on_series(
+                network, series, setup, settings, rngs, epochs, 1, description
+            )
+            return network, result, generator
+
+        network, result, generator = train_afresh(
+            held_out.training, "calibration fit" if held_out.refit else None
+        )
+        keep = min(setup.window_length + setup.horizon - 1, min(len(v) for v in values))
+        typical = None
+        if setup.transform.normalize:
+            typical = typical_spreads(
+                [v[:, : setup.n_targets] for v in scaled], setup.window_length
+            )
+        engine = cls(
+            network=network,
+            setup=setup,
+            scaler=scaler,
+            tails=np.stack([s[-keep:] for s in scaled]),
+            typical_spread=typical,
+            # continued training (update) shuffles on from where fit stopped
+            rng_state=generator.get_state(),
+        )
+        if held_out.counts.any():
+            engine.residuals = engine.calibrate(scaled, held_out, runtime)
+        if epochs and held_out.refit and not result.interrupted:
+            # the point forecasts learn from the most recent windows too; the
+            # residuals of the first network stand for those of the second
+            network, result, generator = train_afresh(scaled, "final fit")
+            engine.network = network
+            engine.rng_state = generator.get_state()
+        return engine, result
+
+    def calibrate(self, scaled, held_out, runtime: Runtime) -> np.ndarray:
+        """Scaled residuals of the held-out windows: ``(n, horizon, n_targets)``.
+
+        Each window is forecast ``horizon`` steps from its input, as predict
+        would, and the error is divided by the spread the forecast was scaled with.
+        """
+        windows = calibration_set(scaled, held_out, self.setup)
+        forecast = self.forecast(
+            windows.contexts, held_out.horizon, windows.future, runtime
+        )
+        spread = self.spread(windows.contexts, windows.series)
+        return (windows.truths - forecast) / spread
+
+    def continued(
+        self, series: list[np.ndarray], settings, epochs: int, first_epoch: int
+    ) -> tuple[SeriesEngine, TrainingResult]:
+        """A copy of this engine whose network (a copy) trained ``epochs`` more on
+        the windows of the scaled ``series``, shuffling on from ``rng_state``."""
+        generator, dropout_generator = generators(settings.seed, settings.device)
+        generator.set_state(self.rng_state)
+        network = copy.deepcopy(self.network)
+        result = train_on_series(
+            network,
+            series,
+            self.setup,
+            settings,
+            (generator, dropout_generator),
+            epochs,
+            first_epoch,
+        )
+        engine = copy.copy(self)
+        engine.network = network
+        engine.rng_state = generator.get_state()
+        return engine, result
+
+    def with_series(self, series: list[np.ndarray]) -> SeriesEngine:
+        """A copy of this engine that forecasts from the ends of the scaled
+        ``series`` (as many values of each as it keeps now)."""
+        engine = copy.copy(self)
+        keep = self.tails.shape[1]
+        engine.tails = np.stack([s[-keep:] for s in series])
+        return engine
+
+    # ------------------------------------------------------------------ forecast
+    def contexts(self) -> np.ndarray:
+        """The last window of every series, scaled: ``(n_series, window, channels)``."""
+        return self.tails[:, -self.setup.window_length :]
+
+    def forecast(
+        self,
+        contexts: np.ndarray,
+        n_steps: int,
+        future: np.ndarray | None,
+        runtime: Runtime,
+        generator: torch.Generator | None = None,
+    ) -> np.ndarray:
+        """Roll the scaled ``contexts`` out ``n_steps``: ``(n, n_steps, n_targets)``;
+        with a ``generator``, dropout masks are sampled from it."""
+        return forecast_windows(
+            self.network,
+            self.setup.transform,
+            contexts,
+            n_steps,
+            future,
+            runtime,
+            generator,
+            self.setup.median,
+        )
+
+    def head_quantiles(
+        self, contexts: np.ndarray, future: np.ndarray | None, runtime: Runtime
+    ) -> np.ndarray:
+        """The quantile head's output for the next ``horizon`` steps, scaled:
+        ``(n, horizon, n_targets, n_levels)``."""
+        return head_output(
+            self.network, self.setup.transform, contexts, future, runtime
+        )
+
+    def spread(self, contexts: np.ndarray, series: np.ndarray) -> np.ndarray:
+        """The spread forecasts of ``contexts`` (of the series numbered
+        ``series``) are measured in: ``(n, 1, n_targets)``."""
+        return window_spread(
+            self.setup.transform, contexts, self.typical_spread, series
+        )
+
+    def conformal_offsets(self, alpha, n_steps: int) -> np.ndarray:
+        """Scaled offsets from the point forecast at the levels ``alpha``:
+        ``(len(alpha), n_steps, n_targets)``, grown beyond the calibrated steps."""
+        return extend_to_steps(
+            conformal_quantiles(self.residuals, alpha, warn=False), n_steps
+        )
+
+    def require_residuals(self) -> None:
+        """Refuse intervals when no window could be held out to calibrate them."""
+        if self.residuals is None:
+            raise ValueError(
+                "No window could be held out to calibrate prediction intervals: the "
+                "series are too short for window_length + horizon + the calibrated "
+                "steps. Pass longer series, a shorter window_length, or set "
+                "calibration_size."
+            )

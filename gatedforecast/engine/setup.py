@@ -1,0 +1,100 @@
+"""How a network reads series, and the one factory both faces build networks with.
+
+Inputs: validated settings (:class:`gatedforecast._params.CoreSettings`) and the
+shape of the data (channels, head length, quantile levels). Outputs: an initialised
+:class:`~gatedforecast.networks.ForecastNetwork`, and for the forecaster the frozen
+:class:`_Setup` that fixes window, head, transform and scaler when a network is
+first trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..networks import ForecastNetwork
+from ..scaling import WindowTransform
+
+__all__ = ["_Setup", "build_network", "network_for", "divergence_hint"]
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """How a network reads series, fixed when it is first trained.
+
+    ``columns`` and ``x_columns`` are the labels of the target and covariate
+    columns (any sequence; the engine reads only their number).
+    """
+
+    window_length: int
+    horizon: int
+    transform: WindowTransform
+    scaler_method: str | None
+    columns: object
+    x_columns: object | None
+    levels: tuple[float, ...] | None = None
+
+    @property
+    def median(self) -> int | None:
+        """Position of the 0.5 level in a quantile head's output."""
+        return None if self.levels is None else self.levels.index(0.5)
+
+    @property
+    def n_targets(self) -> int:
+        """Target channels: the first ``n_targets`` columns of every series."""
+        return len(self.columns)
+
+    @property
+    def n_covariates(self) -> int:
+        """Covariate channels, after the targets (0 without covariates)."""
+        return 0 if self.x_columns is None else len(self.x_columns)
+
+
+def build_network(
+    settings,
+    n_inputs: int,
+    n_targets: int,
+    horizon: int,
+    generator: torch.Generator,
+    n_future: int = 0,
+    n_quantiles: int = 0,
+) -> ForecastNetwork:
+    """A new network with the cell, layers, dropout and direction of ``settings``,
+    its initial weights drawn from ``generator``."""
+    return ForecastNetwork(
+        n_inputs=n_inputs,
+        n_targets=n_targets,
+        horizon=horizon,
+        hidden_sizes=settings.hidden_sizes,
+        cell=settings.cell,
+        dropout=settings.dropout,
+        bidirectional=settings.bidirectional,
+        n_future=n_future,
+        n_quantiles=n_quantiles,
+    ).initialize(generator)
+
+
+def network_for(setup: _Setup, settings, generator: torch.Generator) -> ForecastNetwork:
+    """A new network that reads series as ``setup`` says."""
+    return build_network(
+        settings,
+        n_inputs=setup.n_targets + setup.n_covariates,
+        n_targets=setup.n_targets,
+        horizon=setup.horizon,
+        generator=generator,
+        n_future=setup.n_covariates,
+        n_quantiles=0 if setup.levels is None else len(setup.levels),
+    )
+
+
+def divergence_hint(setup: _Setup) -> str:
+    """How to avoid a diverging training run, for the end of its error message
+    (values beyond float32 never get this far: training refuses them)."""
+    if setup.transform.normalize:
+        scaler = "window"
+    elif setup.scaler_method is not None:
+        scaler = setup.scaler_method
+    else:
+        return "or scale the data (scaler='window' or 'standard')."
+    return f"or check y for extreme values (it is already scaled, scaler={scaler!r})."
