@@ -49,8 +49,10 @@ from bench_suite import (  # noqa: E402
     load_series,
     split,
 )
-from m4_data import load_m4_weekly, mase, smape, to_panel  # noqa: E402
+from m4_data import load_m4_weekly, to_panel  # noqa: E402
 from machine import load_average, machine_info  # noqa: E402
+
+from gatedforecast.metrics import mase, smape  # noqa: E402
 
 ARMS = ("gru", "gru+attention", "lstm", "lstm+attention")
 RECORDS = "attention_runs.jsonl"
@@ -89,7 +91,7 @@ def run_airline(arm: str, seed: int, max_epochs: int | None) -> dict:
     return {
         "series": "airline",
         "smape": smape(truth, yhat),
-        "mase": mase(truth, yhat, [train.to_numpy(dtype=np.float64)], m=season),
+        "mase": mase(truth, yhat, [train.to_numpy(dtype=np.float64)], season=season),
         "fit_seconds": fit_seconds,
         "n_parameters": int(forecaster.n_parameters_),
         "load_average_before_fit": load,
@@ -112,7 +114,7 @@ def run_m4(arm: str, seed: int, max_epochs: int | None) -> dict:
     return {
         "series": "m4_weekly",
         "smape": smape(test, yhat),
-        "mase": mase(test, yhat, train, m=1),
+        "mase": mase(test, yhat, train, season=1),
         "fit_seconds": fit_seconds,
         "n_parameters": int(forecaster.n_parameters_),
         "load_average_before_fit": load,
