@@ -369,7 +369,7 @@ def test_a_seasonal_baseline_needs_a_window_of_a_season(tmp_path, capsys):
 
 
 def test_option_choices_are_the_library_constants():
-    from gatedforecast import forecasting, networks, scaling
+    from gatedforecast import forecasting, scaling
     from gatedforecast.cli.options import library_choices, library_value
 
     choices = {
@@ -379,7 +379,9 @@ def test_option_choices_are_the_library_constants():
     assert choices == {
         "baseline": ("auto", *scaling.BASELINES),
         "interval_method": forecasting.INTERVAL_METHODS,
-        "model": tuple(networks.CELLS),
+        "model": tuple(
+            cls._cell for cls in (forecasting.GRUForecaster, forecasting.LSTMForecaster)
+        ),
     }
 
 
