@@ -198,11 +198,13 @@ class Rule:
     says that the combination is refused, with ``message``. A rule applies to the
     estimators that take all its ``names``. With ``before``, the rule is tried just
     before that parameter's own check, on its value as given: a value the rule
-    refuses outright is not worth checking in detail."""
+    refuses outright is not worth checking in detail. ``example`` is a setting
+    that breaks the rule (the tests try it)."""
 
     names: tuple[str, ...]
     broken: Callable[[Mapping], bool]
     message: str
+    example: Mapping
     before: str | None = None
 
 
@@ -212,12 +214,14 @@ RULES: tuple[Rule, ...] = (
         lambda v: v["interval_method"] == "mc_dropout" and not v["dropout"],
         "interval_method='mc_dropout' samples dropout masks, so it needs "
         "dropout > 0 (for example dropout=0.1); or use interval_method='conformal'.",
+        example={"interval_method": "mc_dropout", "dropout": 0.0},
     ),
     Rule(
         ("quantiles", "interval_method"),
         lambda v: v["quantiles"] is not None and v["interval_method"] != "quantile",
         "quantiles sets the levels of a quantile head; set "
         "interval_method='quantile' to train one, or leave quantiles=None.",
+        example={"interval_method": None, "quantiles": (0.1, 0.5, 0.9)},
         before="quantiles",
     ),
     Rule(
@@ -225,6 +229,7 @@ RULES: tuple[Rule, ...] = (
         lambda v: v["baseline"] == "seasonal" and v["seasonal_period"] is None,
         "baseline='seasonal' needs seasonal_period, the season length in steps "
         "(for example 12 for monthly data).",
+        example={"baseline": "seasonal", "seasonal_period": None},
     ),
 )
 
