@@ -9,6 +9,12 @@ estimators that take it. :data:`RULES` ties parameters together. From these come
 estimators' checks in ``fit`` (:func:`check_params`, :func:`core_settings`), the
 ``Parameters`` sections of their docstrings (:mod:`gatedforecast._docs`), the command
 line's choices (:func:`choices`) and the bad-input tests.
+
+A new parameter is one entry here (in signature order), its description in
+``gatedforecast._docs.PARAMETER_TEXT`` and the argument in the estimators'
+``__init__``; ``tests/test_docs.py`` checks that the three agree, and
+``tests/test_bad_input.py`` tries bad values of it. A new choice is one entry in its
+registry.
 """
 
 from __future__ import annotations

@@ -108,10 +108,12 @@ def test_the_parameter_table_matches_the_signature(cls):
 
 
 def test_every_table_entry_belongs_to_some_signature():
+    from gatedforecast._docs import PARAMETER_TEXT
     from gatedforecast._params import PARAMETERS, RULES
 
     names = set().union(*(_signature(cls) for cls in _estimators()))
     assert {p.name for p in PARAMETERS} == names
+    assert set(PARAMETER_TEXT) == names
     for rule in RULES:
         assert set(rule.names) <= names
 
