@@ -1,79 +1,301 @@
-"""Docstring parts shared by the forecasters and the regressors."""
+"""Docstrings of the forecasters and the regressors, from the parameter table.
 
-CELL_SUMMARIES = {
-    "gru": (
-        "A GRU has three weight blocks per layer (update gate, reset gate, "
-        "candidate),\nabout a quarter fewer parameters than an LSTM of the same "
-        "width, and is often\nas accurate on short and medium series."
-    ),
-    "lstm": (
-        "An LSTM has four weight blocks per layer (input, forget and output gates "
-        "and\nthe candidate cell) and a separate cell state, which can help on long "
-        "series."
-    ),
+Each parameter's description is written here once (per family where the
+forecasters and the regressors differ); its name, type, choices and default come
+from :data:`gatedforecast._params.PARAMETERS`, so a parameter, a choice or a default
+cannot be documented differently from what the estimators accept.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from . import _doc_templates
+from ._params import FORECASTER, REGRESSOR, Parameter, parameters
+
+#: each public class: its family, its cell and the class with the other cell
+CLASSES = {
+    "GRUForecaster": (FORECASTER, "gru", "LSTMForecaster"),
+    "LSTMForecaster": (FORECASTER, "lstm", "GRUForecaster"),
+    "GRURegressor": (REGRESSOR, "gru", "LSTMRegressor"),
+    "LSTMRegressor": (REGRESSOR, "lstm", "GRURegressor"),
+}
+_TEMPLATES = {
+    FORECASTER: _doc_templates.FORECASTER,
+    REGRESSOR: _doc_templates.REGRESSOR,
 }
 
-NETWORK_PARAMETERS = """hidden_sizes : int or tuple of int, default=64
-    Hidden units of each recurrent layer, bottom to top: ``(128, 64)`` stacks two
-    layers as in the classic Keras recipe.
-dropout : float in [0, 1), default=0.0
-    Dropout on the output of every recurrent layer during training."""
+#: the description of each parameter in the table, per family where they differ
+PARAMETER_TEXT: dict[str, str | dict[str, str]] = {
+    "window_length": """\
+Number of past values the network reads. ``"auto"`` (or ``None``) picks
+``max(2 * horizon_, seasonal_period_, 12)``, capped at half of what the
+shortest series leaves after the horizon but never below one season when the
+series holds one (see Notes); the choice is ``window_length_``.""",
+    "hidden_sizes": """\
+Hidden units of each recurrent layer, bottom to top: ``(128, 64)`` stacks two
+layers as in the classic Keras recipe.""",
+    "dropout": "Dropout on the output of every recurrent layer during training.",
+    "bidirectional": {
+        FORECASTER: "Read each window in both directions.",
+        REGRESSOR: "Read each sequence in both directions.",
+    },
+    "n_features": """\
+Features per step of 2-D ``X``: its columns are read as
+``n_columns // n_features`` steps. ``None`` means one feature per step for 2-D
+``X`` and ``X.shape[2]`` for 3-D ``X``.""",
+    "scale_target": """\
+Standardise each target column with its mean and standard deviation on the
+training data, and invert that on the predictions. ``X`` is used as it is:
+standardise it in a ``Pipeline`` (for example with ``StandardScaler``).""",
+    "strategy": """\
+``"direct"``: one head predicts ``horizon_`` steps at once. ``"recursive"``:
+a one-step head is rolled out step by step.""",
+    "horizon": """\
+Steps of the direct head. ``None`` uses the largest step of the ``fh`` given to
+``fit``, or 1 when ``fit`` gets no ``fh``. Forecasts beyond the head are rolled
+out recursively. So ``fit(y)`` followed by ``predict(fh=range(1, 13))`` trains a
+one-step network and rolls it out twelve times, feeding its forecasts back as
+inputs, with intervals calibrated on the first step only; pass the ``fh`` you
+will predict to ``fit`` (or set ``horizon``) to train the network for it.""",
+    "scaler": """\
+``"window"``: each input window is normalised by its own mean and standard
+deviation, and the forecast is mapped back with them (suits series whose level
+drifts). ``"standard"``/``"robust"``: one mean/std (median/IQR) per series and
+channel, fitted on the training data. ``None``: raw values.""",
+    "baseline": """\
+Learn the forecast as a correction of a naive forecast: the window's last
+value, or the value ``seasonal_period_`` steps earlier. ``None`` learns the
+level itself. ``"auto"``: the seasonal baseline when a season was found and
+the window reaches a season back, else the last value; the choice is
+``baseline_``.""",
+    "seasonal_period": """\
+Season length in steps, read by ``baseline="seasonal"`` and by the automatic
+window. ``"auto"`` reads it from the training data: the index frequency names
+a candidate (12 for monthly data, 4 quarterly, 52 weekly, 7 daily, 5
+business-daily, 24 or 168 hourly, 48 half-hourly, 60 minutely; none for
+yearly data; 4, 5, 7, 12, 24 and 52 for an integer index), and the
+autocorrelation of the differenced series at that lag must be positive and
+above its Bartlett bound (5 %), on series at least three seasons long (on a
+panel, the autocorrelation pooled over its series). See
+:mod:`gatedforecast.seasonality`. ``None``: no season. The choice is
+``seasonal_period_``.""",
+    "loss": {
+        FORECASTER: """\
+Training loss, computed on the scaled targets. The mean absolute error is the
+default because forecasts are judged by absolute errors (MAE, MASE, sMAPE)
+and it is robust to the rare windows whose scaled targets are large; it beat
+the squared error on M4 Weekly (:doc:`/benchmarks`).""",
+        REGRESSOR: "Training loss, computed on the (scaled) targets.",
+    },
+    "optimizer": """\
+``"sgd"`` uses momentum 0.9. A class or callable is called as
+``optimizer(params, lr=learning_rate)``.""",
+    "learning_rate": "Step size of the optimizer.",
+    "batch_size": {
+        FORECASTER: "Windows per gradient step.",
+        REGRESSOR: "Samples per gradient step.",
+    },
+    "max_epochs": {
+        FORECASTER: "Training epochs.",
+        REGRESSOR: "Training epochs of each call to ``fit``.",
+    },
+    "steps_per_epoch": {
+        FORECASTER: """\
+Gradient steps per epoch. ``None``: one pass over all training windows,
+shuffled. An int bounds the work: each epoch draws ``steps_per_epoch *
+batch_size`` windows at random from all of them. ``"auto"``: a full pass, or
+100 steps when a full pass would be longer, so a first fit on long series or
+a big panel takes minutes, not hours (about two minutes on one CPU thread for
+the 359 series of M4 Weekly, :doc:`/benchmarks`).""",
+        REGRESSOR: """\
+Gradient steps per epoch. ``None``: one pass over all training samples,
+shuffled. An int bounds the work: each epoch draws ``steps_per_epoch *
+batch_size`` samples at random from all of them. ``"auto"``: a full pass, or
+100 steps when a full pass would be longer, so a first fit on many samples
+takes minutes, not hours.""",
+    },
+    "gradient_clip": {
+        FORECASTER: """\
+Clip the global gradient norm to this value (``None``: no clipping). Targets
+are scaled to about unit size, so a norm of 1 only trims the rare large steps
+of the first epochs (a window spanning a level shift) that otherwise make
+short series such as airline train erratically.""",
+        REGRESSOR: "Clip the global gradient norm to this value (``None``: no clipping).",
+    },
+    "validation_size": {
+        FORECASTER: """\
+Hold out the last windows in time for validation: an int number of windows or
+a fraction of them. Training windows whose targets reach into the first
+validation target are dropped, so validation never sees trained targets.""",
+        REGRESSOR: """\
+Hold out the last samples, in the order given, for validation: an int number of
+samples or a fraction of them (at least one). They are never trained on.""",
+    },
+    "patience": """\
+Stop after this many epochs without improvement of the validation loss (of
+the training loss without validation). ``None`` runs every epoch.""",
+    "min_delta": "Smallest decrease of the monitored loss that counts as an improvement.",
+    "restore_best_weights": """\
+At the end of training, restore the weights of the best epoch when a
+validation split or ``patience`` is set. A plain fixed-epoch run keeps the
+weights of its last epoch (its training loss is too noisy to pick an epoch);
+an interrupted run keeps the best weights so far either way.""",
+    "lr_schedule": """\
+``"plateau"`` halves the learning rate after ``max(1, patience // 2)`` epochs
+(5 without patience) without improvement; ``"cosine"`` anneals it to zero over
+``max_epochs``; ``"onecycle"`` warms up to ``learning_rate`` and anneals, per
+batch.""",
+    "warm_start": """\
+When the regressor is fitted, ``fit`` continues training its network (and
+keeps its target scaling) for ``max_epochs`` more epochs, numbered after the
+earlier ones in ``history_``. The data must have the same sequence shape and
+number of outputs. ``False``: every ``fit`` starts over.""",
+    "update_epochs": """\
+Epochs of continued training in ``update(update_params=True)``, over the
+windows whose targets reach into the new data. ``None``: ``max_epochs``.""",
+    "global_model": """\
+For a panel or hierarchy of series (sktime's ``pd-multiindex`` and
+``pd_multiindex_hier``): ``True`` trains one network on the windows of all
+series, each scaled on its own; ``False`` lets sktime fit one forecaster per
+series. Either way each series is forecast from its own last observation.""",
+    "fine_tune_epochs": """\
+After ``pretrain``, epochs that ``fit`` trains a copy of the pretrained network
+on its own series. ``0`` applies the pretrained network as it is: ``fit`` then
+only scales the new series and stores its context, in milliseconds.""",
+    "interval_method": """\
+How ``predict_interval``/``predict_quantiles`` work. Both calibrate on the last
+windows of each series, held out from training (``calibration_size``) and
+separate from the validation windows. ``"conformal"``: split-conformal
+quantiles of the absolute held-out residuals, per horizon step, scaled by each
+forecast's window spread, so intervals are symmetric around the point forecast
+and any coverage works without retraining. A flat window (spread under 5 % of
+its series' typical window spread, as in the zero stretches of an intermittent
+series) is scaled by that typical spread instead, so jumps after flat
+stretches give intervals on the scale of the data.
+``"mc_dropout"``: ``n_samples`` forecast paths with dropout masks drawn from a
+generator seeded by ``random_state`` (needs ``dropout > 0``), each plus a
+residual path drawn from the held-out residuals with a random sign, so the
+spread covers both the model's uncertainty and the data's noise, symmetrically.
+Steps beyond the calibrated ones
+(the largest step of fit's ``fh``, or the head) grow the last step's quantiles
+by ``sqrt(step / calibrated_steps)``. ``"quantile"``: the head predicts the
+``quantiles`` levels of every step, trained with the pinball loss (``loss`` is
+not used) and sorted so they never cross; the point forecast is the median,
+other levels are interpolated linearly between trained ones and extrapolated
+beyond the outermost with a normal tail (``m + (q_t - m) z(a) / z(t)``).
+Horizons beyond the head are rolled out along the median path, with the
+calibrated conformal spreads of each step. ``None``: point forecasts only, no
+windows held out.""",
+    "quantiles": """\
+Levels of the quantile head with ``interval_method="quantile"``; they must
+include 0.5. ``None`` there means ``(0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)``.""",
+    "calibration_size": """\
+Windows per series held out for calibration. ``"auto"`` aims for 20 in all
+(enough for a 95 % interval), at most a quarter of each series' windows: 20
+windows from a single series, one from each series of a panel of 20 or more.
+When the held-out windows are more than 5 % of all windows (a single short
+series), the network is trained a second time on all windows after
+calibration, so the point forecast learns from the most recent data; the
+intervals keep the first network's residuals, which then approximate those of
+the second. Such a fit takes about twice as long; with ``verbose=1`` the two
+progress bars are labelled "calibration fit" and "final fit".
+With too few residuals for a level (fewer than 19 for a 95 % interval) the
+quantile extends the largest residual with a normal tail (a wider coverage
+always gives a wider interval), and the first ``predict_interval`` or
+``predict_quantiles`` that asks for such a level warns, once per fitted model.""",
+    "n_samples": 'Forecast paths drawn by ``interval_method="mc_dropout"``.',
+    "device": {
+        FORECASTER: """\
+``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
+``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
+pickles and predicts anywhere.""",
+        REGRESSOR: """\
+``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
+``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
+pickles and predicts anywhere; ``predict`` uses the training device when it is
+available and the CPU otherwise.""",
+    },
+    "n_threads": """\
+torch threads used while fitting and predicting (restored afterwards);
+``None`` keeps torch's setting. Set 1 when several fits run in parallel
+processes (joblib, Dask) so they do not oversubscribe the cores.""",
+    "random_state": """\
+Seeds local generators for the initial weights, shuffling and dropout. The
+global torch and numpy random states are never touched. With an int, two fits
+on the CPU give bit-identical results.""",
+    "verbose": """\
+``1`` shows a progress bar over epochs with the current losses; ``0`` prints
+nothing.""",
+}
 
-HORIZON_PARAMETER = """horizon : int or None, default=None
-    Steps of the direct head. ``None`` uses the largest step of the ``fh`` given to
-    ``fit``, or 1 when ``fit`` gets no ``fh``. Forecasts beyond the head are rolled
-    out recursively. So ``fit(y)`` followed by ``predict(fh=range(1, 13))`` trains a
-    one-step network and rolls it out twelve times, feeding its forecasts back as
-    inputs, with intervals calibrated on the first step only; pass the ``fh`` you
-    will predict to ``fit`` (or set ``horizon``) to train the network for it."""
 
-OPTIMIZER_PARAMETERS = """\
-optimizer : {"adam", "adamw", "sgd"}, Optimizer subclass or callable, default="adam"
-    ``"sgd"`` uses momentum 0.9. A class or callable is called as
-    ``optimizer(params, lr=learning_rate)``.
-learning_rate : float, default=1e-3"""
-
-EARLY_STOPPING_PARAMETERS = """patience : int or None, default=None
-    Stop after this many epochs without improvement of the validation loss (of
-    the training loss without validation). ``None`` runs every epoch.
-min_delta : float, default=0.0
-    Smallest decrease of the monitored loss that counts as an improvement.
-restore_best_weights : bool, default=True
-    At the end of training, restore the weights of the best epoch when a
-    validation split or ``patience`` is set. A plain fixed-epoch run keeps the
-    weights of its last epoch (its training loss is too noisy to pick an epoch);
-    an interrupted run keeps the best weights so far either way.
-lr_schedule : {"plateau", "cosine", "onecycle", None}, default=None
-    ``"plateau"`` halves the learning rate after ``max(1, patience // 2)`` epochs
-    (5 without patience) without improvement; ``"cosine"`` anneals it to zero over
-    ``max_epochs``; ``"onecycle"`` warms up to ``learning_rate`` and anneals, per
-    batch."""
-
-RUNTIME_PARAMETERS = """n_threads : int or None, default=None
-    torch threads used while fitting and predicting (restored afterwards);
-    ``None`` keeps torch's setting. Set 1 when several fits run in parallel
-    processes (joblib, Dask) so they do not oversubscribe the cores.
-random_state : int, RandomState, Generator or None, default=None
-    Seeds local generators for the initial weights, shuffling and dropout. The
-    global torch and numpy random states are never touched. With an int, two fits
-    on the CPU give bit-identical results.
-verbose : int, default=0
-    ``1`` shows a progress bar over epochs with the current losses; ``0`` prints
-    nothing."""
+def _literal(value) -> str:
+    return (
+        "None"
+        if value is None
+        else f'"{value}"'
+        if isinstance(value, str)
+        else repr(value)
+    )
 
 
-def render_doc(template: str, cell: str, name: str, other: str) -> str:
-    """Fill a class docstring template for the ``cell`` variant named ``name``."""
-    other_cell = "lstm" if cell == "gru" else "gru"
-    return template.format(
+def _alternatives(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} or {parts[-1]}"
+
+
+def type_text(param: Parameter) -> str:
+    """The type of ``param`` as its docstring line states it."""
+    if param.kind in ("choice", "component"):
+        choices = "{" + ", ".join(_literal(c) for c in param.choices()) + "}"
+        return choices if param.type_doc is None else f"{choices}, {param.type_doc}"
+    if param.type_doc is not None:
+        return param.type_doc
+    if param.kind == "int":
+        return _alternatives(
+            [
+                "int",
+                *(['"auto"'] if param.auto else []),
+                *(["None"] if param.none else []),
+            ]
+        )
+    if param.kind == "float":
+        text = "float"
+        if param.high is not None:
+            text += (
+                f" in {param.closed[0]}{param.low:g}, {param.high:g}{param.closed[1]}"
+            )
+        return f"{text} or None" if param.none else text
+    return param.kind
+
+
+def description(param: Parameter, family: str) -> str:
+    text = PARAMETER_TEXT[param.name]
+    return text[family] if isinstance(text, dict) else text
+
+
+def parameters_section(family: str) -> str:
+    """The body of the ``Parameters`` section of ``family``'s classes."""
+    entries = []
+    for param in parameters(family):
+        header = (
+            f"{param.name} : {type_text(param)}, "
+            f"default={_literal(param.default_for(family))}"
+        )
+        entries.append(
+            header + "\n" + textwrap.indent(description(param, family), "    ")
+        )
+    return "\n".join(entries)
+
+
+def class_doc(name: str) -> str:
+    """The numpydoc docstring of the public class ``name``."""
+    family, cell, other = CLASSES[name]
+    return _TEMPLATES[family].format(
         cell_name=cell.upper(),
-        summary=CELL_SUMMARIES[cell],
+        summary=_doc_templates.CELL_SUMMARIES[cell],
         name=name,
         other=other,
-        other_cell=other_cell.upper(),
-        network_parameters=NETWORK_PARAMETERS,
-        horizon_parameter=HORIZON_PARAMETER,
-        optimizer_parameters=OPTIMIZER_PARAMETERS,
-        early_stopping_parameters=EARLY_STOPPING_PARAMETERS,
-        runtime_parameters=RUNTIME_PARAMETERS,
+        other_cell=CLASSES[other][1].upper(),
+        parameters=parameters_section(family),
     )

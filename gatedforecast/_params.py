@@ -1,166 +1,302 @@
-"""Validation of the parameters shared by the forecasters and the regressors.
+"""The public parameters of the forecasters and the regressors, each declared once.
 
-Each check names the parameter, the value it got and what it accepts, so a bad
-setting fails in ``fit`` with a message that says how to fix it, before torch sees it.
+:data:`PARAMETERS` lists every constructor parameter of :class:`GRUForecaster`,
+:class:`LSTMForecaster`, :class:`GRURegressor` and :class:`LSTMRegressor` in
+signature order: its kind of value, range, choices (read from the registry that
+defines them, so a new scaler, loss or optimizer is accepted and documented as soon
+as it is registered), whether None or ``"auto"`` is allowed, its default and the
+estimators that take it. :data:`RULES` ties parameters together. From these come the
+estimators' checks in ``fit`` (:func:`check_params`, :func:`core_settings`), the
+``Parameters`` sections of their docstrings (:mod:`gatedforecast._docs`), the command
+line's choices (:func:`choices`) and the bad-input tests.
+
+A new parameter is one entry here (in signature order), its description in
+``gatedforecast._docs.PARAMETER_TEXT`` and the argument in the estimators'
+``__init__``; ``tests/test_docs.py`` checks that the three agree, and
+``tests/test_bad_input.py`` tries bad values of it. A new choice is one entry in its
+registry.
 """
 
 from __future__ import annotations
 
-import numbers
+import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ._checks import (
+    check_bool,
+    check_choice,
+    check_component,
+    check_float,
+    check_hidden_sizes,
+    check_int,
+    check_levels,
+    check_random_state,
+    check_size,
+)
 from .devices import resolve_device
 from .networks import CELLS
-from .training import LOSSES, LR_SCHEDULES, OPTIMIZERS, TrainingConfig
+from .training import TrainingConfig
+
+FORECASTER = "forecaster"
+REGRESSOR = "regressor"
+BOTH = frozenset({FORECASTER, REGRESSOR})
+ONLY_FORECASTER = frozenset({FORECASTER})
+ONLY_REGRESSOR = frozenset({REGRESSOR})
 
 
-def _choices(choices) -> str:
-    return ", ".join(repr(c) for c in choices)
+@dataclass(frozen=True)
+class Parameter:
+    """One constructor parameter: what it accepts and where it appears.
 
+    ``kind`` picks the check: ``"int"`` (``>= low``), ``"float"`` (in the interval
+    from ``low`` to ``high``, ``closed`` saying which ends belong to it),
+    ``"bool"``, ``"choice"`` (one of ``registry``), ``"component"`` (a name from
+    ``registry``, a subclass of ``base`` or a callable), ``"sizes"`` (layer
+    widths), ``"size"`` (a fraction or a count), ``"levels"`` (quantile levels),
+    ``"device"`` and ``"seed"``. ``registry`` is ``"module:NAME"`` inside the
+    package, read when needed. ``default`` is a value, or a mapping from family to
+    value when the families differ.
+    """
 
-def check_choice(name: str, value, choices):
-    """``value`` must be one of ``choices`` (compared with ==, strings or None)."""
-    if not (value is None or isinstance(value, str)) or value not in choices:
-        raise ValueError(
-            f"{name}={value!r} is not valid; choose one of {_choices(choices)}."
+    name: str
+    kind: str
+    default: object
+    families: frozenset = BOTH
+    low: float | None = None
+    high: float | None = None
+    closed: str = "[)"
+    none: bool = False
+    auto: bool = False
+    registry: str | None = None
+    base: tuple | None = None
+    type_doc: str | None = None
+
+    def default_for(self, family: str):
+        if isinstance(self.default, Mapping):
+            return self.default[family]
+        return self.default
+
+    def choices(self) -> tuple | None:
+        """The values a choice takes, ``"auto"`` first and None last when allowed;
+        the names of a component's registry; None for other kinds."""
+        if self.registry is None:
+            return None
+        module, attribute = self.registry.split(":")
+        registered = getattr(
+            importlib.import_module(f"gatedforecast.{module}"), attribute
         )
-    return value
+        names = [c for c in registered if c is not None]
+        if self.kind == "component":
+            return tuple(names)
+        none = self.none or None in registered
+        return (*(["auto"] if self.auto else []), *names, *([None] if none else []))
 
-
-def check_int(
-    name: str,
-    value,
-    minimum: int = 1,
-    allow_none: bool = False,
-    allow_auto: bool = False,
-):
-    """An integer ``>= minimum`` (bools are refused), or None or ``"auto"`` when
-    allowed."""
-    if value is None and allow_none:
-        return None
-    if allow_auto and isinstance(value, str) and value == "auto":
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        others = [
-            *(['"auto"'] if allow_auto else []),
-            *(["None"] if allow_none else []),
-        ]
-        extra = "".join(f", {o}" for o in others[:-1])
-        extra += f" or {others[-1]}" if others else ""
-        raise TypeError(
-            f"{name} must be an int >= {minimum}{extra}, got {value!r} "
-            f"({type(value).__name__})."
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
-    return int(value)
-
-
-def check_float(
-    name: str,
-    value,
-    low: float,
-    high: float | None = None,
-    low_inclusive: bool = False,
-    high_inclusive: bool = False,
-    allow_none: bool = False,
-):
-    """A real number in the given interval, or None when allowed."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a number, got {value!r} ({type(value).__name__})."
-        )
-    value = float(value)
-    left = "[" if low_inclusive else "("
-    right = "]" if high_inclusive else ")"
-    bounds = f"{left}{low:g}, {'inf' if high is None else f'{high:g}'}{right}"
-    ok_low = value >= low if low_inclusive else value > low
-    ok_high = high is None or (value <= high if high_inclusive else value < high)
-    if not (np.isfinite(value) and ok_low and ok_high):
-        raise ValueError(f"{name} must be in {bounds}, got {value!r}.")
-    return value
-
-
-def check_hidden_sizes(value) -> tuple[int, ...]:
-    """An int (one layer) or a non-empty tuple/list of positive ints, one per layer."""
-    sizes = (value,) if isinstance(value, numbers.Integral) else value
-    if isinstance(value, bool) or not isinstance(sizes, (tuple, list)) or not sizes:
-        raise TypeError(
-            "hidden_sizes must be a positive int or a non-empty tuple of positive "
-            f"ints, one per layer such as (128, 64); got {value!r}."
-        )
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(
-                "hidden_sizes must hold positive ints, one per layer such as "
-                f"(128, 64); got {value!r}."
+    def check(self, value):
+        """``value`` checked, in the form the estimators use (ints, floats,
+        tuples, a torch.device); raises TypeError/ValueError naming the fix."""
+        if self.kind == "int":
+            return check_int(self.name, value, self.low, self.none, self.auto)
+        if self.kind == "float":
+            low, high = self.closed[0] == "[", self.closed[1] == "]"
+            return check_float(
+                self.name, value, self.low, self.high, low, high, self.none
             )
-    return tuple(int(s) for s in sizes)
+        if self.kind == "choice":
+            return check_choice(self.name, value, self.choices())
+        if self.kind == "component":
+            return check_component(self.name, value, self.choices(), *self.base)
+        if self.none and value is None:
+            return None
+        return _KIND_CHECKS[self.kind](self.name, value)
 
 
-def _check_component(
-    name: str, value, names, base: type, base_name: str, call_form: str
-):
-    """A name from ``names``, a subclass of ``base``, or a callable instance."""
-    if isinstance(value, str):
-        return check_choice(name, value, tuple(names))
-    if isinstance(value, type) and issubclass(value, base):
-        return value
-    if callable(value) and not isinstance(value, type):
-        return value
-    raise TypeError(
-        f"{name} must be one of {_choices(names)}, a {base_name} subclass, or a "
-        f"{call_form}; got {value!r}."
-    )
+def _check_device(name: str, value) -> torch.device:
+    return resolve_device(value)
 
 
-def check_optimizer(value):
-    """A name from OPTIMIZERS, a torch Optimizer subclass, or a callable."""
-    return _check_component(
-        "optimizer",
-        value,
-        OPTIMIZERS,
-        torch.optim.Optimizer,
-        "torch.optim.Optimizer",
-        "callable(params, lr=...) returning one",
-    )
+_KIND_CHECKS: dict[str, Callable] = {
+    "bool": check_bool,
+    "sizes": check_hidden_sizes,
+    "size": check_size,
+    "levels": check_levels,
+    "device": _check_device,
+    "seed": check_random_state,
+}
+
+_F, _R = ONLY_FORECASTER, ONLY_REGRESSOR
+
+#: every public parameter, in the order of the signatures (each family's
+#: parameters are a subsequence of this order)
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("window_length", "int", "auto", _F, low=1, none=True, auto=True),
+    Parameter("hidden_sizes", "sizes", 64, type_doc="int or tuple of int"),
+    Parameter("dropout", "float", 0.0, low=0.0, high=1.0, closed="[)"),
+    Parameter("bidirectional", "bool", False),
+    Parameter("n_features", "int", None, _R, low=1, none=True),
+    Parameter("scale_target", "bool", True, _R),
+    Parameter("strategy", "choice", "direct", _F, registry="forecasting:STRATEGIES"),
+    Parameter("horizon", "int", None, _F, low=1, none=True),
+    Parameter("scaler", "choice", "window", _F, none=True, registry="scaling:SCALERS"),
+    Parameter(
+        "baseline", "choice", "auto", _F, none=True, auto=True,
+        registry="scaling:BASELINES",
+    ),
+    Parameter("seasonal_period", "int", "auto", _F, low=1, none=True, auto=True),
+    Parameter(
+        "loss", "component", {FORECASTER: "mae", REGRESSOR: "mse"},
+        registry="training:LOSSES",
+        base=(
+            (torch.nn.Module, "torch.nn.Module"),
+            "callable(prediction, target) returning a scalar tensor",
+        ),
+        type_doc="nn.Module subclass or callable",
+    ),
+    Parameter(
+        "optimizer", "component", "adam", registry="training:OPTIMIZERS",
+        base=(
+            (torch.optim.Optimizer, "torch.optim.Optimizer"),
+            "callable(params, lr=...) returning one",
+        ),
+        type_doc="Optimizer subclass or callable",
+    ),
+    Parameter("learning_rate", "float", 1e-3, low=0.0, closed="()"),
+    Parameter("batch_size", "int", 32, low=1),
+    Parameter("max_epochs", "int", 100, low=1),
+    Parameter("steps_per_epoch", "int", "auto", low=1, none=True, auto=True),
+    Parameter("gradient_clip", "float", 1.0, low=0.0, closed="()", none=True),
+    Parameter("validation_size", "size", None, none=True, type_doc="int, float or None"),
+    Parameter("patience", "int", None, low=1, none=True),
+    Parameter("min_delta", "float", 0.0, low=0.0, closed="[)"),
+    Parameter("restore_best_weights", "bool", True),
+    Parameter("lr_schedule", "choice", None, none=True, registry="training:LR_SCHEDULES"),
+    Parameter("warm_start", "bool", False, _R),
+    Parameter("update_epochs", "int", None, _F, low=1, none=True),
+    Parameter("global_model", "bool", True, _F),
+    Parameter("fine_tune_epochs", "int", 0, _F, low=0),
+    Parameter(
+        "interval_method", "choice", "conformal", _F, none=True,
+        registry="forecasting:INTERVAL_METHODS",
+    ),
+    Parameter(
+        "quantiles", "levels", None, _F, none=True, type_doc="tuple of float or None"
+    ),
+    Parameter("calibration_size", "int", "auto", _F, low=1, auto=True),
+    Parameter("n_samples", "int", 100, _F, low=2),
+    Parameter("device", "device", "auto", type_doc="str or torch.device"),
+    Parameter("n_threads", "int", None, low=1, none=True),
+    Parameter(
+        "random_state", "seed", None, none=True,
+        type_doc="int, RandomState, Generator or None",
+    ),
+    Parameter("verbose", "int", 0, low=0),
+)  # fmt: skip
+
+BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
 
 
-def check_loss(value):
-    """A name from LOSSES, an ``nn.Module`` subclass, or a callable(pred, target)."""
-    return _check_component(
-        "loss",
-        value,
-        LOSSES,
-        torch.nn.Module,
-        "torch.nn.Module",
-        "callable(prediction, target) returning a scalar tensor",
-    )
+@dataclass(frozen=True)
+class Rule:
+    """A constraint between parameters: ``broken(values)`` on the checked values
+    says that the combination is refused, with ``message``. A rule applies to the
+    estimators that take all its ``names``. With ``before``, the rule is tried just
+    before that parameter's own check, on its value as given: a value the rule
+    refuses outright is not worth checking in detail. ``example`` is a setting
+    that breaks the rule (the tests try it)."""
+
+    names: tuple[str, ...]
+    broken: Callable[[Mapping], bool]
+    message: str
+    example: Mapping
+    before: str | None = None
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        ("interval_method", "dropout"),
+        lambda v: v["interval_method"] == "mc_dropout" and not v["dropout"],
+        "interval_method='mc_dropout' samples dropout masks, so it needs "
+        "dropout > 0 (for example dropout=0.1); or use interval_method='conformal'.",
+        example={"interval_method": "mc_dropout", "dropout": 0.0},
+    ),
+    Rule(
+        ("quantiles", "interval_method"),
+        lambda v: v["quantiles"] is not None and v["interval_method"] != "quantile",
+        "quantiles sets the levels of a quantile head; set "
+        "interval_method='quantile' to train one, or leave quantiles=None.",
+        example={"interval_method": None, "quantiles": (0.1, 0.5, 0.9)},
+        before="quantiles",
+    ),
+    Rule(
+        ("baseline", "seasonal_period"),
+        lambda v: v["baseline"] == "seasonal" and v["seasonal_period"] is None,
+        "baseline='seasonal' needs seasonal_period, the season length in steps "
+        "(for example 12 for monthly data).",
+        example={"baseline": "seasonal", "seasonal_period": None},
+    ),
+)
+
+
+def parameters(family: str) -> tuple[Parameter, ...]:
+    """The parameters of ``family`` (``"forecaster"`` or ``"regressor"``), in
+    signature order."""
+    if family not in BOTH:
+        raise ValueError(
+            f"family={family!r} is not valid; choose one of {sorted(BOTH)}."
+        )
+    return tuple(p for p in PARAMETERS if family in p.families)
+
+
+def rules(family: str) -> tuple[Rule, ...]:
+    """The rules between the parameters of ``family``."""
+    names = {p.name for p in parameters(family)}
+    return tuple(rule for rule in RULES if set(rule.names) <= names)
+
+
+def choices(name: str) -> tuple | None:
+    """The values parameter ``name`` takes, for a command line's choices: the
+    registered names, with ``"auto"`` first and None last where they are allowed;
+    None for a parameter without a fixed set of values (numbers, devices)."""
+    if name not in BY_NAME:
+        raise ValueError(f"{name!r} is not a parameter of the estimators.")
+    return BY_NAME[name].choices()
+
+
+def check_value(name: str, value):
+    """``value`` of parameter ``name`` checked against its declaration."""
+    return BY_NAME[name].check(value)
+
+
+def check_params(estimator, family: str) -> dict:
+    """Check every parameter of ``family`` on ``estimator`` and the rules between
+    them; return the checked values by name. The first bad value raises."""
+    family_rules = rules(family)
+    values = {}
+    for param in parameters(family):
+        value = getattr(estimator, param.name)
+        for rule in family_rules:
+            if rule.before == param.name and rule.broken({**values, param.name: value}):
+                raise ValueError(rule.message)
+        values[param.name] = param.check(value)
+    for rule in family_rules:
+        if rule.before is None and rule.broken(values):
+            raise ValueError(rule.message)
+    return values
 
 
 def seed_from(random_state) -> int:
     """An int seed for local generators; None draws fresh entropy."""
+    random_state = check_value("random_state", random_state)
     if random_state is None:
         return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(np.iinfo(np.int32).max))
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(np.iinfo(np.int64).max))
-    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
-        raise TypeError(
-            "random_state must be None, an int, or a numpy RandomState/Generator; "
-            f"got {random_state!r}."
-        )
-    if random_state < 0:
-        raise ValueError(
-            f"random_state must be a non-negative int, got {random_state}."
-        )
-    return int(random_state)
+    return random_state
 
 
 @dataclass
@@ -177,62 +313,42 @@ class CoreSettings:
     seed: int
 
 
-def check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-    return bool(value)
-
-
-def check_validation_size(value):
-    if value is None:
-        return None
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return check_int("validation_size", value, minimum=1)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return check_float("validation_size", value, 0.0, 1.0)
-    raise TypeError(
-        "validation_size must be None, a float in (0, 1) (a fraction of the windows) "
-        f"or an int >= 1 (a number of windows); got {value!r}."
-    )
-
-
 def core_settings(est, cell: str) -> CoreSettings:
-    """Validate the parameters every estimator of the package shares."""
-    if cell not in CELLS:
-        raise ValueError(
-            f"cell={cell!r} is not valid; choose one of {_choices(CELLS)}."
-        )
+    """The checked settings of the parameters every estimator of the package
+    shares, with the seed drawn from ``random_state``."""
+    check_choice("cell", cell, tuple(CELLS))
+
+    def value(name: str):
+        return check_value(name, getattr(est, name))
+
     config = TrainingConfig(
-        optimizer=check_optimizer(est.optimizer),
-        loss=check_loss(est.loss),
-        learning_rate=check_float("learning_rate", est.learning_rate, 0.0),
-        batch_size=check_int("batch_size", est.batch_size),
-        max_epochs=check_int("max_epochs", est.max_epochs),
-        steps_per_epoch=(
-            "auto"
-            if est.steps_per_epoch == "auto"
-            else check_int("steps_per_epoch", est.steps_per_epoch, allow_none=True)
-        ),
-        gradient_clip=check_float(
-            "gradient_clip", est.gradient_clip, 0.0, allow_none=True
-        ),
-        patience=check_int("patience", est.patience, allow_none=True),
-        min_delta=check_float("min_delta", est.min_delta, 0.0, low_inclusive=True),
-        restore_best_weights=check_bool(
-            "restore_best_weights", est.restore_best_weights
-        ),
-        lr_schedule=check_choice("lr_schedule", est.lr_schedule, LR_SCHEDULES),
-        verbose=check_int("verbose", est.verbose, minimum=0),
-        n_threads=check_int("n_threads", est.n_threads, allow_none=True),
+        **{
+            name: value(name)
+            for name in (
+                "optimizer",
+                "loss",
+                "learning_rate",
+                "batch_size",
+                "max_epochs",
+                "steps_per_epoch",
+                "gradient_clip",
+                "patience",
+                "min_delta",
+                "restore_best_weights",
+                "lr_schedule",
+                "verbose",
+                "n_threads",
+            )
+        }
     )
     return CoreSettings(
-        hidden_sizes=check_hidden_sizes(est.hidden_sizes),
+        hidden_sizes=value("hidden_sizes"),
         cell=cell,
-        dropout=check_float("dropout", est.dropout, 0.0, 1.0, low_inclusive=True),
-        bidirectional=check_bool("bidirectional", est.bidirectional),
+        dropout=value("dropout"),
+        bidirectional=value("bidirectional"),
         config=config,
-        validation_size=check_validation_size(est.validation_size),
-        device=resolve_device(est.device),
+        validation_size=value("validation_size"),
+        device=value("device"),
         seed=seed_from(est.random_state),
     )
 

@@ -16,12 +16,11 @@ import pandas as pd
 import torch
 from sktime.forecasting.base import BaseForecaster
 
-from ._docs import render_doc
+from ._docs import class_doc
 from ._fitted import FittedNetworkMixin
 from ._params import (
-    check_bool,
-    check_choice,
-    check_int,
+    check_params,
+    check_value,
     core_settings,
     generators,
     seed_from,
@@ -49,8 +48,6 @@ from .intervals import unresolved_coverages, warn_unresolved
 from .networks import count_parameters
 from .panels import join_forecasts
 from .scaling import (
-    BASELINES,
-    SCALERS,
     SeriesScaler,
     WindowTransform,
     check_finite_output,
@@ -253,67 +250,12 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
     def _levels(self) -> tuple[float, ...] | None:
         """The quantile head's levels, checked; None without a quantile head."""
         if self.interval_method != "quantile":
-            if self.quantiles is not None:
-                raise ValueError(
-                    "quantiles sets the levels of a quantile head; set "
-                    "interval_method='quantile' to train one, or leave quantiles=None."
-                )
             return None
         levels = DEFAULT_QUANTILES if self.quantiles is None else self.quantiles
-        if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
-            raise TypeError(
-                f"quantiles must be a tuple of levels in (0, 1), got {levels!r}."
-            )
-        bad = [
-            level
-            for level in levels
-            if isinstance(level, (bool, np.bool_))
-            or not isinstance(level, (int, float, np.integer, np.floating))
-        ]
-        if bad:
-            raise TypeError(
-                f"quantiles must be numbers in (0, 1); {bad[0]!r} in "
-                f"{self.quantiles!r} is not. Pass levels such as (0.1, 0.5, 0.9)."
-            )
-        levels = tuple(sorted(float(level) for level in levels))
-        if any(not 0 < level < 1 for level in levels) or len(set(levels)) < len(levels):
-            raise ValueError(
-                f"quantiles must be distinct levels in (0, 1); got {self.quantiles!r}."
-            )
-        if 0.5 not in levels:
-            raise ValueError(
-                "quantiles must include 0.5: the median is the point forecast and the "
-                f"path that longer horizons are rolled out along; got {levels}."
-            )
-        return levels
+        return check_value("quantiles", levels)
 
     def _check_params(self) -> None:
-        check_int("window_length", self.window_length, allow_none=True, allow_auto=True)
-        check_int("horizon", self.horizon, allow_none=True)
-        check_int(
-            "seasonal_period", self.seasonal_period, allow_none=True, allow_auto=True
-        )
-        check_int("update_epochs", self.update_epochs, allow_none=True)
-        check_choice("strategy", self.strategy, STRATEGIES)
-        check_bool("global_model", self.global_model)
-        check_int("fine_tune_epochs", self.fine_tune_epochs, minimum=0)
-        check_choice("interval_method", self.interval_method, INTERVAL_METHODS)
-        check_int("calibration_size", self.calibration_size, allow_auto=True)
-        check_int("n_samples", self.n_samples, minimum=2)
-        self._levels()
-        if self.interval_method == "mc_dropout" and not self.dropout:
-            raise ValueError(
-                "interval_method='mc_dropout' samples dropout masks, so it needs "
-                "dropout > 0 (for example dropout=0.1); or use "
-                "interval_method='conformal'."
-            )
-        check_choice("scaler", self.scaler, SCALERS)
-        check_choice("baseline", self.baseline, ("auto", *BASELINES))
-        if self.baseline == "seasonal" and self.seasonal_period is None:
-            raise ValueError(
-                "baseline='seasonal' needs seasonal_period, the season length in "
-                "steps (for example 12 for monthly data)."
-            )
+        check_params(self, "forecaster")
 
     # ------------------------------------------------------------------ sktime API
 
@@ -749,252 +691,13 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
         self._state = "fitted"
 
 
-_DOC = """{cell_name} forecaster for sktime, on a stacked {cell_name} network in PyTorch.
-
-{summary}
-
-The network reads the last ``window_length`` values and predicts the next
-``horizon`` steps at once (``strategy="direct"``), or one step at a time
-(``strategy="recursive"``); longer horizons are rolled out by feeding forecasts
-back as inputs. Every series is scaled on the way in and the scaling is inverted on
-the way out.
-
-``y`` may be one series, several columns forecast jointly, or a panel or hierarchy
-of series (one global network, see ``global_model``). Exogenous ``X`` holds
-future-known covariates: in ``fit`` it has the rows of ``y``; the network reads it
-beside ``y`` in each input window and, through its head, at the forecast steps, so
-``predict`` needs ``X`` with a row for every step up to the largest step of ``fh``.
-
-Parameters
-----------
-window_length : int, "auto" or None, default="auto"
-    Number of past values the network reads. ``"auto"`` (or ``None``) picks
-    ``max(2 * horizon_, seasonal_period_, 12)``, capped at half of what the
-    shortest series leaves after the horizon but never below one season when the
-    series holds one (see Notes); the choice is ``window_length_``.
-{network_parameters}
-bidirectional : bool, default=False
-    Read each window in both directions.
-strategy : {{"direct", "recursive"}}, default="direct"
-    ``"direct"``: one head predicts ``horizon_`` steps at once. ``"recursive"``:
-    a one-step head is rolled out step by step.
-{horizon_parameter}
-scaler : {{"window", "standard", "robust", None}}, default="window"
-    ``"window"``: each input window is normalised by its own mean and standard
-    deviation, and the forecast is mapped back with them (suits series whose level
-    drifts). ``"standard"``/``"robust"``: one mean/std (median/IQR) per series and
-    channel, fitted on the training data. ``None``: raw values.
-baseline : {{"auto", "last", "seasonal", None}}, default="auto"
-    Learn the forecast as a correction of a naive forecast: the window's last
-    value, or the value ``seasonal_period_`` steps earlier. ``None`` learns the
-    level itself. ``"auto"``: the seasonal baseline when a season was found and
-    the window reaches a season back, else the last value; the choice is
-    ``baseline_``.
-seasonal_period : int, "auto" or None, default="auto"
-    Season length in steps, read by ``baseline="seasonal"`` and by the automatic
-    window. ``"auto"`` reads it from the training data: the index frequency names
-    a candidate (12 for monthly data, 4 quarterly, 52 weekly, 7 daily, 5
-    business-daily, 24 or 168 hourly, 48 half-hourly, 60 minutely; none for
-    yearly data; 4, 5, 7, 12, 24 and 52 for an integer index), and the
-    autocorrelation of the differenced series at that lag must be positive and
-    above its Bartlett bound (5 %), on series at least three seasons long (on a
-    panel, the autocorrelation pooled over its series). See
-    :mod:`gatedforecast.seasonality`. ``None``: no season. The choice is
-    ``seasonal_period_``.
-loss : {{"mse", "mae", "huber"}}, nn.Module subclass or callable, default="mae"
-    Training loss, computed on the scaled targets. The mean absolute error is the
-    default because forecasts are judged by absolute errors (MAE, MASE, sMAPE)
-    and it is robust to the rare windows whose scaled targets are large: on the
-    359 series of M4 Weekly (window 52, the other defaults, median of seeds 0-2)
-    it gave the GRU sMAPE 6.689 and MASE 2.031, against 6.899 and 2.084 with
-    ``"mse"``.
-{optimizer_parameters}
-batch_size : int, default=32
-    Windows per gradient step.
-max_epochs : int, default=100
-    Training epochs.
-steps_per_epoch : int, "auto" or None, default="auto"
-    Gradient steps per epoch. ``None``: one pass over all training windows,
-    shuffled. An int bounds the work: each epoch draws ``steps_per_epoch *
-    batch_size`` windows at random from all of them. ``"auto"``: a full pass, or
-    100 steps when a full pass would be longer, so a first fit on long series or
-    a big panel takes minutes, not hours (on the 359 series of M4 Weekly: 100
-    epochs of 100 steps of 32 windows, about two minutes on one CPU thread, gave
-    the GRU sMAPE 6.689 and MASE 2.031, against 9.161 and 2.777 for the naive
-    forecast).
-gradient_clip : float or None, default=1.0
-    Clip the global gradient norm to this value (``None``: no clipping). Targets
-    are scaled to about unit size, so a norm of 1 only trims the rare large steps
-    of the first epochs (a window spanning a level shift) that otherwise make
-    short series such as airline train erratically.
-validation_size : int, float or None, default=None
-    Hold out the last windows in time for validation: an int number of windows or
-    a fraction of them. Training windows whose targets reach into the first
-    validation target are dropped, so validation never sees trained targets.
-{early_stopping_parameters}
-update_epochs : int or None, default=None
-    Epochs of continued training in ``update(update_params=True)``, over the
-    windows whose targets reach into the new data. ``None``: ``max_epochs``.
-global_model : bool, default=True
-    For a panel or hierarchy of series (sktime's ``pd-multiindex`` and
-    ``pd_multiindex_hier``): ``True`` trains one network on the windows of all
-    series, each scaled on its own; ``False`` lets sktime fit one forecaster per
-    series. Either way each series is forecast from its own last observation.
-fine_tune_epochs : int, default=0
-    After ``pretrain``, epochs that ``fit`` trains a copy of the pretrained network
-    on its own series. ``0`` applies the pretrained network as it is: ``fit`` then
-    only scales the new series and stores its context, in milliseconds.
-interval_method : {{"conformal", "mc_dropout", "quantile", None}}, default="conformal"
-    How ``predict_interval``/``predict_quantiles`` work. Both calibrate on the last
-    windows of each series, held out from training (``calibration_size``) and
-    separate from the validation windows. ``"conformal"``: split-conformal
-    quantiles of the absolute held-out residuals, per horizon step, scaled by each
-    forecast's window spread, so intervals are symmetric around the point forecast
-    and any coverage works without retraining. A flat window (spread under 5 % of
-    its series' typical window spread, as in the zero stretches of an intermittent
-    series) is scaled by that typical spread instead, so jumps after flat
-    stretches give intervals on the scale of the data.
-    ``"mc_dropout"``: ``n_samples`` forecast paths with dropout masks drawn from a
-    generator seeded by ``random_state`` (needs ``dropout > 0``), each plus a
-    residual path drawn from the held-out residuals with a random sign, so the
-    spread covers both the model's uncertainty and the data's noise, symmetrically.
-    Steps beyond the calibrated ones
-    (the largest step of fit's ``fh``, or the head) grow the last step's quantiles
-    by ``sqrt(step / calibrated_steps)``. ``"quantile"``: the head predicts the
-    ``quantiles`` levels of every step, trained with the pinball loss (``loss`` is
-    not used) and sorted so they never cross; the point forecast is the median,
-    other levels are interpolated linearly between trained ones and extrapolated
-    beyond the outermost with a normal tail (``m + (q_t - m) z(a) / z(t)``).
-    Horizons beyond the head are rolled out along the median path, with the
-    calibrated conformal spreads of each step. ``None``: point forecasts only, no
-    windows held out.
-quantiles : tuple of float or None, default=None
-    Levels of the quantile head with ``interval_method="quantile"``; they must
-    include 0.5. ``None`` there means ``(0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)``.
-calibration_size : int or "auto", default="auto"
-    Windows per series held out for calibration. ``"auto"`` aims for 20 in all
-    (enough for a 95 % interval), at most a quarter of each series' windows: 20
-    windows from a single series, one from each series of a panel of 20 or more.
-    When the held-out windows are more than 5 % of all windows (a single short
-    series), the network is trained a second time on all windows after
-    calibration, so the point forecast learns from the most recent data; the
-    intervals keep the first network's residuals, which then approximate those of
-    the second. Such a fit takes about twice as long; with ``verbose=1`` the two
-    progress bars are labelled "calibration fit" and "final fit".
-    With too few residuals for a level (fewer than 19 for a 95 % interval) the
-    quantile extends the largest residual with a normal tail (a wider coverage
-    always gives a wider interval), and the first ``predict_interval`` or
-    ``predict_quantiles`` that asks for such a level warns, once per fitted model.
-n_samples : int, default=100
-    Forecast paths drawn by ``interval_method="mc_dropout"``.
-device : str, default="auto"
-    ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
-    ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
-    pickles and predicts anywhere.
-{runtime_parameters}
-
-**Pretrain, then apply.** ``pretrain(y_panel)`` trains the global network on a
-panel of series; a later ``fit(y)`` on any series (seen or not) applies a copy of it,
-with per-series scaling fitted on ``y``, and fine-tunes the copy only when
-``fine_tune_epochs > 0``. The pretrained network is never changed by ``fit``, so
-fitting series A and then series B starts both from the same weights. Window length,
-head length, scaling and columns are those of ``pretrain``; a ``fh`` longer than the
-pretrained head is rolled out recursively.
-
-Attributes
-----------
-network_ : ForecastNetwork
-    The trained network, on the CPU.
-history_ : pandas.DataFrame
-    One row per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``learning_rate``,
-    ``seconds``.
-n_epochs_ : int
-    Epochs run (fewer than ``max_epochs`` after early stopping).
-best_epoch_ : int
-    Epoch with the lowest monitored loss (validation loss, or training loss
-    without validation); its weights are the fitted ones when a validation split
-    or ``patience`` is set.
-window_length_ : int
-    Window length used.
-seasonal_period_ : int or None
-    Season length used (found or given); None without one.
-baseline_ : str or None
-    Baseline used: ``"last"``, ``"seasonal"`` or None.
-horizon_ : int
-    Steps of the network's head.
-device_ : torch.device
-    Device the network was trained on.
-n_parameters_ : int
-    Number of trainable parameters.
-n_series_ : int
-    Number of series fitted (1 for a single series).
-pretrained_network_, pretrained_history_ : ForecastNetwork, pandas.DataFrame
-    After ``pretrain``: the pretrained network and its training history.
-
-See Also
---------
-{other} : the same forecaster with the {other_cell} cell.
-
-Notes
------
-The defaults were chosen on the 359 series of M4 Weekly (``window_length=52``,
-horizon 13, one global network, seeds 0-2, one CPU thread; ``benchmarks/``):
-the GRU scored sMAPE 6.689 and MASE 2.031 in about two minutes, the LSTM 6.955
-and 2.071 in about 80 s, against 9.161 and 2.777 for the naive forecast. The
-absolute-error loss beat the squared error in every seed; 128 units, per-series
-standard scaling and 200 epochs all scored worse. ``dropout=0.2`` is the one
-setting to try beside them, and the one recommended for the LSTM: it improved
-the LSTM there (6.636 and 2.041) and both cells on the short airline series,
-while the GRU on M4 Weekly did a little worse with it (6.813 and 2.033), so it
-is not the default.
-
-With the default ``interval_method="conformal"``, ``fit`` on a single short series
-trains the network twice: first without the last windows, held out to measure the
-errors that calibrate the intervals, then on all windows, so the point forecast
-learns from the most recent data ("calibration fit" and "final fit" in the
-progress bars of ``verbose=1``). On panels the held-out windows are a small share
-of all windows and the network is trained once; ``interval_method=None`` never
-trains twice.
-
-The season, window and baseline that ``"auto"`` picks were chosen on the dev
-suite (``benchmarks/bench_suite.py``: airline, shampoo, lynx, co2 and sunspots,
-the last 12 steps held out, seeds 0-2; ``benchmarks/results/suite.md``) and on
-M4 Weekly. The seasonal baseline is what a short seasonal series needs: on
-airline it took the GRU from sMAPE 7.46 to 3.45 and the LSTM from 7.76 to 3.79
-(AutoETS 4.12, seasonal naive 10.57); a network with 80 training windows cannot
-learn a season's shape, but it can learn a correction of last year's values.
-It is not the better baseline everywhere: on M4 Weekly, where a year back is a
-naive forecast 2.2 times worse than the last value (in-sample, geometric mean
-over the series), the GRU with the seasonal baseline scored 7.59 against 6.689
-with the last value, both with a window of 52. Hence ``baseline="auto"`` keeps
-whichever naive forecast was the more accurate on the training data, a rule
-that needs no constant. The window spans a season because on M4 Weekly a year
-of input (52) beat the 26 weeks of ``max(2 * horizon, 12)`` by a wide margin
-(sMAPE 6.689 against 8.228); without a season the window is that earlier rule.
-Series that are yearly or shorter than three seasons (shampoo, lynx, sunspots)
-keep their earlier forecasts exactly.
-
-Examples
---------
->>> from sktime.datasets import load_airline
->>> from gatedforecast import {name}
->>> y = load_airline()
->>> forecaster = {name}(window_length=24, max_epochs=5, random_state=0)
->>> forecaster.fit(y, fh=range(1, 13))
-{name}(...)
->>> y_pred = forecaster.predict()
->>> len(y_pred)
-12
-"""
-
-
 @register_model
 class GRUForecaster(_RecurrentForecaster):
-    __doc__ = render_doc(_DOC, "gru", "GRUForecaster", "LSTMForecaster")
+    __doc__ = class_doc("GRUForecaster")
     _cell = "gru"
 
 
 @register_model
 class LSTMForecaster(_RecurrentForecaster):
-    __doc__ = render_doc(_DOC, "lstm", "LSTMForecaster", "GRUForecaster")
+    __doc__ = class_doc("LSTMForecaster")
     _cell = "lstm"

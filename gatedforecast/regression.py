@@ -9,9 +9,15 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._docs import render_doc
+from ._docs import class_doc
 from ._fitted import FittedNetworkMixin
-from ._params import CoreSettings, check_bool, check_int, core_settings, generators
+from ._params import (
+    CoreSettings,
+    check_params,
+    check_value,
+    core_settings,
+    generators,
+)
 from ._registry import register_model
 from .engine import (
     Runtime,
@@ -157,10 +163,10 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         return self
 
     def _fit(self, X, y) -> None:
+        params = check_params(self, "regressor")
         settings = core_settings(self, self._cell)
-        n_features = check_int("n_features", self.n_features, allow_none=True)
-        scale_target = check_bool("scale_target", self.scale_target)
-        warm = check_bool("warm_start", self.warm_start) and hasattr(self, "network_")
+        n_features, scale_target = params["n_features"], params["scale_target"]
+        warm = params["warm_start"] and hasattr(self, "network_")
         X, y = validate_data(
             self,
             X,
@@ -255,7 +261,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         # set_params may have changed it since fit, which validated it
-        n_threads = check_int("n_threads", self.n_threads, allow_none=True)
+        n_threads = check_value("n_threads", self.n_threads)
         self._check_form(getattr(X, "ndim", None))
         try:
             X = validate_data(self, X, reset=False, allow_nd=True, dtype=FLOAT_DTYPES)
@@ -368,113 +374,13 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
             self.feature_names_in_ = state["feature_names_in"]
 
 
-_DOC = """{cell_name} regressor for scikit-learn, on a stacked {cell_name} network in PyTorch.
-
-{summary}
-
-Each sample is a sequence: ``X`` of shape ``(n_samples, n_steps, n_features)``, or
-2-D ``(n_samples, n_columns)`` read as ``n_columns // n_features`` steps with the
-features of each step side by side (one feature per step by default), as
-:func:`gatedforecast.make_windows` and sktime's ``make_reduction`` produce it. The
-network reads each sequence, oldest step first, and a linear head maps its final
-state to the targets ``y`` of shape ``(n_samples,)`` or ``(n_samples, n_outputs)``.
-
-Parameters
-----------
-{network_parameters}
-bidirectional : bool, default=False
-    Read each sequence in both directions.
-n_features : int or None, default=None
-    Features per step of 2-D ``X``: its columns are read as
-    ``n_columns // n_features`` steps. ``None`` means one feature per step for 2-D
-    ``X`` and ``X.shape[2]`` for 3-D ``X``.
-scale_target : bool, default=True
-    Standardise each target column with its mean and standard deviation on the
-    training data, and invert that on the predictions. ``X`` is used as it is:
-    standardise it in a ``Pipeline`` (for example with ``StandardScaler``).
-loss : {{"mse", "mae", "huber"}}, nn.Module subclass or callable, default="mse"
-    Training loss, computed on the (scaled) targets.
-{optimizer_parameters}
-batch_size : int, default=32
-    Samples per gradient step.
-max_epochs : int, default=100
-    Training epochs of each call to ``fit``.
-steps_per_epoch : int, "auto" or None, default="auto"
-    Gradient steps per epoch. ``None``: one pass over all training samples,
-    shuffled. An int bounds the work: each epoch draws ``steps_per_epoch *
-    batch_size`` samples at random from all of them. ``"auto"``: a full pass, or
-    100 steps when a full pass would be longer, so a first fit on many samples
-    takes minutes, not hours.
-gradient_clip : float or None, default=1.0
-    Clip the global gradient norm to this value (``None``: no clipping).
-validation_size : int, float or None, default=None
-    Hold out the last samples, in the order given, for validation: an int number of
-    samples or a fraction of them (at least one). They are never trained on.
-{early_stopping_parameters}
-warm_start : bool, default=False
-    When the regressor is fitted, ``fit`` continues training its network (and
-    keeps its target scaling) for ``max_epochs`` more epochs, numbered after the
-    earlier ones in ``history_``. The data must have the same sequence shape and
-    number of outputs. ``False``: every ``fit`` starts over.
-device : str, default="auto"
-    ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
-    ``"mps"``. The fitted network is kept on the CPU, so a model trained on a GPU
-    pickles and predicts anywhere; ``predict`` uses the training device when it is
-    available and the CPU otherwise.
-{runtime_parameters}
-
-Attributes
-----------
-network_ : ForecastNetwork
-    The trained network, on the CPU.
-history_ : pandas.DataFrame
-    One row per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``learning_rate``,
-    ``seconds``.
-n_epochs_ : int
-    Epochs run over all fits (fewer than ``max_epochs`` after early stopping).
-best_epoch_ : int
-    Epoch with the lowest monitored loss in the last fit (validation loss, or
-    training loss without validation); its weights are the fitted ones when a
-    validation split or ``patience`` is set.
-device_ : torch.device
-    Device the network was trained on.
-n_features_in_ : int
-    ``X.shape[1]`` in ``fit``: the column count of 2-D ``X``, the number of steps
-    of 3-D ``X``.
-feature_names_in_ : ndarray of str
-    Column names of ``X`` when it was a DataFrame with string column names.
-n_outputs_ : int
-    Number of targets.
-n_parameters_ : int
-    Number of trainable parameters.
-
-See Also
---------
-{other} : the same regressor with the {other_cell} cell.
-gatedforecast.make_windows : cut a series into ``(X, y)`` samples.
-
-Examples
---------
->>> import numpy as np
->>> from gatedforecast import make_windows, {name}
->>> X, y = make_windows(np.sin(np.arange(200) / 4), window_length=12)
->>> X.shape, y.shape
-((188, 12), (188,))
->>> model = {name}(hidden_sizes=8, max_epochs=3, random_state=0)
->>> model.fit(X[:150], y[:150])
-{name}(hidden_sizes=8, max_epochs=3, random_state=0)
->>> model.predict(X[150:]).shape
-(38,)
-"""
-
-
 @register_model
 class GRURegressor(_RecurrentRegressor):
-    __doc__ = render_doc(_DOC, "gru", "GRURegressor", "LSTMRegressor")
+    __doc__ = class_doc("GRURegressor")
     _cell = "gru"
 
 
 @register_model
 class LSTMRegressor(_RecurrentRegressor):
-    __doc__ = render_doc(_DOC, "lstm", "LSTMRegressor", "GRURegressor")
+    __doc__ = class_doc("LSTMRegressor")
     _cell = "lstm"

@@ -1,11 +1,28 @@
-"""Bad input to the forecasters ends in a clear error and leaves the data as it was."""
+"""Bad input to the estimators ends in a clear error and leaves the data as it was.
+
+The bad parameters are generated from the parameter table (gatedforecast._params):
+for each parameter of each estimator, values outside its range, of a wrong type or
+not among its choices, and for each rule between parameters, a setting that breaks
+it.
+"""
+
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import FAST
 
-from gatedforecast import GRUForecaster, LSTMForecaster
+from gatedforecast import GRUForecaster, GRURegressor, LSTMForecaster
+from gatedforecast._params import (
+    FORECASTER,
+    REGRESSOR,
+    RULES,
+    check_value,
+    choices,
+    parameters,
+    rules,
+)
 
 
 def _series(n=60):
@@ -75,52 +92,171 @@ def test_non_numeric_columns_are_refused_clearly(column, match):
     pd.testing.assert_frame_equal(y, original)
 
 
-@pytest.mark.parametrize(
-    ("param", "value", "error", "match"),
-    [
-        ("hidden_sizes", (0,), ValueError, r"hidden_sizes.*positive ints.*\(128, 64\)"),
-        ("hidden_sizes", "big", TypeError, "hidden_sizes"),
-        ("hidden_sizes", (), TypeError, "hidden_sizes"),
-        ("dropout", 1.5, ValueError, r"dropout must be in \[0, 1\)"),
-        ("window_length", 0, ValueError, "window_length must be an int >= 1"),
-        ("window_length", 2.5, TypeError, "window_length must be an int"),
-        ("batch_size", 0, ValueError, "batch_size must be an int >= 1"),
-        ("max_epochs", True, TypeError, "max_epochs must be an int"),
-        ("learning_rate", 0, ValueError, r"learning_rate must be in \(0, inf\)"),
-        ("learning_rate", -1e-3, ValueError, "learning_rate"),
-        ("learning_rate", "fast", TypeError, "learning_rate must be a number"),
-        ("strategy", "dirct", ValueError, r"strategy='dirct'.*'direct', 'recursive'"),
-        ("scaler", "minmax", ValueError, r"'window', 'standard', 'robust', None"),
-        ("baseline", "mean", ValueError, r"'last', 'seasonal', None"),
-        ("baseline", "seasonal", ValueError, "needs seasonal_period"),
-        ("loss", "rmse", ValueError, r"loss='rmse'.*'mse', 'mae', 'huber'"),
-        ("loss", 3, TypeError, "loss must be one of"),
-        ("optimizer", "lbfgs", ValueError, r"'adam', 'adamw', 'sgd'"),
-        ("optimizer", 1.0, TypeError, "optimizer must be one of"),
-        ("lr_schedule", "step", ValueError, r"'plateau', 'cosine', 'onecycle', None"),
-        ("validation_size", 1.5, ValueError, r"validation_size must be in \(0, 1\)"),
-        ("validation_size", "last", TypeError, "validation_size must be None"),
-        ("gradient_clip", 0, ValueError, "gradient_clip"),
-        ("patience", 0, ValueError, "patience must be an int >= 1"),
-        ("min_delta", -1.0, ValueError, "min_delta"),
-        ("random_state", -1, ValueError, "random_state"),
-        ("random_state", "seed", TypeError, "random_state"),
-        ("bidirectional", "yes", TypeError, "bidirectional must be True or False"),
-        ("global_model", 1, TypeError, "global_model must be True or False"),
-        ("verbose", -1, ValueError, "verbose"),
-        (
-            "device",
-            "tpu",
+# ------------------------------------------------- bad parameters, from the table
+def _regressor_data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(40, 6)), rng.normal(size=40)
+
+
+def _refuses(family, params, error, match):
+    """``fit`` with ``params`` raises ``error`` matching ``match``, leaves the data
+    as it was and the estimator unfitted."""
+    if family == FORECASTER:
+        _fit_expecting(error, match, _series(), **params)
+        return
+    X, y = _regressor_data()
+    X_before, y_before = X.copy(), y.copy()
+    regressor = GRURegressor(**{**FAST, **params})
+    with pytest.raises(error, match=match):
+        regressor.fit(X, y)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
+    assert not hasattr(regressor, "network_")
+
+
+def _mentions(*parts: str) -> str:
+    """A pattern that finds each of ``parts`` (literally), in any order."""
+    return "".join(f"(?=.*{re.escape(part)})" for part in parts)
+
+
+def _bad_values(param):
+    """Values the declaration of ``param`` refuses, each with the error and a
+    pattern of the message: the parameter's name and what it accepts (the fix)."""
+    name = param.name
+    if param.kind == "int":
+        accepted = _mentions(
+            *(['"auto"'] if param.auto else []), *(["None"] if param.none else [])
+        )
+        head = rf"^{name} must be an int >= {param.low}"
+        yield param.low - 1, ValueError, rf"{head}, got {param.low - 1}\.$"
+        yield 2.5, TypeError, rf"{accepted}{head}\b.*got 2\.5"
+        yield True, TypeError, rf"{head}\b.*got True"
+        if param.auto:
+            yield "often", TypeError, rf"{accepted}{head}\b.*got 'often'"
+    elif param.kind == "float":
+        high = "inf" if param.high is None else f"{param.high:g}"
+        bounds = re.escape(f"{param.closed[0]}{param.low:g}, {high}{param.closed[1]}")
+        below = param.low - 1 if param.closed[0] == "[" else param.low
+        yield below, ValueError, rf"^{name} must be in {bounds}, got"
+        if param.high is not None:
+            yield param.high + (param.closed[1] == "]"), ValueError, bounds
+        yield float("nan"), ValueError, rf"^{name} must be in {bounds}, got nan"
+        yield "x", TypeError, rf"^{name} must be a number, got 'x'"
+    elif param.kind == "bool":
+        for value in (1, "yes", None):
+            yield value, TypeError, rf"^{name} must be True or False, got {value!r}"
+    elif param.kind in ("choice", "component"):
+        listed = re.escape(", ".join(repr(c) for c in choices(name)))
+        yield (
+            "bogus",
             ValueError,
-            r"Unknown device 'tpu'.*\"auto\", \"cpu\", \"cuda\"",
-        ),
-        ("device", 0, TypeError, "device must be a string"),
+            rf"^{name}='bogus' is not valid; choose one of {listed}\.$",
+        )
+        if param.kind == "choice":
+            yield 3, ValueError, rf"^{name}=3 is not valid; choose one of {listed}"
+        else:
+            base = re.escape(param.base[0][1])
+            yield 3, TypeError, rf"^{name} must be one of {listed}, a {base} subclass"
+    elif param.kind == "sizes":
+        yield (0,), ValueError, rf"^{name} must hold positive ints.*\(128, 64\)"
+        yield (8, 2.5), ValueError, rf"^{name} must hold positive ints"
+        yield (), TypeError, rf"^{name} must be a positive int or a non-empty tuple"
+        yield "big", TypeError, rf"^{name} must be a positive int"
+    elif param.kind == "size":
+        yield 1.5, ValueError, rf"^{name} must be in \(0, 1\), got 1.5"
+        yield 0, ValueError, rf"^{name} must be an int >= 1, got 0"
+        yield "last", TypeError, rf"^{name} must be None, a float in \(0, 1\).*int >= 1"
+    elif param.kind == "levels":
+        yield (0.1, 0.9), ValueError, rf"^{name} must include 0\.5"
+        yield (0.5, 1.5), ValueError, rf"^{name} must be distinct levels in \(0, 1\)"
+        yield (0.1, 0.5, 0.1), ValueError, rf"^{name} must be distinct levels"
+        yield ("a", 0.5), TypeError, rf"^{name} must be numbers in \(0, 1\); 'a'"
+        yield 0.5, TypeError, rf"^{name} must be a tuple of levels in \(0, 1\)"
+    elif param.kind == "device":
+        listed = re.escape('"auto", "cpu", "cuda", "cuda:N" or "mps"')
+        yield "tpu", ValueError, rf"^Unknown {name} 'tpu'; valid choices are {listed}"
+        yield 0, TypeError, rf"^{name} must be a string \({listed}\) or a torch.device"
+    elif param.kind == "seed":
+        yield -1, ValueError, rf"^{name} must be a non-negative int, got -1"
+        for value in ("seed", 1.5):
+            yield value, TypeError, rf"^{name} must be None, an int, or a numpy Random"
+    else:
+        raise AssertionError(f"no bad values for the kind {param.kind!r} of {name}")
+
+
+#: what a parameter needs beside it for its own check to be reached
+CONTEXT = {"quantiles": {"interval_method": "quantile"}}
+
+
+def _parameter_cases():
+    for family in (FORECASTER, REGRESSOR):
+        for param in parameters(family):
+            for value, error, match in _bad_values(param):
+                params = {**CONTEXT.get(param.name, {}), param.name: value}
+                case = (family, params, error, match)
+                yield pytest.param(*case, id=f"{family}-{param.name}={value!r}")
+
+
+@pytest.mark.parametrize(
+    ("family", "params", "error", "match"), list(_parameter_cases())
+)
+def test_each_bad_parameter_is_refused_naming_it_and_what_it_accepts(
+    family, params, error, match
+):
+    _refuses(family, params, error, match)
+
+
+def test_every_parameter_of_every_estimator_has_bad_values():
+    for family in (FORECASTER, REGRESSOR):
+        for param in parameters(family):
+            assert list(_bad_values(param)), param.name
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: "+".join(rule.names))
+def test_each_rule_between_parameters_is_refused_naming_both(rule):
+    families = [f for f in (FORECASTER, REGRESSOR) if rule in rules(f)]
+    assert families
+    for name in rule.names:
+        assert name in rule.message
+    for family in families:
+        _refuses(family, dict(rule.example), ValueError, re.escape(rule.message))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"strategy": "dirct"}, r"strategy='dirct'.*'direct', 'recursive'"),
+        ({"scaler": "minmax"}, r"scaler='minmax'.*'window', 'standard', 'robust'"),
+        ({"baseline": "mean"}, r"'auto', 'last', 'seasonal', None"),
+        ({"loss": "rmse"}, r"loss='rmse'.*'mse', 'mae', 'huber'"),
+        ({"lr_schedule": "step"}, r"'plateau', 'cosine', 'onecycle', None"),
     ],
 )
-def test_invalid_parameters_are_refused_in_fit_with_the_valid_choices(
-    param, value, error, match
-):
-    _fit_expecting(error, match, _series(), **{param: value})
+def test_choices_are_listed_from_the_registries(params, match):
+    _fit_expecting(ValueError, match, _series(), **params)
+
+
+def test_a_newly_registered_choice_is_accepted_listed_and_documented(monkeypatch):
+    from gatedforecast import _docs, scaling, training
+
+    monkeypatch.setattr(scaling, "BASELINES", (*scaling.BASELINES, "drift"))
+    monkeypatch.setattr(training, "LR_SCHEDULES", ("step", *training.LR_SCHEDULES))
+    assert choices("baseline") == ("auto", "last", "seasonal", "drift", None)
+    assert choices("lr_schedule")[0] == "step"
+    assert check_value("baseline", "drift") == "drift"
+    assert check_value("lr_schedule", "step") == "step"
+    section = _docs.parameters_section(FORECASTER)
+    assert 'baseline : {"auto", "last", "seasonal", "drift", None}' in section
+    assert 'lr_schedule : {"step", "plateau"' in section
+
+
+def test_choices_for_the_command_line():
+    assert choices("strategy") == ("direct", "recursive")
+    assert choices("interval_method")[-1] is None
+    assert "mc_dropout" in choices("interval_method")
+    assert choices("window_length") is None
+    with pytest.raises(ValueError, match="'windows' is not a parameter"):
+        choices("windows")
 
 
 @pytest.mark.parametrize("cls", [GRUForecaster, LSTMForecaster])
