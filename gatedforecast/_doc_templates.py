@@ -52,6 +52,12 @@ best_epoch_ : int
     Epoch with the lowest monitored loss (validation loss, or training loss
     without validation); its weights are the fitted ones when a validation split
     or ``patience`` is set.
+calibration_epochs_ : int or None
+    When the windows held out to calibrate the intervals are a large part of the
+    data, fit trains twice: without them (whose forecasts of them give the
+    calibration residuals), then on all windows; ``history_`` and ``n_epochs_``
+    describe the second training, this is the number of epochs of the first. None
+    when fit trained once.
 window_length_ : int
     Window length used.
 seasonal_period_ : int or None

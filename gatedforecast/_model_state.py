@@ -135,6 +135,8 @@ FORECASTER = {
     "history": "frame",
     "n_epochs": "int",
     "best_epoch": "int",
+    # epochs of the first training when fit trained twice (calibration, then all)
+    "calibration_epochs": Maybe("int"),
     # the series of the last fit: their keys in a panel (None for one series),
     # the last time point of each, the names of y's index levels, the columns of
     # y and X (a pretrained network's setup keeps those it was pretrained on),

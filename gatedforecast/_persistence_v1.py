@@ -224,6 +224,8 @@ def _forecaster(a: dict) -> dict:
         "history": a["history_"],
         "n_epochs": a["n_epochs_"],
         "best_epoch": a["best_epoch_"],
+        # version 1 kept only the last training's epochs
+        "calibration_epochs": None,
         "series": {
             "keys": a["_keys"],
             "last": a["_last_index"],

@@ -368,6 +368,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
         self.seasonal_period_ = setup.transform.seasonal_period
         self.baseline_ = setup.transform.baseline
         self.n_parameters_ = count_parameters(engine.network)
+        self.calibration_epochs_ = engine.calibration_epochs
 
     def _pretrain(self, y: pd.DataFrame, X=None, fh=None):
         """Train the global network on a panel, for later fits to apply."""
@@ -623,6 +624,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
             "history": self.history_,
             "n_epochs": self.n_epochs_,
             "best_epoch": self.best_epoch_,
+            "calibration_epochs": engine.calibration_epochs,
             "series": {
                 "keys": list(self._keys),
                 "last": list(self._last_index),
@@ -658,6 +660,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
                 typical_spread=state["typical_spread"],
                 residuals=state["residuals"],
                 rng_state=state["rng_state"],
+                calibration_epochs=state["calibration_epochs"],
             )
         )
         self.device_ = torch.device(state["device"])

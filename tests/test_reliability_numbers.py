@@ -247,3 +247,21 @@ def test_the_two_trainings_of_a_conformal_fit_are_labelled(airline, capfd):
     assert "calibration fit" in shown
     assert "final fit" in shown
     assert shown.index("calibration fit") < shown.index("final fit")
+
+
+def test_the_epochs_of_both_trainings_are_reported_and_survive_saving(
+    airline, tmp_path
+):
+    from gatedforecast import load_model, save_model
+
+    params = {**FAST, "window_length": 12, "random_state": 0, "patience": 1}
+    twice = GRUForecaster(**params).fit(airline[:60], fh=[1])
+    # the first training has its own epochs; history_ is the second training's
+    assert 1 <= twice.calibration_epochs_ <= FAST["max_epochs"]
+    assert twice.n_epochs_ == len(twice.history_)
+    once = GRUForecaster(**params, calibration_size=1).fit(airline, fh=[1])
+    assert once.calibration_epochs_ is None
+    loaded = load_model(save_model(twice, tmp_path / "twice.gfm"))
+    assert loaded.calibration_epochs_ == twice.calibration_epochs_
+    twice.update(airline[60:62], update_params=True)
+    assert twice.calibration_epochs_ == loaded.calibration_epochs_

@@ -366,7 +366,7 @@ def test_plot_history_before_fit_is_a_clear_error():
 def test_a_diverged_update_leaves_the_weights_and_the_cutoff_as_they_were(
     airline, monkeypatch
 ):
-    import gatedforecast.forecasting as forecasting
+    import gatedforecast.engine.fitting as fitting
 
     forecaster = GRUForecaster(**FAST, window_length=12).fit(airline[:-12], fh=[1, 2])
     before = forecaster.predict()
@@ -380,7 +380,7 @@ def test_a_diverged_update_leaves_the_weights_and_the_cutoff_as_they_were(
                 parameter.fill_(float("nan"))
         raise TrainingDivergedError("The training loss became nan at epoch 4.")
 
-    monkeypatch.setattr(forecasting, "train_network", diverging)
+    monkeypatch.setattr(fitting, "train_network", diverging)
     with pytest.raises(TrainingDivergedError, match="epoch 4"):
         forecaster.update(airline[-12:], update_params=True)
     assert forecaster.cutoff.equals(cutoff)

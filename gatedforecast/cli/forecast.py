@@ -23,30 +23,17 @@ def build_forecaster(options, season: int):
     return cls(**params)
 
 
-def _count_trainings(forecaster) -> list:
-    """The epochs of each training of ``forecaster``'s next fit, as a list that
-    fills as it trains: the default conformal fit trains twice when it holds out
-    many windows (once without them, to calibrate; once on all of them)."""
-    epochs = []
-    record = forecaster._record_history
-
-    def counted(result, continued):
-        epochs.append(result.n_epochs)
-        return record(result, continued)
-
-    forecaster._record_history = counted
-    return epochs
-
-
-def _epochs(trainings: list) -> str:
-    """What :func:`_count_trainings` saw, in words."""
-    if len(trainings) == 2:
-        first, second = trainings
+def _epochs(forecaster) -> str:
+    """The epochs of a fitted forecaster's training, in words: the default
+    conformal fit trains twice when it holds out many windows (once without
+    them, to calibrate; once on all of them)."""
+    first, second = forecaster.calibration_epochs_, forecaster.n_epochs_
+    if first is not None:
         return (
             f"{first + second} epochs in two trainings ({first} with the last windows "
             f"held out to calibrate the intervals, then {second} on all windows)"
         )
-    return f"{sum(trainings)} epochs"
+    return f"{second} epochs"
 
 
 def run_forecast(data: Dataset, options, season: int, log):
@@ -57,15 +44,12 @@ def run_forecast(data: Dataset, options, season: int, log):
     log(f"fitting {name} on {data.describe()} ...")
     started = time.perf_counter()
     fh = np.arange(1, options.horizon + 1)
-    trainings = _count_trainings(forecaster)
     try:
         forecaster.fit(data.y, fh=fh)
     except (ValueError, TypeError) as error:
         raise CLIError(f"{name} could not be fitted: {one_line(error)}") from error
-    finally:
-        del forecaster._record_history
     log(
-        f"fitted in {time.perf_counter() - started:.1f} s: {_epochs(trainings)}, "
+        f"fitted in {time.perf_counter() - started:.1f} s: {_epochs(forecaster)}, "
         f"{forecaster.n_parameters_:,} parameters"
     )
     try:

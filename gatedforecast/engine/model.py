@@ -50,6 +50,10 @@ class SeriesEngine:
         Scaled calibration residuals; None when no window was held out.
     rng_state : torch.Tensor
         State of the shuffling generator, from where continued training goes on.
+    calibration_epochs : int or None
+        Epochs of the first of two trainings in :meth:`fit`: the one without the
+        held-out windows, whose residuals calibrate the intervals, when the
+        network was then trained again on all windows. None when it trained once.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class SeriesEngine:
         typical_spread: np.ndarray | None = None,
         residuals: np.ndarray | None = None,
         rng_state: torch.Tensor | None = None,
+        calibration_epochs: int | None = None,
     ) -> None:
         self.network = network
         self.setup = setup
@@ -69,6 +74,7 @@ class SeriesEngine:
         self.typical_spread = typical_spread
         self.residuals = residuals
         self.rng_state = rng_state
+        self.calibration_epochs = calibration_epochs
 
     # ------------------------------------------------------------------ fit
     @classmethod
@@ -137,6 +143,7 @@ class SeriesEngine:
         if epochs and held_out.refit and not result.interrupted:
             # the point forecasts learn from the most recent windows too; the
             # residuals of the first network stand for those of the second
+            engine.calibration_epochs = result.n_epochs
             network, result, generator = train_afresh(scaled, "final fit")
             engine.network = network
             engine.rng_state = generator.get_state()
