@@ -372,43 +372,6 @@ def test_a_failed_fit_leaves_an_unfitted_regressor_unfitted():
     assert not hasattr(model, "n_features_in_")
 
 
-@pytest.mark.parametrize(
-    ("param", "value", "error"),
-    [
-        ("hidden_sizes", 0, ValueError),
-        ("hidden_sizes", (4, 0), ValueError),
-        ("hidden_sizes", "big", TypeError),
-        ("dropout", 1.0, ValueError),
-        ("learning_rate", -1.0, ValueError),
-        ("batch_size", 0, ValueError),
-        ("max_epochs", 2.5, TypeError),
-        ("steps_per_epoch", 0, ValueError),
-        ("validation_size", 1.5, ValueError),
-        ("validation_size", "last", TypeError),
-        ("patience", 0, ValueError),
-        ("n_features", 0, ValueError),
-        ("n_features", "2", TypeError),
-        ("scale_target", "yes", TypeError),
-        ("warm_start", 1, TypeError),
-        ("bidirectional", None, TypeError),
-        ("loss", "rmse", ValueError),
-        ("optimizer", "lbfgs", ValueError),
-        ("lr_schedule", "step", ValueError),
-        ("device", "tpu", ValueError),
-        ("random_state", -1, ValueError),
-        ("verbose", -1, ValueError),
-    ],
-)
-def test_invalid_parameters_are_named_in_the_error(param, value, error):
-    X, y = sine_windows(40)
-    X_before, y_before = X.copy(), y.copy()
-    model = GRURegressor(**TINY).set_params(**{param: value})
-    with pytest.raises(error, match=param):
-        model.fit(X, y)
-    np.testing.assert_array_equal(X, X_before)
-    np.testing.assert_array_equal(y, y_before)
-
-
 @pytest.mark.parametrize("where", ["X", "y"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_nan_or_inf_in_the_data_is_an_error(where, bad):
