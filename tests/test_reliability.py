@@ -1,11 +1,12 @@
 """Reliability: every bad input refused clearly, and faults survived.
 
-``BAD_INPUTS`` is one table of bad data and calls to the forecasters, the regressors
-and the ``gatedforecast`` command (bad parameters are tried in test_bad_input.py,
-generated from the parameter table). Each must end in an error of the listed type whose message
-names the problem and the fix (ours are ``ValueError``/``TypeError``; where sktime or
-scikit-learn validate first, their own type and message), leave the inputs as they
-were, and never leave a half-fitted estimator behind.
+``BAD_INPUTS`` is one table of bad data and calls to the forecasters and the
+regressors (bad parameters are tried in test_bad_input.py, generated from the
+parameter table; the command's bad files in test_cli.py). Each must end in an error
+of the listed type whose message names the problem and the fix (ours are
+``ValueError``/``TypeError``; where sktime or scikit-learn validate first, their own
+type and message), leave the inputs as they were, and never leave a half-fitted
+estimator behind.
 
 The fault tests: predictions from 8 threads at once, a model unpickled in another
 process, and models "trained on CUDA" loaded where CUDA is hidden, by every load path.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib.util
 import json
 import os
 import pickle
@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import joblib
 import numpy as np
@@ -51,9 +51,7 @@ REGRESSORS = (GRURegressor, LSTMRegressor)
 F_PARAMS = {**FAST, "window_length": 6, "random_state": 0}
 R_PARAMS = {"hidden_sizes": 4, "max_epochs": 2, "batch_size": 16, "device": "cpu"}
 R_PARAMS["random_state"] = 0
-HAS_CLI = importlib.util.find_spec("gatedforecast.__main__") is not None
 ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-ENV["MPLBACKEND"] = "Agg"
 
 
 # ---------------------------------------------------------------------- data
@@ -122,17 +120,13 @@ def _fitted_regressor(cls):
 # ---------------------------------------------------------------------- the table
 @dataclass
 class Bad:
-    """One bad input: ``call(cls)`` gives ``(estimator, method, kwargs)`` (for the
-    command: the argument list and the files it reads)."""
+    """One bad input: ``call(cls)`` gives ``(estimator, method, kwargs)``."""
 
-    family: str  # "forecaster", "regressor" or "cli"
+    family: str  # "forecaster" or "regressor"
     what: str
     call: object
     error: type | tuple
     match: str
-    skip: bool = False
-    xfail: str = ""
-    marks: list = field(default_factory=list)
 
 
 def _fit(**kwargs):
@@ -337,71 +331,17 @@ REGRESSOR_DATA = [
 # fmt: on
 
 
-# ---------------------------------------------------------------------- the command
-def _csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False)
-
-
-def _sales(n=40):
-    t = np.arange(n)
-    dates = pd.date_range("2015-01-01", periods=n, freq="MS").strftime("%Y-%m-%d")
-    return pd.DataFrame({"date": dates, "sales": 100 + t + 10 * np.sin(t / 2)})
-
-
-def _cli(text: str | None, *options: str):
-    """The command on a CSV holding ``text`` (the airline data without one)."""
-    return lambda cls: (text, options)
-
-
-# fmt: off
-CLI_CASES = [
-    Bad("cli", "empty file", _cli(_csv(_sales().iloc[:0])), SystemExit,
-        r"the file has a header but no rows"),
-    Bad("cli", "all-NaN target", _cli(_csv(_sales().assign(sales=np.nan))),
-        SystemExit, r"40 missing value\(s\).*fill them first"),
-    Bad("cli", "NaN inside",
-        _cli(_csv(_sales().assign(sales=lambda d: d["sales"].where(d.index != 5)))),
-        SystemExit, r"1 missing value\(s\), first in data row 6"),
-    Bad("cli", "string target", _cli(_csv(_sales().assign(sales="abc"))), SystemExit,
-        r"'sales' is not numeric: 'abc' in data row 1"),
-    Bad("cli", "duplicate timestamps",
-        _cli(_csv(_sales().assign(date=lambda d: d["date"].where(d.index != 5,
-                                                                 d["date"][4])))),
-        SystemExit, r"appears more than once in 'date'"),
-    Bad("cli", "irregular timestamps", _cli(_csv(_sales().drop(index=[10, 11]))),
-        SystemExit, r"irregular.*resample to a regular frequency"),
-    Bad("cli", "series shorter than needed", _cli(_csv(_sales(8))), SystemExit,
-        r"8 observations.*need at least.*shorter --horizon"),
-    Bad("cli", "unavailable device", _cli(_csv(_sales()), "--device", "cuda:3"),
-        SystemExit, r"--device cuda:3.*not available.*--device cpu",
-        skip=torch.cuda.device_count() > 3),
-    Bad("cli", "bool target", _cli(_csv(_sales().assign(sales=[True, False] * 20))),
-        SystemExit, r"not numeric"),
-    Bad("cli", "horizon 0", _cli(_csv(_sales()), "--horizon", "0"), SystemExit,
-        r"--horizon: expected a number >= 1, got 0"),
-]
-# fmt: on
-
 BAD_INPUTS = [
     *FORECASTER_DATA,
     *REGRESSOR_DATA,
-    *(CLI_CASES if HAS_CLI else []),
 ]
 
 
 def _rows():
     for case in BAD_INPUTS:
-        classes = {"forecaster": FORECASTERS, "regressor": REGRESSORS}.get(
-            case.family, ("gatedforecast",)
-        )
+        classes = FORECASTERS if case.family == "forecaster" else REGRESSORS
         for cls in classes:
-            marks = list(case.marks)
-            if case.skip:
-                marks.append(pytest.mark.skip(reason="available on this machine"))
-            if case.xfail:
-                marks.append(pytest.mark.xfail(reason=case.xfail, strict=False))
-            name = cls if isinstance(cls, str) else cls.__name__
-            yield pytest.param(case, cls, id=f"{name}-{case.what}", marks=marks)
+            yield pytest.param(case, cls, id=f"{cls.__name__}-{case.what}")
 
 
 def _snapshot(value):
@@ -486,47 +426,10 @@ def _run_estimator(case, cls):
     _assert_unchanged(original, kwargs)
 
 
-def _run_cli(case, tmp_path):
-    text, options = case.call(None)
-    path = tmp_path / "data.csv"
-    path.write_text(text)
-    out = tmp_path / "out"
-    tiny = ["--epochs", "1", "--hidden-sizes", "4", "--no-plot", "--threads", "1"]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gatedforecast",
-            "forecast",
-            str(path),
-            *tiny,
-            "--output-dir",
-            str(out),
-            *options,
-        ],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-    )
-    assert path.read_text() == text
-    lines = result.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("error:")]
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(errors) == 1, result.stderr
-    assert lines[-1] == errors[0], result.stderr
-    assert re.search(case.match, errors[0]), errors[0]
-    assert not (out / "forecast.csv").exists()
-
-
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize(("case", "cls"), list(_rows()))
-def test_bad_input_is_refused_clearly(case, cls, tmp_path):
-    if case.family == "cli":
-        _run_cli(case, tmp_path)
-    else:
-        _run_estimator(case, cls)
+def test_bad_input_is_refused_clearly(case, cls):
+    _run_estimator(case, cls)
 
 
 # ---------------------------------------------------------------------- not errors
