@@ -418,7 +418,7 @@ def test_a_seasonal_baseline_needs_a_window_of_a_season(tmp_path, capsys):
 
 
 def test_option_choices_are_the_library_constants():
-    from gatedforecast import forecasting, scaling
+    from gatedforecast import forecasting, networks, scaling
     from gatedforecast.cli.options import library_choices, library_value
 
     choices = {
@@ -428,10 +428,10 @@ def test_option_choices_are_the_library_constants():
     assert choices == {
         "baseline": ("auto", *scaling.BASELINES),
         "interval_method": forecasting.INTERVAL_METHODS,
-        "model": tuple(
-            cls._cell for cls in (forecasting.GRUForecaster, forecasting.LSTMForecaster)
-        ),
+        "model": ("gru", "lstm"),
     }
+    # --model names a recurrent cell of the library
+    assert set(choices["model"]) <= set(networks.RNN_LAYERS)
 
 
 def test_a_boolean_target_is_not_numeric(tmp_path, capsys):
