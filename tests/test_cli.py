@@ -755,6 +755,7 @@ def test_forecast_csv_has_digits_at_the_data_scale(tmp_path, scale, decimals):
     frame = _monthly(n=40)
     frame["sales"] = frame["sales"] * scale  # largest value about 150 * scale
     table = _forecast_in_process(tmp_path, frame, "--horizon", "3")
+    assert len(table) == 3
     for column in ("sales", "sales_lower", "sales_upper"):
         places = table[column].str.partition(".")[2].str.len()
         assert (places == decimals).all(), table[column].tolist()

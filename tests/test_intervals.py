@@ -242,5 +242,6 @@ def test_typical_spreads_equal_the_spread_of_every_window(window):
         for s in series
     ]
     out = typical_spreads(series, window)
+    assert len(out) == len(expected)
     for got, want in zip(out, expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

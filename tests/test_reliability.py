@@ -504,7 +504,9 @@ def test_eight_threads_predict_identically_on_one_regressor(cls):
     X, y = _windows(200)
     regressor = cls(**R_PARAMS).fit(X, y)
     expected = regressor.predict(X)
-    for result in _concurrently(lambda i: regressor.predict(X)):
+    results = _concurrently(lambda i: regressor.predict(X))
+    assert len(results) == 32
+    for result in results:
         np.testing.assert_array_equal(result, expected)
 
 
