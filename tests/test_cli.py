@@ -67,6 +67,7 @@ def _png(path):
 
 
 # ---------------------------------------------------------------------- end to end
+@pytest.mark.slow
 def test_compare_on_a_csv_writes_table_json_and_plot(tmp_path):
     csv = tmp_path / "sales.csv"
     _monthly().to_csv(csv, index=False)
@@ -627,6 +628,7 @@ def test_compare_without_matplotlib_rich_or_pyarrow_succeeds(tmp_path):
     assert "compare.png" not in result.stderr.splitlines()[-1]  # the "wrote" line
 
 
+@pytest.mark.slow
 def test_forecast_without_matplotlib_succeeds_and_parquet_asks_for_pyarrow(tmp_path):
     pytest.importorskip("pyarrow")
     frame = _monthly(n=40)

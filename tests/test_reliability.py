@@ -617,6 +617,7 @@ def _predict_in_a_process_without_cuda(directory):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_models_saved_here_predict_identically_in_another_process(tmp_path):
     """pickle, sktime save, joblib and save_model files written by this process,
     loaded by a fresh one where CUDA is hidden, with device_ saying cuda."""
