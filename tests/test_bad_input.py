@@ -6,6 +6,8 @@ not among its choices, and for each rule between parameters, a setting that brea
 it.
 """
 
+import copy
+import functools
 import re
 
 import numpy as np
@@ -13,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import FAST
 
-from gatedforecast import GRUForecaster, GRURegressor, LSTMForecaster
+from gatedforecast import GRUForecaster, GRURegressor, LSTMForecaster, LSTMRegressor
 from gatedforecast._params import (
     FORECASTER,
     REGRESSOR,
@@ -98,9 +100,15 @@ def _regressor_data():
     return rng.normal(size=(40, 6)), rng.normal(size=40)
 
 
+@functools.cache
+def _fitted_regressor():
+    return GRURegressor(**FAST, random_state=0).fit(*_regressor_data())
+
+
 def _refuses(family, params, error, match):
     """``fit`` with ``params`` raises ``error`` matching ``match``, leaves the data
-    as it was and the estimator unfitted."""
+    as it was and the estimator unfitted; a fitted regressor refitted with
+    ``params`` keeps its previous fit."""
     if family == FORECASTER:
         _fit_expecting(error, match, _series(), **params)
         return
@@ -112,6 +120,12 @@ def _refuses(family, params, error, match):
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(y, y_before)
     assert not hasattr(regressor, "network_")
+    fitted = copy.deepcopy(_fitted_regressor())
+    expected = fitted.predict(X)
+    with pytest.raises(error, match=match):
+        fitted.set_params(**params).fit(X, y)
+    fitted.set_params(**_fitted_regressor().get_params())
+    np.testing.assert_array_equal(fitted.predict(X), expected)
 
 
 def _mentions(*parts: str) -> str:
@@ -131,6 +145,7 @@ def _bad_values(param):
         yield param.low - 1, ValueError, rf"{head}, got {param.low - 1}\.$"
         yield 2.5, TypeError, rf"{accepted}{head}\b.*got 2\.5"
         yield True, TypeError, rf"{head}\b.*got True"
+        yield "2", TypeError, rf"{accepted}{head}\b.*got '2'"
         if param.auto:
             yield "often", TypeError, rf"{accepted}{head}\b.*got 'often'"
     elif param.kind == "float":
@@ -140,6 +155,8 @@ def _bad_values(param):
         yield below, ValueError, rf"^{name} must be in {bounds}, got"
         if param.high is not None:
             yield param.high + (param.closed[1] == "]"), ValueError, bounds
+        else:
+            yield float("inf"), ValueError, rf"^{name} must be in {bounds}, got inf"
         yield float("nan"), ValueError, rf"^{name} must be in {bounds}, got nan"
         yield "x", TypeError, rf"^{name} must be a number, got 'x'"
     elif param.kind == "bool":
@@ -159,6 +176,7 @@ def _bad_values(param):
             yield 3, TypeError, rf"^{name} must be one of {listed}, a {base} subclass"
     elif param.kind == "sizes":
         yield (0,), ValueError, rf"^{name} must hold positive ints.*\(128, 64\)"
+        yield 0, ValueError, rf"^{name} must hold positive ints.*got 0\."
         yield (8, 2.5), ValueError, rf"^{name} must hold positive ints"
         yield (), TypeError, rf"^{name} must be a positive int or a non-empty tuple"
         yield "big", TypeError, rf"^{name} must be a positive int"
@@ -259,14 +277,65 @@ def test_choices_for_the_command_line():
         choices("windows")
 
 
-@pytest.mark.parametrize("cls", [GRUForecaster, LSTMForecaster])
-def test_an_unavailable_device_is_a_clear_error(cls, monkeypatch):
+#: a device this machine lacks (made so by ``patch``): what the error must say
+UNAVAILABLE = [
+    ("cuda:0", {"is_available": False}, r"CUDA is not available.*device=\"cpu\""),
+    ("cuda", {"is_available": False}, r"CUDA is not available.*device=\"cpu\""),
+    (
+        "cuda:3",
+        {"is_available": True, "device_count": 1},
+        r"only 1 CUDA device\(s\) are visible; use an index below 1",
+    ),
+    ("mps", {"mps": False}, r"Apple MPS is not available.*device=\"cpu\""),
+]
+
+
+@pytest.mark.parametrize("family", [FORECASTER, REGRESSOR])
+@pytest.mark.parametrize(
+    ("device", "patch", "match"), UNAVAILABLE, ids=[u[0] for u in UNAVAILABLE]
+)
+def test_an_unavailable_device_is_a_clear_error(
+    family, device, patch, match, monkeypatch
+):
     import torch
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    forecaster = cls(**{**FAST, "device": "cuda:0"})
-    with pytest.raises(ValueError, match=r"CUDA is not available.*device=\"cpu\""):
-        forecaster.fit(_series(), fh=[1])
+    for name, value in patch.items():
+        module = torch.backends.mps if name == "mps" else torch.cuda
+        target = "is_available" if name == "mps" else name
+        monkeypatch.setattr(module, target, lambda value=value: value)
+    _refuses(family, {"device": device}, ValueError, match)
+
+
+@pytest.mark.parametrize("cls", [LSTMForecaster, LSTMRegressor])
+def test_the_lstm_estimators_check_their_parameters_like_the_gru_ones(cls):
+    """The table's cases run on the GRU classes; the LSTM ones share the checks."""
+    estimator = cls(**FAST, dropout=1.5)
+    if cls is LSTMForecaster:
+        fit = functools.partial(estimator.fit, _series(), fh=[1])
+    else:
+        fit = functools.partial(estimator.fit, *_regressor_data())
+    with pytest.raises(ValueError, match=r"^dropout must be in \[0, 1\), got 1\.5"):
+        fit()
+
+
+def test_n_features_must_divide_the_columns_of_2d_x():
+    _refuses(
+        REGRESSOR,
+        {"n_features": 4},
+        ValueError,
+        r"X has 6 columns, which n_features=4 does not divide.*Set n_features",
+    )
+
+
+def test_quantiles_without_the_quantile_head_are_refused_before_their_levels():
+    """The rule comes first: with the default interval_method, levels that are
+    themselves wrong (no 0.5) get the message about interval_method."""
+    _fit_expecting(
+        ValueError,
+        r"^quantiles sets the levels.*set interval_method='quantile'",
+        _series(),
+        quantiles=(0.1, 0.9),
+    )
 
 
 def test_seasonal_baseline_needs_a_window_covering_the_season():

@@ -67,6 +67,7 @@ def _png(path):
 
 
 # ---------------------------------------------------------------------- end to end
+@pytest.mark.slow
 def test_compare_on_a_csv_writes_table_json_and_plot(tmp_path):
     csv = tmp_path / "sales.csv"
     _monthly().to_csv(csv, index=False)
@@ -242,13 +243,14 @@ def test_irregular_timestamps(tmp_path, capsys):
     frame = _monthly().drop(index=[10, 11])
     line = _error(capsys, "compare", _write(tmp_path, frame))
     assert "irregular" in line
+    assert "resample to a regular frequency" in line
 
 
 def test_duplicate_timestamps(tmp_path, capsys):
     frame = _monthly()
     frame.loc[5, "date"] = frame.loc[4, "date"]
     line = _error(capsys, "compare", _write(tmp_path, frame))
-    assert "appears more than once" in line
+    assert "appears more than once in 'date'" in line
 
 
 def test_too_few_rows_for_the_folds(tmp_path, capsys):
@@ -262,8 +264,7 @@ def test_non_numeric_target(tmp_path, capsys):
     frame["sales"] = frame["sales"].astype(object)
     frame.loc[3, "sales"] = "n/a?"
     line = _error(capsys, "compare", _write(tmp_path, frame))
-    assert "not numeric" in line
-    assert "data row 4" in line
+    assert "target column 'sales' is not numeric: 'n/a?' in data row 4" in line
 
 
 def test_missing_target_values(tmp_path, capsys):
@@ -285,6 +286,55 @@ def test_unreadable_parquet(tmp_path, capsys):
     path.write_text("this is not parquet")
     line = _error(capsys, "forecast", path)
     assert "broken.parquet" in line
+
+
+def _one_line_and_nothing_written(tmp_path, capsys, frame, *options):
+    """``forecast`` on ``frame``: exit 2, one error line, the file untouched and no
+    forecast written; returns the line."""
+    path = _write(tmp_path, frame)
+    text = path.read_text()
+    out = tmp_path / "out"
+    tiny = ["--epochs", "1", "--hidden-sizes", "4", "--no-plot", "--threads", "1"]
+    code = main(["forecast", str(path), *tiny, "--output-dir", str(out), *options])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ")
+    assert path.read_text() == text
+    assert not (out / "forecast.csv").exists()
+    return err[0]
+
+
+def test_an_empty_file_is_one_error_line(tmp_path, capsys):
+    line = _one_line_and_nothing_written(tmp_path, capsys, _monthly().iloc[:0])
+    assert line.endswith("the file has a header but no rows")
+
+
+def test_an_all_missing_target_says_to_fill_it(tmp_path, capsys):
+    frame = _monthly(n=40).assign(sales=np.nan)
+    line = _one_line_and_nothing_written(tmp_path, capsys, frame)
+    assert "'sales' has 40 missing value(s), first in data row 1; fill them" in line
+
+
+def test_a_series_too_short_to_forecast_names_the_options(tmp_path, capsys):
+    line = _one_line_and_nothing_written(tmp_path, capsys, _monthly(n=8))
+    assert "the series has 8 observations" in line
+    assert "need at least 13. Use a shorter --horizon or --window-length." in line
+
+
+def test_a_gpu_index_beyond_the_visible_ones_names_the_option(
+    tmp_path, capsys, monkeypatch
+):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    options = ("--device", "cuda:3")
+    line = _one_line_and_nothing_written(tmp_path, capsys, _monthly(n=40), *options)
+    assert line == (
+        "error: --device cuda:3 was requested but only 1 CUDA device(s) are "
+        "visible; use an index below 1 or --device cuda."
+    )
 
 
 def test_a_bad_file_exits_2_with_one_line_from_the_command(tmp_path):
@@ -369,7 +419,7 @@ def test_a_seasonal_baseline_needs_a_window_of_a_season(tmp_path, capsys):
 
 
 def test_option_choices_are_the_library_constants():
-    from gatedforecast import forecasting, scaling
+    from gatedforecast import forecasting, networks, scaling
     from gatedforecast.cli.options import library_choices, library_value
 
     choices = {
@@ -379,10 +429,10 @@ def test_option_choices_are_the_library_constants():
     assert choices == {
         "baseline": ("auto", *scaling.BASELINES),
         "interval_method": forecasting.INTERVAL_METHODS,
-        "model": tuple(
-            cls._cell for cls in (forecasting.GRUForecaster, forecasting.LSTMForecaster)
-        ),
+        "model": ("gru", "lstm"),
     }
+    # --model names a recurrent cell of the library
+    assert set(choices["model"]) <= set(networks.RNN_LAYERS)
 
 
 def test_a_boolean_target_is_not_numeric(tmp_path, capsys):
@@ -399,6 +449,7 @@ def test_a_bad_option_is_one_error_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("error: argument --horizon: expected a number >= 1")
+    assert ", got 0" in err[0]
 
 
 def test_help_and_the_package_import_do_not_load_torch_or_sktime():
@@ -577,6 +628,7 @@ def test_compare_without_matplotlib_rich_or_pyarrow_succeeds(tmp_path):
     assert "compare.png" not in result.stderr.splitlines()[-1]  # the "wrote" line
 
 
+@pytest.mark.slow
 def test_forecast_without_matplotlib_succeeds_and_parquet_asks_for_pyarrow(tmp_path):
     pytest.importorskip("pyarrow")
     frame = _monthly(n=40)
@@ -705,6 +757,7 @@ def test_forecast_csv_has_digits_at_the_data_scale(tmp_path, scale, decimals):
     frame = _monthly(n=40)
     frame["sales"] = frame["sales"] * scale  # largest value about 150 * scale
     table = _forecast_in_process(tmp_path, frame, "--horizon", "3")
+    assert len(table) == 3
     for column in ("sales", "sales_lower", "sales_upper"):
         places = table[column].str.partition(".")[2].str.len()
         assert (places == decimals).all(), table[column].tolist()

@@ -189,32 +189,6 @@ def test_seasonal_baseline_without_a_season_found_is_a_clear_error():
         forecaster.fit(y, fh=range(1, 7))
 
 
-@pytest.mark.parametrize(
-    ("param", "value", "error", "match"),
-    [
-        (
-            "window_length",
-            "long",
-            TypeError,
-            'window_length must be an int >= 1, "auto" or None',
-        ),
-        (
-            "seasonal_period",
-            "yearly",
-            TypeError,
-            'seasonal_period must be an int >= 1, "auto" or None',
-        ),
-        ("seasonal_period", 0, ValueError, "seasonal_period must be an int >= 1"),
-        ("baseline", "weekly", ValueError, r"'auto', 'last', 'seasonal', None"),
-    ],
-)
-def test_bad_auto_parameters_are_refused(param, value, error, match):
-    with pytest.raises(error, match=match):
-        GRUForecaster(**QUICK, **{param: value}).fit(
-            _monthly(_seasonal()), fh=range(1, 4)
-        )
-
-
 def test_the_automatic_choice_is_the_explicit_one():
     """'auto' resolves to settings that, given explicitly, forecast the same."""
     y = _monthly(_seasonal(n=96))

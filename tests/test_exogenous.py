@@ -17,7 +17,9 @@ def _driven_by_x(n=300, seed=0):
     return y, x
 
 
-@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+@pytest.mark.parametrize(
+    "strategy", [pytest.param("direct", marks=pytest.mark.slow), "recursive"]
+)
 def test_a_target_driven_only_by_x_is_learned(strategy):
     y, X = _driven_by_x()
     y_train, y_test = y.iloc[:-10], y.iloc[-10:]

