@@ -136,6 +136,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("hidden_sizes", "sizes", 64, type_doc="int or tuple of int"),
     Parameter("dropout", "float", 0.0, low=0.0, high=1.0, closed="[)"),
     Parameter("bidirectional", "bool", False),
+    Parameter("attention", "bool", False),
     Parameter("n_features", "int", None, _R, low=1, none=True),
     Parameter("scale_target", "bool", True, _R),
     Parameter("strategy", "choice", "direct", _F, registry="forecasting:STRATEGIES"),

@@ -21,7 +21,6 @@ from ._fitted import FittedNetworkMixin
 from ._params import (
     check_params,
     check_value,
-    core_settings,
     generators,
     seed_from,
 )
@@ -78,8 +77,6 @@ OVERFLOW_FIX = (
 class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster):
     """Shared implementation of :class:`GRUForecaster` and :class:`LSTMForecaster`."""
 
-    _cell = "gru"
-
     _tags = {
         "authors": ["gatedforecast developers"],
         "maintainers": ["gatedforecast developers"],
@@ -115,6 +112,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
         hidden_sizes: int | tuple[int, ...] = 64,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        attention: bool = False,
         strategy: str = "direct",
         horizon: int | None = None,
         scaler: str | None = "window",
@@ -148,6 +146,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.bidirectional = bidirectional
+        self.attention = attention
         self.strategy = strategy
         self.horizon = horizon
         self.scaler = scaler
@@ -285,7 +284,15 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
         )
 
     def _check_pretrained_fits(self, setup: _Setup, y, x_columns, keys, values):
-        """Refuse data the pretrained network cannot read."""
+        """Refuse data the pretrained network cannot read, and settings that ask
+        for another encoder than the one it was pretrained with."""
+        pretrained, wanted = self.pretrained_network_.encoder.cell, self._encoder_name()
+        if pretrained != wanted:
+            raise ValueError(
+                f"The network was pretrained with the encoder {pretrained!r}, but "
+                f"attention={self.attention!r} asks for {wanted!r}. Set attention "
+                "as it was when pretraining, or pretrain again."
+            )
         # the network reads columns by position: their number must match
         if y.shape[1] != len(setup.columns):
             raise ValueError(
@@ -321,7 +328,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
 
     def _fit(self, y: pd.DataFrame, X=None, fh=None):
         self._check_params()
-        settings = core_settings(self, self._cell)
+        settings = self._core_settings()
         keys, frames, values, x_columns = self._collect(y, X)
         self._name_cutoff_freq()
         pretrained = getattr(self, "pretrained_network_", None)
@@ -373,7 +380,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
     def _pretrain(self, y: pd.DataFrame, X=None, fh=None):
         """Train the global network on a panel, for later fits to apply."""
         self._check_params()
-        settings = core_settings(self, self._cell)
+        settings = self._core_settings()
         keys, _, values, x_columns = self._collect(y, X)
         setup = self._new_setup(y, keys, values, x_columns, fh)
         generator, _ = generators(settings.seed, settings.device)
@@ -384,7 +391,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
     def _pretrain_update(self, y: pd.DataFrame, X=None, fh=None):
         """Continue pretraining the network on more series."""
         self._check_params()
-        settings = core_settings(self, self._cell)
+        settings = self._core_settings()
         keys, _, values, x_columns = self._collect(y, X)
         setup = self.pretrained_setup_
         self._check_pretrained_fits(setup, y, x_columns, keys, values)
@@ -511,7 +518,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
         engine = self._engine
         buffers, ends = self._extended_series(y, X)
         if update_params and any(len(b) > engine.tails.shape[1] for b in buffers):
-            settings = core_settings(self, self._cell)
+            settings = self._core_settings()
             engine, result = engine.continued(
                 buffers,
                 settings,
@@ -553,6 +560,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
             {
                 "window_length": 3,
                 "hidden_sizes": 3,
+                "attention": True,
                 "interval_method": "quantile",
                 "quantiles": (0.1, 0.5, 0.9),
                 "max_epochs": 1,
