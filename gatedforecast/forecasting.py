@@ -248,7 +248,8 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
 
     def _levels(self) -> tuple[float, ...] | None:
         """The quantile head's levels, checked; None without a quantile head."""
-        if self.interval_method != "quantile":
+        method = INTERVAL_METHOD_CLASSES.get(self.interval_method)
+        if method is None or not method.quantile_head:
             return None
         levels = DEFAULT_QUANTILES if self.quantiles is None else self.quantiles
         return check_value("quantiles", levels)
