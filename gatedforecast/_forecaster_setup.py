@@ -42,6 +42,8 @@ class ForecasterSetup:
     """
 
     def _head_length(self, fh) -> int:
+        """The head's steps: one for the recursive strategy, else ``horizon``,
+        else the furthest step of ``fh`` (one without it)."""
         if self.strategy == "recursive":
             return 1
         if self.horizon is not None:
@@ -108,6 +110,8 @@ class ForecasterSetup:
         return check_value("quantiles", levels)
 
     def _new_setup(self, y, keys, values, x_columns, fh) -> _Setup:
+        """The setup a new network reads ``values`` (the series of ``y``, named
+        by ``keys``, covariates after the targets) with."""
         head = self._head_length(fh)
         shortest = int(np.argmin([len(v) for v in values]))
         n_targets = y.shape[1]
