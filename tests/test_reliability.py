@@ -205,6 +205,7 @@ SHARED_PARAMETERS = [
     ("optimizer", "lbfgs", ValueError, r"optimizer='lbfgs'.*'adam', 'adamw', 'sgd'"),
     ("optimizer", 1.0, TypeError, r"optimizer must be one of 'adam'.*got 1.0"),
     ("bidirectional", "yes", TypeError, r"bidirectional must be True or False"),
+    ("attention", 1, TypeError, r"attention must be True or False, got 1"),
     ("n_threads", 0, ValueError, r"n_threads must be an int >= 1, got 0"),
     ("n_threads", "2", TypeError, r"n_threads must be an int >= 1 or None"),
     ("random_state", -1, ValueError, r"random_state must be a non-negative int"),
