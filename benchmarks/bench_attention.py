@@ -1,7 +1,8 @@
 """Attention over the recurrent states beside the plain cell, at the defaults.
 
 Arms: ``gru`` and ``lstm`` (``GRUForecaster``/``LSTMForecaster``) and the same
-forecasters whose encoder is ``"gru+attention"``/``"lstm+attention"``
+forecasters with ``attention=True``, whose encoder is
+``"gru+attention"``/``"lstm+attention"``
 (:class:`gatedforecast.networks.AttentionRNN`: the last hidden state attends over
 the top layer's states of the window). Every other parameter is the default.
 
@@ -58,20 +59,14 @@ ARMS = ("gru", "gru+attention", "lstm", "lstm+attention")
 RECORDS = "attention_runs.jsonl"
 
 
-def forecaster_class(arm: str):
-    """The forecaster of ``arm``: the plain class, or a subclass whose encoder is
-    the registered attention encoder of the same cell."""
+def make_forecaster(arm: str, seed: int, max_epochs: int | None):
+    """The forecaster of ``arm``: the plain cell, or with ``attention=True`` the
+    registered attention encoder of the same cell."""
     from gatedforecast import GRUForecaster, LSTMForecaster
 
-    base = GRUForecaster if arm.startswith("gru") else LSTMForecaster
-    if "+" not in arm:
-        return base
-    return type(f"{base.__name__}Attention", (base,), {"_cell": arm})
-
-
-def make_forecaster(arm: str, seed: int, max_epochs: int | None):
+    cls = GRUForecaster if arm.startswith("gru") else LSTMForecaster
     params = {} if max_epochs is None else {"max_epochs": max_epochs}
-    return forecaster_class(arm)(**params, random_state=seed)
+    return cls(**params, attention="+attention" in arm, random_state=seed)
 
 
 def run_airline(arm: str, seed: int, max_epochs: int | None) -> dict:

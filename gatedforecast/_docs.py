@@ -40,6 +40,25 @@ layers as in the classic Keras recipe.""",
         FORECASTER: "Read each window in both directions.",
         REGRESSOR: "Read each sequence in both directions.",
     },
+    "attention": {
+        FORECASTER: """\
+Summarise each window with attention over the recurrent states: the top
+layer's last hidden state attends over its states at every step of the
+window, and the head reads a combination of that context and the last state
+(the encoder ``"gru+attention"`` or ``"lstm+attention"``,
+:class:`gatedforecast.networks.AttentionRNN`). It adds ``3 * d**2 + d``
+parameters, ``d`` being the top layer's output size (its units, twice that
+when bidirectional): 12,352 for 64 units. It lost to the plain cell on
+airline and won on M4 Weekly (:doc:`/benchmarks`), so it is off by default.""",
+        REGRESSOR: """\
+Summarise each sequence with attention over the recurrent states: the top
+layer's last hidden state attends over its states at every step, and the
+output layer reads a combination of that context and the last state (the
+encoder ``"gru+attention"`` or ``"lstm+attention"``,
+:class:`gatedforecast.networks.AttentionRNN`). It adds ``3 * d**2 + d``
+parameters, ``d`` being the top layer's output size (its units, twice that
+when bidirectional).""",
+    },
     "n_features": """\
 Features per step of 2-D ``X``: its columns are read as
 ``n_columns // n_features`` steps. ``None`` means one feature per step for 2-D

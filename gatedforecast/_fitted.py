@@ -5,17 +5,33 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from ._params import CoreSettings, check_value, core_settings
 from .devices import resolve_device
 from .plotting import plot_history
 from .training import TrainingResult
 
 
 class FittedNetworkMixin:
-    """History bookkeeping, prediction device and history plot of a fitted network.
+    """The encoder an estimator builds, and the history bookkeeping, prediction
+    device and history plot of a fitted network.
 
     The network of a fitted estimator lives on the CPU (so it pickles and loads
     anywhere); predictions run on the training device when it is still available.
     """
+
+    #: the recurrent cell of the public class (``"gru"`` or ``"lstm"``)
+    _cell = "gru"
+
+    def _encoder_name(self) -> str:
+        """The registered encoder (:data:`gatedforecast.networks.ENCODERS`) the
+        estimator builds: its cell, with attention over the states when
+        ``attention=True``."""
+        attention = check_value("attention", self.attention)
+        return f"{self._cell}+attention" if attention else self._cell
+
+    def _core_settings(self) -> CoreSettings:
+        """The checked network and training settings, for the encoder it builds."""
+        return core_settings(self, self._encoder_name())
 
     def _record_history(self, result: TrainingResult, continued: bool) -> None:
         """Set ``history_``, ``n_epochs_`` and ``best_epoch_`` after training;

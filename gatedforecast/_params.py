@@ -85,10 +85,7 @@ class Parameter:
         the names of a component's registry; None for other kinds."""
         if self.registry is None:
             return None
-        module, attribute = self.registry.split(":")
-        registered = getattr(
-            importlib.import_module(f"gatedforecast.{module}"), attribute
-        )
+        registered = _registered(self.registry)
         names = [c for c in registered if c is not None]
         if self.kind == "component":
             return tuple(names)
@@ -114,6 +111,24 @@ class Parameter:
         return _KIND_CHECKS[self.kind](self.name, value)
 
 
+def _registered(registry: str):
+    """The registry ``"module:NAME"`` of the package, imported when first read
+    (the registries' modules import this one)."""
+    module, attribute = registry.split(":")
+    return getattr(importlib.import_module(f"gatedforecast.{module}"), attribute)
+
+
+#: the interval methods by name: classes whose flags the rules read
+INTERVAL_REGISTRY = "engine.interval_methods:INTERVAL_METHODS"
+
+
+def interval_flag(name: str | None, flag: str) -> bool:
+    """The flag ``flag`` (``"quantile_head"``, ``"needs_dropout"``) of the
+    interval method called ``name``; False for None or a name not registered."""
+    method = _registered(INTERVAL_REGISTRY).get(name) if isinstance(name, str) else None
+    return bool(getattr(method, flag, False))
+
+
 def _check_device(name: str, value) -> torch.device:
     return resolve_device(value)
 
@@ -136,6 +151,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("hidden_sizes", "sizes", 64, type_doc="int or tuple of int"),
     Parameter("dropout", "float", 0.0, low=0.0, high=1.0, closed="[)"),
     Parameter("bidirectional", "bool", False),
+    Parameter("attention", "bool", False),
     Parameter("n_features", "int", None, _R, low=1, none=True),
     Parameter("scale_target", "bool", True, _R),
     Parameter("strategy", "choice", "direct", _F, registry="forecasting:STRATEGIES"),
@@ -179,7 +195,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("fine_tune_epochs", "int", 0, _F, low=0),
     Parameter(
         "interval_method", "choice", "conformal", _F, none=True,
-        registry="forecasting:INTERVAL_METHODS",
+        registry=INTERVAL_REGISTRY,
     ),
     Parameter(
         "quantiles", "levels", None, _F, none=True, type_doc="tuple of float or None"
@@ -201,7 +217,8 @@ BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
 @dataclass(frozen=True)
 class Rule:
     """A constraint between parameters: ``broken(values)`` on the checked values
-    says that the combination is refused, with ``message``. A rule applies to the
+    says that the combination is refused, with ``message`` (formatted with the
+    values of ``names``: ``{interval_method!r}``). A rule applies to the
     estimators that take all its ``names``. With ``before``, the rule is tried just
     before that parameter's own check, on its value as given: a value the rule
     refuses outright is not worth checking in detail. ``example`` is a setting
@@ -213,18 +230,27 @@ class Rule:
     example: Mapping
     before: str | None = None
 
+    def describe(self, values: Mapping) -> str:
+        """The message for ``values``, which break the rule."""
+        return self.message.format(**{name: values[name] for name in self.names})
+
 
 RULES: tuple[Rule, ...] = (
     Rule(
         ("interval_method", "dropout"),
-        lambda v: v["interval_method"] == "mc_dropout" and not v["dropout"],
-        "interval_method='mc_dropout' samples dropout masks, so it needs "
+        lambda v: (
+            interval_flag(v["interval_method"], "needs_dropout") and not v["dropout"]
+        ),
+        "interval_method={interval_method!r} samples dropout masks, so it needs "
         "dropout > 0 (for example dropout=0.1); or use interval_method='conformal'.",
         example={"interval_method": "mc_dropout", "dropout": 0.0},
     ),
     Rule(
         ("quantiles", "interval_method"),
-        lambda v: v["quantiles"] is not None and v["interval_method"] != "quantile",
+        lambda v: (
+            v["quantiles"] is not None
+            and not interval_flag(v["interval_method"], "quantile_head")
+        ),
         "quantiles sets the levels of a quantile head; set "
         "interval_method='quantile' to train one, or leave quantiles=None.",
         example={"interval_method": None, "quantiles": (0.1, 0.5, 0.9)},
@@ -278,12 +304,13 @@ def check_params(estimator, family: str) -> dict:
     for param in parameters(family):
         value = getattr(estimator, param.name)
         for rule in family_rules:
-            if rule.before == param.name and rule.broken({**values, param.name: value}):
-                raise ValueError(rule.message)
+            given = {**values, param.name: value}
+            if rule.before == param.name and rule.broken(given):
+                raise ValueError(rule.describe(given))
         values[param.name] = param.check(value)
     for rule in family_rules:
         if rule.before is None and rule.broken(values):
-            raise ValueError(rule.message)
+            raise ValueError(rule.describe(values))
     return values
 
 

@@ -4,7 +4,9 @@ The base is orchestration: sktime's inputs go through the pandas bookkeeping of
 :mod:`gatedforecast._series_io` into arrays, the engine
 (:mod:`gatedforecast.engine`) trains, forecasts and calibrates on them, and the
 bookkeeping turns its arrays back into sktime's outputs. The settings rules that
-read the estimator's parameters (head, season, window, baseline, levels) live here.
+read the estimator's parameters (head, season, window, baseline, levels) are in
+:mod:`gatedforecast._forecaster_setup`, the fitted state a model file holds in
+:mod:`gatedforecast._forecaster_state`.
 """
 
 from __future__ import annotations
@@ -13,32 +15,20 @@ import copy
 
 import numpy as np
 import pandas as pd
-import torch
 from sktime.forecasting.base import BaseForecaster
 
 from ._docs import class_doc
 from ._fitted import FittedNetworkMixin
-from ._params import (
-    check_params,
-    check_value,
-    core_settings,
-    generators,
-    seed_from,
-)
+from ._forecaster_setup import ForecasterSetup
+from ._forecaster_state import ForecasterState
+from ._params import check_params, generators, seed_from
 from ._registry import register_model
-from ._series_io import (
-    SeriesBookkeeping,
-    _largest_step,
-    _series_name,
-)
-from .engine import (
-    INTERVAL_METHODS as INTERVAL_METHOD_CLASSES,
-)
+from ._series_io import SeriesBookkeeping, _largest_step
+from .engine import INTERVAL_METHODS as INTERVAL_METHOD_CLASSES
 from .engine import (
     IntervalContext,
     Runtime,
     SeriesEngine,
-    _Setup,
     interval_method,
     network_for,
     rollback_on_failure,
@@ -47,27 +37,15 @@ from .engine import (
 from .intervals import unresolved_coverages, warn_unresolved
 from .networks import count_parameters
 from .panels import join_forecasts
-from .scaling import (
-    SeriesScaler,
-    WindowTransform,
-    check_finite_output,
-)
-from .seasonality import (
-    auto_window_length,
-    check_window_reaches_season,
-    choose_baseline,
-    detect_season,
-)
+from .scaling import SeriesScaler, check_finite_output
 
 __all__ = ["GRUForecaster", "LSTMForecaster"]
 
 STRATEGIES = ("direct", "recursive")
 #: the most roll-out passes (forward calls of the network per series) a predict makes
 MAX_ROLL_OUT_PASSES = 10_000
+#: the values ``interval_method`` takes (the engine's registry, and None)
 INTERVAL_METHODS = (*INTERVAL_METHOD_CLASSES, None)
-#: levels of the quantile head when ``interval_method="quantile"`` and no
-#: ``quantiles`` are given: the ones sktime's checks and most plots ask for
-DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 #: how predict refuses forecasts beyond the float64 range
 OVERFLOW_FIX = (
     "Divide y by a large constant (for example 1e100) before fitting, and "
@@ -75,10 +53,14 @@ OVERFLOW_FIX = (
 )
 
 
-class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster):
+class _RecurrentForecaster(
+    ForecasterSetup,
+    ForecasterState,
+    SeriesBookkeeping,
+    FittedNetworkMixin,
+    BaseForecaster,
+):
     """Shared implementation of :class:`GRUForecaster` and :class:`LSTMForecaster`."""
-
-    _cell = "gru"
 
     _tags = {
         "authors": ["gatedforecast developers"],
@@ -115,6 +97,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
         hidden_sizes: int | tuple[int, ...] = 64,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        attention: bool = False,
         strategy: str = "direct",
         horizon: int | None = None,
         scaler: str | None = "window",
@@ -148,6 +131,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.bidirectional = bidirectional
+        self.attention = attention
         self.strategy = strategy
         self.horizon = horizon
         self.scaler = scaler
@@ -188,140 +172,17 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
             self.set_tags(y_inner_mtype="pd.DataFrame", X_inner_mtype="pd.DataFrame")
         self.set_tags(**{"capability:pred_int": self.interval_method is not None})
 
-    # ------------------------------------------------------------------ settings
-    def _head_length(self, fh) -> int:
-        if self.strategy == "recursive":
-            return 1
-        if self.horizon is not None:
-            return self.horizon
-        if fh is not None:
-            steps = np.asarray(fh.to_relative(self.cutoff), dtype=np.int64)
-            return max(1, int(steps.max()))
-        return 1
-
-    def _season(self, values, freq) -> int | None:
-        """The season length: ``seasonal_period``, or with ``"auto"`` the one the
-        seasonality test confirms on the training series (None without one)."""
-        if self.seasonal_period != "auto":
-            return self.seasonal_period
-        return detect_season(values, freq)
-
-    def _baseline(self, period, window: int, series, head: int) -> str | None:
-        """The baseline: ``"auto"`` is the seasonal one when a season was found,
-        the window reaches a season back and the seasonal naive forecast beat the
-        last value over the head's steps on the training ``series``; else the
-        last value."""
-        if self.baseline != "auto":
-            if self.baseline == "seasonal" and period is None:
-                raise ValueError(
-                    "baseline='seasonal' needs seasonal_period, the season length "
-                    "in steps (for example 12 for monthly data), and "
-                    "seasonal_period='auto' found none in y (too short for three "
-                    "seasons, or no significant autocorrelation at the season the "
-                    "index frequency suggests). Pass seasonal_period, or use "
-                    "baseline='auto'."
-                )
-            return self.baseline
-        if period is None or window < period:
-            return "last"
-        return choose_baseline(series, period, head)
-
-    def _window_length(
-        self, n_obs: int, head: int, name: str, season, series
-    ) -> tuple[int, str | None]:
-        """The window length and the baseline, checked against each other and
-        against the length ``n_obs`` of the shortest series."""
-        if self.window_length not in (None, "auto"):
-            length = self.window_length
-        else:
-            length = auto_window_length(n_obs, head, season)
-        baseline = self._baseline(season, length, series, head)
-        check_window_reaches_season(length, season if baseline == "seasonal" else None)
-        needed = length + head
-        if n_obs < needed:
-            raise ValueError(
-                f"{name} has {n_obs} observations, but window_length={length} and a "
-                f"forecasting head of {head} step(s) need at least {needed} "
-                f"(window_length + {head}). Pass a longer series, a smaller "
-                "window_length, or strategy='recursive' (a one-step head)."
-            )
-        return length, baseline
-
-    def _levels(self) -> tuple[float, ...] | None:
-        """The quantile head's levels, checked; None without a quantile head."""
-        if self.interval_method != "quantile":
-            return None
-        levels = DEFAULT_QUANTILES if self.quantiles is None else self.quantiles
-        return check_value("quantiles", levels)
-
     def _check_params(self) -> None:
         check_params(self, "forecaster")
 
     # ------------------------------------------------------------------ sktime API
-
-    def _new_setup(self, y, keys, values, x_columns, fh) -> _Setup:
-        head = self._head_length(fh)
-        shortest = int(np.argmin([len(v) for v in values]))
-        n_targets = y.shape[1]
-        targets = [v[:, :n_targets] for v in values]
-        season = self._season(targets, self._index_freq(y))
-        window, baseline = self._window_length(
-            len(values[shortest]), head, _series_name(keys[shortest]), season, targets
-        )
-        return _Setup(
-            window_length=window,
-            horizon=head,
-            transform=WindowTransform(
-                normalize=self.scaler == "window",
-                baseline=baseline,
-                seasonal_period=season,
-                horizon=head,
-                n_targets=n_targets,
-            ),
-            scaler_method="standard" if self.scaler == "window" else self.scaler,
-            columns=y.columns,
-            x_columns=x_columns,
-            levels=self._levels(),
-        )
-
-    def _check_pretrained_fits(self, setup: _Setup, y, x_columns, keys, values):
-        """Refuse data the pretrained network cannot read."""
-        # the network reads columns by position: their number must match
-        if y.shape[1] != len(setup.columns):
-            raise ValueError(
-                f"The network was pretrained on {len(setup.columns)} y column(s) "
-                f"{list(setup.columns)}; fit got {y.shape[1]} ({list(y.columns)}). "
-                "Pass y with as many columns, in the same order."
-            )
-        expected = 0 if setup.x_columns is None else len(setup.x_columns)
-        got = 0 if x_columns is None else len(x_columns)
-        if expected != got:
-            raise ValueError(
-                f"The network was pretrained with {expected} X column(s); fit got "
-                f"{got}. Pass X with the same columns in the same order (or none, "
-                "if it had none)."
-            )
-        needed = setup.window_length + (setup.horizon if self.fine_tune_epochs else 0)
-        for key, v in zip(keys, values):
-            if len(v) < needed:
-                raise ValueError(
-                    f"{_series_name(key)} has {len(v)} observations; the pretrained "
-                    f"network reads windows of {setup.window_length}"
-                    + (
-                        f" and fine-tuning needs {needed} (window_length + horizon)"
-                        if self.fine_tune_epochs
-                        else ""
-                    )
-                    + ". Pass a longer series."
-                )
-
     def _runtime(self) -> Runtime:
         """Where the engine predicts: the training device when it is still there."""
         return Runtime(self._predict_device(), self.n_threads)
 
     def _fit(self, y: pd.DataFrame, X=None, fh=None):
         self._check_params()
-        settings = core_settings(self, self._cell)
+        settings = self._core_settings()
         keys, frames, values, x_columns = self._collect(y, X)
         self._name_cutoff_freq()
         pretrained = getattr(self, "pretrained_network_", None)
@@ -373,7 +234,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
     def _pretrain(self, y: pd.DataFrame, X=None, fh=None):
         """Train the global network on a panel, for later fits to apply."""
         self._check_params()
-        settings = core_settings(self, self._cell)
+        settings = self._core_settings()
         keys, _, values, x_columns = self._collect(y, X)
         setup = self._new_setup(y, keys, values, x_columns, fh)
         generator, _ = generators(settings.seed, settings.device)
@@ -384,7 +245,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
     def _pretrain_update(self, y: pd.DataFrame, X=None, fh=None):
         """Continue pretraining the network on more series."""
         self._check_params()
-        settings = core_settings(self, self._cell)
+        settings = self._core_settings()
         keys, _, values, x_columns = self._collect(y, X)
         setup = self.pretrained_setup_
         self._check_pretrained_fits(setup, y, x_columns, keys, values)
@@ -511,7 +372,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
         engine = self._engine
         buffers, ends = self._extended_series(y, X)
         if update_params and any(len(b) > engine.tails.shape[1] for b in buffers):
-            settings = core_settings(self, self._cell)
+            settings = self._core_settings()
             engine, result = engine.continued(
                 buffers,
                 settings,
@@ -553,6 +414,7 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
             {
                 "window_length": 3,
                 "hidden_sizes": 3,
+                "attention": True,
                 "interval_method": "quantile",
                 "quantiles": (0.1, 0.5, 0.9),
                 "max_epochs": 1,
@@ -560,138 +422,6 @@ class _RecurrentForecaster(SeriesBookkeeping, FittedNetworkMixin, BaseForecaster
                 "random_state": 2,
             },
         ]
-
-    # ------------------------------------------------------------------ model file
-    #: the declared state a model file holds: gatedforecast._model_state.FORECASTER
-    _state_schema = "forecaster"
-
-    @staticmethod
-    def _setup_state(setup: _Setup) -> dict:
-        transform = setup.transform
-        return {
-            "window_length": setup.window_length,
-            "horizon": setup.horizon,
-            "transform": {
-                "normalize": transform.normalize,
-                "baseline": transform.baseline,
-                "seasonal_period": transform.seasonal_period,
-                "horizon": transform.horizon,
-                "n_targets": transform.n_targets,
-            },
-            "scaler_method": setup.scaler_method,
-            "columns": setup.columns,
-            "x_columns": setup.x_columns,
-            "levels": None if setup.levels is None else list(setup.levels),
-        }
-
-    @staticmethod
-    def _setup_from_state(state: dict) -> _Setup:
-        levels = state["levels"]
-        return _Setup(
-            window_length=state["window_length"],
-            horizon=state["horizon"],
-            transform=WindowTransform(**state["transform"]),
-            scaler_method=state["scaler_method"],
-            columns=state["columns"],
-            x_columns=state["x_columns"],
-            levels=None if levels is None else tuple(levels),
-        )
-
-    def _fitted_state(self) -> dict:
-        """The fitted state, by the keys the schema ``_state_schema`` declares."""
-        metadata = self._y_metadata
-        pretrained = None
-        if getattr(self, "pretrained_network_", None) is not None:
-            pretrained = {
-                "network": self.pretrained_network_,
-                "setup": self._setup_state(self.pretrained_setup_),
-                "history": self.pretrained_history_,
-            }
-        engine = self._engine
-        return {
-            "network": engine.network,
-            "device": str(self.device_),
-            "setup": self._setup_state(engine.setup),
-            "scaler": {
-                "method": engine.scaler.method,
-                "loc": engine.scaler.loc_,
-                "scale": engine.scaler.scale_,
-            },
-            "tails": engine.tails,
-            "typical_spread": engine.typical_spread,
-            "residuals": engine.residuals,
-            "rng_state": engine.rng_state,
-            "history": self.history_,
-            "n_epochs": self.n_epochs_,
-            "best_epoch": self.best_epoch_,
-            "calibration_epochs": engine.calibration_epochs,
-            "series": {
-                "keys": list(self._keys),
-                "last": list(self._last_index),
-                "index_names": list(self._index_names),
-                "columns": self._columns,
-                "x_columns": self._x_columns,
-                "time_freq": getattr(self, "_time_freq", None),
-            },
-            "sktime": {
-                "cutoff": self._cutoff,
-                "fh": self._fh,
-                "mtype": metadata["mtype"],
-                "scitype": metadata["scitype"],
-                "n_features": metadata["n_features"],
-                "feature_names": list(metadata["feature_names"]),
-                "converter_store": dict(self._converter_store_y),
-            },
-            "pretrained": pretrained,
-        }
-
-    def _restore_fitted_state(self, state: dict) -> None:
-        """Set this new forecaster up from a state that :meth:`_fitted_state` gave."""
-        setup = self._setup_from_state(state["setup"])
-        scaler = SeriesScaler(state["scaler"]["method"])
-        scaler.loc_, scaler.scale_ = state["scaler"]["loc"], state["scaler"]["scale"]
-        series, fitted = state["series"], state["sktime"]
-        self._set_engine(
-            SeriesEngine(
-                network=state["network"],
-                setup=setup,
-                scaler=scaler,
-                tails=state["tails"],
-                typical_spread=state["typical_spread"],
-                residuals=state["residuals"],
-                rng_state=state["rng_state"],
-                calibration_epochs=state["calibration_epochs"],
-            )
-        )
-        self.device_ = torch.device(state["device"])
-        self.n_series_ = len(series["keys"])
-        self._columns = series["columns"]
-        self._x_columns = series["x_columns"]
-        self._index_names = series["index_names"]
-        self._keys = series["keys"]
-        self._last_index = series["last"]
-        self._time_freq = series["time_freq"]
-        self.history_ = state["history"]
-        self.n_epochs_ = state["n_epochs"]
-        self.best_epoch_ = state["best_epoch"]
-        self._warnings_given = []
-        if state["pretrained"] is not None:
-            self.pretrained_network_ = state["pretrained"]["network"]
-            self.pretrained_setup_ = self._setup_from_state(
-                state["pretrained"]["setup"]
-            )
-            self.pretrained_history_ = state["pretrained"]["history"]
-            self._pretrained_attrs = sorted(self.get_tag("pretrain:fitted_params"))
-        # sktime's own fitted state, as its fit leaves it
-        self._cutoff = fitted["cutoff"]
-        self._fh = fitted["fh"]
-        self._y_metadata = {
-            key: fitted[key] for key in ("mtype", "scitype", "n_features")
-        } | {"feature_names": fitted["feature_names"]}
-        self._y_mtype_last_seen = fitted["mtype"]
-        self._converter_store_y = fitted["converter_store"]
-        self._is_vectorized = False
-        self._state = "fitted"
 
 
 @register_model

@@ -11,13 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docs import class_doc
 from ._fitted import FittedNetworkMixin
-from ._params import (
-    CoreSettings,
-    check_params,
-    check_value,
-    core_settings,
-    generators,
-)
+from ._params import CoreSettings, check_params, check_value, generators
 from ._registry import register_model
 from .engine import (
     Runtime,
@@ -75,13 +69,12 @@ def as_sequences(X: np.ndarray, n_features: int | None) -> np.ndarray:
 class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
     """Shared implementation of :class:`GRURegressor` and :class:`LSTMRegressor`."""
 
-    _cell = "gru"
-
     def __init__(
         self,
         hidden_sizes: int | tuple[int, ...] = 64,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        attention: bool = False,
         n_features: int | None = None,
         scale_target: bool = True,
         loss: str = "mse",
@@ -105,6 +98,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.bidirectional = bidirectional
+        self.attention = attention
         self.n_features = n_features
         self.scale_target = scale_target
         self.loss = loss
@@ -164,7 +158,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
 
     def _fit(self, X, y) -> None:
         params = check_params(self, "regressor")
-        settings = core_settings(self, self._cell)
+        settings = self._core_settings()
         n_features, scale_target = params["n_features"], params["scale_target"]
         warm = params["warm_start"] and hasattr(self, "network_")
         X, y = validate_data(
@@ -225,12 +219,14 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         """Refuse a warm start whose data or architecture differs from the fit."""
         encoder = self.network_.encoder
         fitted = {
+            "encoder (the cell, and attention)": encoder.cell,
             "hidden_sizes": tuple(layer.hidden_size for layer in encoder.layers),
             "bidirectional": encoder.layers[0].bidirectional,
             "sequence shape (n_steps, n_features)": self._sequence_shape,
             "number of outputs": self.n_outputs_,
         }
         now = {
+            "encoder (the cell, and attention)": settings.cell,
             "hidden_sizes": settings.hidden_sizes,
             "bidirectional": settings.bidirectional,
             "sequence shape (n_steps, n_features)": tuple(sequence_shape),

@@ -223,6 +223,23 @@ def test_bidirectional_doubles_the_summary(airline):
     assert np.isfinite(forecaster.predict().to_numpy()).all()
 
 
+@pytest.mark.parametrize("cls", CELLS)
+def test_attention_adds_the_attention_layers_and_forecasts(cls, airline):
+    params = {**FAST, "window_length": 12, "random_state": 0}
+    plain = cls(**params).fit(airline, fh=[1, 2, 3])
+    attention = cls(**params, attention=True).fit(airline, fh=[1, 2, 3])
+    cell = cls.__name__[: -len("Forecaster")].lower()
+    assert attention.network_.encoder.cell == f"{cell}+attention"
+    # W_q (8 x 8) and W_c, b (8 x 16, 8) beside the plain cell's weights
+    assert attention.n_parameters_ == plain.n_parameters_ + 3 * 8**2 + 8
+    y_pred = attention.predict()
+    assert y_pred.between(300, 700).all()
+    assert not np.allclose(y_pred.to_numpy(), plain.predict().to_numpy())
+    interval = attention.predict_interval(coverage=0.9)
+    assert (interval.iloc[:, 0] <= y_pred).all()
+    assert (y_pred <= interval.iloc[:, 1]).all()
+
+
 @pytest.mark.parametrize(
     ("scaler", "baseline"),
     [("window", "last"), ("standard", None), ("robust", "seasonal"), (None, "last")],

@@ -188,6 +188,42 @@ def test_quantile_head_answers_any_level_monotonically(airline):
     assert (longer.iloc[:, 1] > longer.iloc[:, 0]).all()
 
 
+def test_a_new_interval_method_is_a_class_and_a_registry_entry(airline, monkeypatch):
+    from gatedforecast.engine.interval_methods import (
+        INTERVAL_METHODS,
+        MCDropoutIntervals,
+        QuantileHeadIntervals,
+    )
+
+    class WideHead(QuantileHeadIntervals):
+        name = "wide_head"
+
+    class DropoutPaths(MCDropoutIntervals):
+        name = "dropout_paths"
+
+    monkeypatch.setitem(INTERVAL_METHODS, WideHead.name, WideHead)
+    monkeypatch.setitem(INTERVAL_METHODS, DropoutPaths.name, DropoutPaths)
+    params = {**FAST, "window_length": 12, "random_state": 0}
+    # its flags, not its name, decide: a quantile head is trained for it...
+    head = GRUForecaster(
+        **params, interval_method="wide_head", quantiles=(0.2, 0.5, 0.8)
+    )
+    head.fit(airline, fh=[1, 2])
+    assert head.network_.head.out_features == 2 * 3
+    same = GRUForecaster(
+        **params, interval_method="quantile", quantiles=(0.2, 0.5, 0.8)
+    )
+    pd.testing.assert_frame_equal(
+        head.predict_interval(coverage=0.6),
+        same.fit(airline, fh=[1, 2]).predict_interval(coverage=0.6),
+    )
+    # ... and dropout is required for it, in the message's words
+    with pytest.raises(
+        ValueError, match="interval_method='dropout_paths' samples dropout masks"
+    ):
+        GRUForecaster(**params, interval_method="dropout_paths").fit(airline, fh=[1])
+
+
 def test_interpolation_and_normal_tails_between_and_beyond_levels():
     from gatedforecast.intervals import interpolate_levels
 

@@ -120,6 +120,12 @@ def _mc_dropout():
     return f, {}
 
 
+def _attention():
+    params = {**SMALL, "attention": True}
+    f = LSTMForecaster(**params).fit(_monthly(), fh=[1, 2])
+    return f, {}
+
+
 def _pretrained():
     f = GRUForecaster(**SMALL).pretrain(_panel())
     f.fit(_panel((90,)).droplevel(0), fh=[1, 2])
@@ -135,6 +141,7 @@ FORECASTERS = {
     "after-update": _after_update,
     "quantile-head": _quantile_head,
     "mc-dropout": _mc_dropout,
+    "attention": _attention,
     "pretrained": _pretrained,
 }
 
@@ -161,6 +168,7 @@ def test_forecaster_round_trip_predicts_identically(case, tmp_path):
     loaded = load_model(path)
     assert type(loaded) is type(original)
     assert loaded.get_params() == original.get_params()
+    assert loaded.network_.encoder.cell == original.network_.encoder.cell
     assert loaded.is_fitted
     _assert_same_forecasts(original, loaded, **kwargs)
     # other horizons than fit's work the same, and saving changed nothing
@@ -197,7 +205,7 @@ def test_a_loaded_pretrained_forecaster_fits_new_series_like_the_original(tmp_pa
 
 
 @pytest.mark.parametrize("cls", [GRURegressor, LSTMRegressor])
-@pytest.mark.parametrize("form", ["1d-y", "2d-y", "3d-X", "frame-X"])
+@pytest.mark.parametrize("form", ["1d-y", "2d-y", "3d-X", "frame-X", "attention"])
 def test_regressor_round_trip_predicts_identically(cls, form, tmp_path):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 8)), rng.normal(size=60)
@@ -207,9 +215,12 @@ def test_regressor_round_trip_predicts_identically(cls, form, tmp_path):
         X = X.reshape(60, 4, 2)
     elif form == "frame-X":
         X = pd.DataFrame(X, columns=[f"lag{i}" for i in range(8)])
-    original = cls(**REG, random_state=0).fit(X, y)
+    attention = form == "attention"
+    original = cls(**REG, random_state=0, attention=attention).fit(X, y)
     loaded = load_model(original.save_model(tmp_path / "r.gfm"))
     assert type(loaded) is cls
+    assert loaded.get_params() == original.get_params()
+    assert loaded.network_.encoder.cell.endswith("+attention") == attention
     np.testing.assert_array_equal(loaded.predict(X), original.predict(X))
     assert loaded.predict(X).shape == original.predict(X).shape
     if form == "frame-X":
@@ -544,7 +555,8 @@ def test_a_version_1_file_is_converted_to_the_declared_state(case, tmp_path):
     with zipfile.ZipFile(tmp_path / "v2.gfm") as archive:
         new = json.loads(archive.read(MODEL_JSON))
     assert new["format_version"] == 2
-    assert new["params"] == old["params"]
+    # the parameters it was saved with, and the default of one added since
+    assert new["params"] == {**old["params"], "attention": False}
     if case.endswith("regressor"):
         _declared_keys(REGRESSOR, new["state"])
         assert (

@@ -89,3 +89,24 @@ def test_data_the_pretrained_network_cannot_read_is_refused():
         forecaster.fit(two_columns, fh=[1])
     with pytest.raises(ValueError, match="has 8 observations.*windows of 12"):
         forecaster.fit(_series(1, n=8), fh=[1])
+
+
+def test_another_encoder_than_the_pretrained_one_is_refused():
+    forecaster = GRUForecaster(**FAST, window_length=12, random_state=0)
+    forecaster.pretrain(_panel(2), fh=[1])
+    pretrained = _weights(forecaster.pretrained_network_)
+    # set_params would reset the forecaster, pretrained network included; an
+    # attribute set directly keeps it
+    forecaster.attention = True
+    message = (
+        r"pretrained with the encoder 'gru', but attention=True asks for "
+        r"'gru\+attention'"
+    )
+    with pytest.raises(ValueError, match=message):
+        forecaster.fit(_series(1), fh=[1])
+    with pytest.raises(ValueError, match=message):
+        forecaster.pretrain(_panel(2), fh=[1])
+    for name, value in forecaster.pretrained_network_.state_dict().items():
+        assert torch.equal(value, pretrained[name])
+    forecaster.attention = False
+    assert forecaster.fit(_series(1), fh=[1]).predict().notna().all()

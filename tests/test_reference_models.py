@@ -70,3 +70,17 @@ def test_reference_regressor_predicts_what_it_predicted_when_saved(case):
     np.testing.assert_allclose(
         regressor.predict(X), _expected(case)["predict"], rtol=RTOL
     )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_parameter_added_since_a_file_was_saved_takes_its_default(case):
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(HERE / f"{case}.gfm") as archive:
+        stored = json.loads(archive.read("model.json"))["params"]
+    # attention came after these files: they load as the plain cell they hold
+    assert "attention" not in stored
+    estimator = load_model(HERE / f"{case}.gfm")
+    assert estimator.get_params()["attention"] is False
+    assert "+" not in estimator.network_.encoder.cell

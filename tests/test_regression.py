@@ -83,6 +83,23 @@ def test_predictions_have_the_shape_of_y(cls, y_shape, n_outputs):
     assert model.n_features_in_ == 5
 
 
+@pytest.mark.parametrize("cls", REGRESSORS)
+def test_attention_adds_the_attention_layers_and_learns(cls):
+    X, y = sine_windows(80)
+    params = {**TINY, "max_epochs": 20, "learning_rate": 0.02}
+    plain = cls(**params).fit(X, y)
+    attention = cls(**params, attention=True).fit(X, y)
+    cell = cls.__name__[: -len("Regressor")].lower()
+    assert attention.network_.encoder.cell == f"{cell}+attention"
+    # W_q (4 x 4) and W_c, b (4 x 8, 4) beside the plain cell's weights
+    assert attention.n_parameters_ == plain.n_parameters_ + 3 * 4**2 + 4
+    prediction = attention.predict(X)
+    assert prediction.shape == y.shape
+    assert not np.allclose(prediction, plain.predict(X))
+    # it learned the sine: a tenth of the error of predicting the mean
+    assert np.mean((prediction - y) ** 2) < 0.1 * np.var(y)
+
+
 def test_two_d_input_with_n_features_reads_steps_side_by_side():
     rng = np.random.default_rng(1)
     X3 = rng.normal(size=(40, 6, 2))
@@ -329,6 +346,7 @@ def test_warm_start_on_an_unfitted_regressor_fits_from_scratch():
         ({"y": np.zeros((40, 2))}, "number of outputs"),
         ({"hidden_sizes": 5}, "hidden_sizes"),
         ({"bidirectional": True}, "bidirectional"),
+        ({"attention": True}, r"encoder .*'gru'.*'gru\+attention'"),
     ],
 )
 def test_warm_start_with_other_shapes_is_an_error(change, message):

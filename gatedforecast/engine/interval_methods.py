@@ -49,9 +49,10 @@ class ConformalIntervals:
     forecast, per step, scaled by each forecast's window spread."""
 
     name = "conformal"
-    #: trains a quantile head (the network's output has a level axis)
+    #: trains a quantile head (the network's output has a level axis, whose
+    #: levels ``quantiles`` sets); the forecaster reads this flag, not the name
     quantile_head = False
-    #: samples dropout masks, so needs ``dropout > 0``
+    #: samples dropout masks, so the parameter check asks for ``dropout > 0``
     needs_dropout = False
 
     def quantiles(self, engine, contexts, future, n_steps, alpha, context):

@@ -1,0 +1,176 @@
+"""The forecaster's settings rules: from its parameters and the training arrays
+to the frozen :class:`~gatedforecast.engine._Setup` a network reads series with.
+
+:class:`ForecasterSetup` is a mixin of the sktime forecasters
+(:mod:`gatedforecast.forecasting`): it reads the estimator's parameters
+(``strategy``, ``horizon``, ``window_length``, ``seasonal_period``, ``baseline``,
+``scaler``, ``interval_method``, ``quantiles``, ``fine_tune_epochs``,
+``attention``) and decides on arrays (the series' values, one
+``(n_t, n_channels)`` array each): the head's length, the season, the window and
+its baseline, the quantile head's levels, and whether a pretrained network can
+read the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._params import check_value
+from ._series_io import _series_name
+from .engine import INTERVAL_METHODS, _Setup
+from .scaling import WindowTransform
+from .seasonality import (
+    auto_window_length,
+    check_window_reaches_season,
+    choose_baseline,
+    detect_season,
+)
+
+__all__ = ["DEFAULT_QUANTILES", "ForecasterSetup"]
+
+#: levels of the quantile head when ``interval_method="quantile"`` and no
+#: ``quantiles`` are given: the ones sktime's checks and most plots ask for
+DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+
+class ForecasterSetup:
+    """The settings rules of :class:`gatedforecast.forecasting._RecurrentForecaster`.
+
+    Needs the forecaster's parameters, ``cutoff`` and ``_index_freq`` (from
+    :class:`gatedforecast._series_io.SeriesBookkeeping`) and ``_encoder_name``
+    (from :class:`gatedforecast._fitted.FittedNetworkMixin`).
+    """
+
+    def _head_length(self, fh) -> int:
+        """The head's steps: one for the recursive strategy, else ``horizon``,
+        else the furthest step of ``fh`` (one without it)."""
+        if self.strategy == "recursive":
+            return 1
+        if self.horizon is not None:
+            return self.horizon
+        if fh is not None:
+            steps = np.asarray(fh.to_relative(self.cutoff), dtype=np.int64)
+            return max(1, int(steps.max()))
+        return 1
+
+    def _season(self, values, freq) -> int | None:
+        """The season length: ``seasonal_period``, or with ``"auto"`` the one the
+        seasonality test confirms on the training series (None without one)."""
+        if self.seasonal_period != "auto":
+            return self.seasonal_period
+        return detect_season(values, freq)
+
+    def _baseline(self, period, window: int, series, head: int) -> str | None:
+        """The baseline: ``"auto"`` is the seasonal one when a season was found,
+        the window reaches a season back and the seasonal naive forecast beat the
+        last value over the head's steps on the training ``series``; else the
+        last value."""
+        if self.baseline != "auto":
+            if self.baseline == "seasonal" and period is None:
+                raise ValueError(
+                    "baseline='seasonal' needs seasonal_period, the season length "
+                    "in steps (for example 12 for monthly data), and "
+                    "seasonal_period='auto' found none in y (too short for three "
+                    "seasons, or no significant autocorrelation at the season the "
+                    "index frequency suggests). Pass seasonal_period, or use "
+                    "baseline='auto'."
+                )
+            return self.baseline
+        if period is None or window < period:
+            return "last"
+        return choose_baseline(series, period, head)
+
+    def _window_length(
+        self, n_obs: int, head: int, name: str, season, series
+    ) -> tuple[int, str | None]:
+        """The window length and the baseline, checked against each other and
+        against the length ``n_obs`` of the shortest series."""
+        if self.window_length not in (None, "auto"):
+            length = self.window_length
+        else:
+            length = auto_window_length(n_obs, head, season)
+        baseline = self._baseline(season, length, series, head)
+        check_window_reaches_season(length, season if baseline == "seasonal" else None)
+        needed = length + head
+        if n_obs < needed:
+            raise ValueError(
+                f"{name} has {n_obs} observations, but window_length={length} and a "
+                f"forecasting head of {head} step(s) need at least {needed} "
+                f"(window_length + {head}). Pass a longer series, a smaller "
+                "window_length, or strategy='recursive' (a one-step head)."
+            )
+        return length, baseline
+
+    def _levels(self) -> tuple[float, ...] | None:
+        """The quantile head's levels, checked; None without a quantile head."""
+        method = INTERVAL_METHODS.get(self.interval_method)
+        if method is None or not method.quantile_head:
+            return None
+        levels = DEFAULT_QUANTILES if self.quantiles is None else self.quantiles
+        return check_value("quantiles", levels)
+
+    def _new_setup(self, y, keys, values, x_columns, fh) -> _Setup:
+        """The setup a new network reads ``values`` (the series of ``y``, named
+        by ``keys``, covariates after the targets) with."""
+        head = self._head_length(fh)
+        shortest = int(np.argmin([len(v) for v in values]))
+        n_targets = y.shape[1]
+        targets = [v[:, :n_targets] for v in values]
+        season = self._season(targets, self._index_freq(y))
+        window, baseline = self._window_length(
+            len(values[shortest]), head, _series_name(keys[shortest]), season, targets
+        )
+        return _Setup(
+            window_length=window,
+            horizon=head,
+            transform=WindowTransform(
+                normalize=self.scaler == "window",
+                baseline=baseline,
+                seasonal_period=season,
+                horizon=head,
+                n_targets=n_targets,
+            ),
+            scaler_method="standard" if self.scaler == "window" else self.scaler,
+            columns=y.columns,
+            x_columns=x_columns,
+            levels=self._levels(),
+        )
+
+    def _check_pretrained_fits(self, setup: _Setup, y, x_columns, keys, values):
+        """Refuse data the pretrained network cannot read, and settings that ask
+        for another encoder than the one it was pretrained with."""
+        pretrained, wanted = self.pretrained_network_.encoder.cell, self._encoder_name()
+        if pretrained != wanted:
+            raise ValueError(
+                f"The network was pretrained with the encoder {pretrained!r}, but "
+                f"attention={self.attention!r} asks for {wanted!r}. Set attention "
+                "as it was when pretraining, or pretrain again."
+            )
+        # the network reads columns by position: their number must match
+        if y.shape[1] != len(setup.columns):
+            raise ValueError(
+                f"The network was pretrained on {len(setup.columns)} y column(s) "
+                f"{list(setup.columns)}; fit got {y.shape[1]} ({list(y.columns)}). "
+                "Pass y with as many columns, in the same order."
+            )
+        expected = 0 if setup.x_columns is None else len(setup.x_columns)
+        got = 0 if x_columns is None else len(x_columns)
+        if expected != got:
+            raise ValueError(
+                f"The network was pretrained with {expected} X column(s); fit got "
+                f"{got}. Pass X with the same columns in the same order (or none, "
+                "if it had none)."
+            )
+        needed = setup.window_length + (setup.horizon if self.fine_tune_epochs else 0)
+        for key, v in zip(keys, values):
+            if len(v) < needed:
+                raise ValueError(
+                    f"{_series_name(key)} has {len(v)} observations; the pretrained "
+                    f"network reads windows of {setup.window_length}"
+                    + (
+                        f" and fine-tuning needs {needed} (window_length + horizon)"
+                        if self.fine_tune_epochs
+                        else ""
+                    )
+                    + ". Pass a longer series."
+                )
