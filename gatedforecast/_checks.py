@@ -171,4 +171,11 @@ def check_levels(name: str, value) -> tuple[float, ...]:
             f"{name} must include 0.5: the median is the point forecast and the "
             f"path that longer horizons are rolled out along; got {levels}."
         )
+    if levels[0] == 0.5 or levels[-1] == 0.5:
+        raise ValueError(
+            f"{name} must include a level below 0.5 and one above it: intervals "
+            "beyond the outermost levels widen with their distance from the "
+            f"median, which needs one on each side; got {levels}. Pass levels such "
+            "as (0.1, 0.5, 0.9)."
+        )
     return levels

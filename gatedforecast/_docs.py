@@ -208,7 +208,8 @@ calibrated conformal spreads of each step. ``None``: point forecasts only, no
 windows held out.""",
     "quantiles": """\
 Levels of the quantile head with ``interval_method="quantile"``; they must
-include 0.5. ``None`` there means ``(0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)``.""",
+include 0.5 and a level on each side of it. ``None`` there means
+``(0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)``.""",
     "calibration_size": """\
 Windows per series held out for calibration. ``"auto"`` aims for 20 in all
 (enough for a 95 % interval), at most a quarter of each series' windows: 20

@@ -186,6 +186,8 @@ def _bad_values(param):
         yield "last", TypeError, rf"^{name} must be None, a float in \(0, 1\).*int >= 1"
     elif param.kind == "levels":
         yield (0.1, 0.9), ValueError, rf"^{name} must include 0\.5"
+        yield (0.2, 0.5), ValueError, rf"^{name} must include a level below 0\.5 and"
+        yield (0.5, 0.7), ValueError, rf"^{name} must include a level below 0\.5 and"
         yield (0.5, 1.5), ValueError, rf"^{name} must be distinct levels in \(0, 1\)"
         yield (0.1, 0.5, 0.1), ValueError, rf"^{name} must be distinct levels"
         yield ("a", 0.5), TypeError, rf"^{name} must be numbers in \(0, 1\); 'a'"

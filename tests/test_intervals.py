@@ -281,3 +281,12 @@ def test_typical_spreads_equal_the_spread_of_every_window(window):
     assert len(out) == len(expected)
     for got, want in zip(out, expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_quantile_levels_need_one_on_each_side_of_the_median(airline):
+    # with nothing above 0.5, an interval beyond the top level divided by z(0.5) = 0
+    forecaster = GRUForecaster(
+        **FAST, interval_method="quantile", quantiles=(0.2, 0.5), window_length=12
+    )
+    with pytest.raises(ValueError, match=r"a level below 0\.5 and one above it"):
+        forecaster.fit(airline, fh=[1])
