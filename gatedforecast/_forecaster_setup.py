@@ -18,7 +18,7 @@ import numpy as np
 from ._params import check_value
 from ._series_io import _series_name
 from .engine import INTERVAL_METHODS, _Setup
-from .scaling import WindowTransform
+from .scaling import WindowTransform, get_scaler
 from .seasonality import (
     auto_window_length,
     check_window_reaches_season,
@@ -120,17 +120,18 @@ class ForecasterSetup:
         window, baseline = self._window_length(
             len(values[shortest]), head, _series_name(keys[shortest]), season, targets
         )
+        scaler = get_scaler(self.scaler)
         return _Setup(
             window_length=window,
             horizon=head,
             transform=WindowTransform(
-                normalize=self.scaler == "window",
+                normalize=scaler.normalize_windows,
                 baseline=baseline,
                 seasonal_period=season,
                 horizon=head,
                 n_targets=n_targets,
             ),
-            scaler_method="standard" if self.scaler == "window" else self.scaler,
+            scaler_method=scaler.series_method,
             columns=y.columns,
             x_columns=x_columns,
             levels=self._levels(),

@@ -156,7 +156,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("scale_target", "bool", True, _R),
     Parameter("strategy", "choice", "direct", _F, registry="forecasting:STRATEGIES"),
     Parameter("horizon", "int", None, _F, low=1, none=True),
-    Parameter("scaler", "choice", "window", _F, none=True, registry="scaling:SCALERS"),
+    Parameter("scaler", "choice", "window", _F, none=True, registry="scaling:SCALER_REGISTRY"),
     Parameter(
         "baseline", "choice", "auto", _F, none=True, auto=True,
         registry="scaling:BASELINES",

@@ -63,3 +63,27 @@ def test_a_registered_scaler_scales_and_unscales():
     with pytest.raises(TypeError, match="must be callable"):
         register_scaler("broken", None)
     assert "broken" not in SCALER_REGISTRY
+
+
+def test_a_registered_scaler_is_a_forecaster_choice_with_its_own_window_rule(airline):
+    from gatedforecast import GRUForecaster
+
+    def max_abs(values):
+        return np.zeros(values.shape[1]), np.abs(values).max(axis=0)
+
+    register_scaler("max_abs", max_abs)
+    register_scaler("max_abs_window", max_abs, normalize_windows=True)
+    try:
+        forecasts = {
+            name: GRUForecaster(
+                hidden_sizes=4, max_epochs=2, window_length=12, device="cpu",
+                scaler=name, random_state=0,
+            ).fit(airline, fh=[1, 2]).predict()
+            for name in ("max_abs", "max_abs_window")
+        }  # fmt: skip
+        for y_pred in forecasts.values():
+            assert np.isfinite(y_pred.to_numpy()).all()
+        # the entry's normalize_windows, not the name, decides how windows scale
+        assert not forecasts["max_abs"].equals(forecasts["max_abs_window"])
+    finally:
+        del SCALER_REGISTRY["max_abs"], SCALER_REGISTRY["max_abs_window"]
