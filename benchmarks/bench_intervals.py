@@ -73,7 +73,7 @@ def run_ours(method: str, panel, shape):
     interval = forecaster.predict_interval(coverage=1 - ALPHA)
     lower = interval.iloc[:, 0].to_numpy().reshape(shape)
     upper = interval.iloc[:, 1].to_numpy().reshape(shape)
-    extra = {"calibration_residuals": int(len(forecaster._residuals))}
+    extra = {"calibration_residuals": int(len(forecaster._engine.residuals))}
     return point, lower, upper, seconds, extra
 
 

@@ -27,7 +27,7 @@ Peers run only when importable; install them into a separate environment (see
 
 For each system: sMAPE, MASE (m=1), fit seconds, predict milliseconds for all 359
 series (ours: end to end through sktime's ``predict``, and separately the
-network's own share, ``_forecast_scaled(_contexts(), 13, None)``; medians of
+network's own share, ``engine.forecast(engine.contexts(), 13, ...)``; medians of
 ``--predict-repeats`` calls after one warm-up), peak RSS of the process, torch
 threads, and the load average before the fit (the machine may be shared).
 
@@ -194,9 +194,10 @@ def run_ours(args, cell: str, params: dict) -> dict:
     yhat = forecast_matrix(y_pred, ids)
     cpu = []
     predict_ms, predict_runs = _median_ms(forecaster.predict, args.predict_repeats, cpu)
-    contexts = forecaster._contexts()
+    engine = forecaster._engine
+    contexts = engine.contexts()
     network_ms, network_runs = _median_ms(
-        lambda: forecaster._forecast_scaled(contexts, HORIZON, None),
+        lambda: engine.forecast(contexts, HORIZON, None, forecaster._runtime()),
         args.predict_repeats,
         cpu,
     )

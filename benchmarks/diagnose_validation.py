@@ -39,7 +39,8 @@ WINDOW = COMMON["window_length"]
 def slot_scores(forecaster, train, offset: int) -> tuple[float, float]:
     """sMAPE of the network and of the naive forecast on the ``HORIZON`` weeks
     that end ``offset - HORIZON`` weeks before each series' end."""
-    scaler = forecaster._scaler  # each series' own scaling, as in fit
+    engine = forecaster._engine
+    scaler = engine.scaler  # each series' own scaling, as in fit
     contexts, truths, naive = [], [], []
     for i, series in enumerate(train):
         end = len(series) - offset
@@ -47,7 +48,7 @@ def slot_scores(forecaster, train, offset: int) -> tuple[float, float]:
         contexts.append(scaler.transform(context, i))
         truths.append(series[end : end + HORIZON])
         naive.append(np.repeat(context[-1], HORIZON))
-    scaled = forecaster._forecast_scaled(np.stack(contexts), HORIZON, None)
+    scaled = engine.forecast(np.stack(contexts), HORIZON, None, forecaster._runtime())
     forecast = scaler.inverse_transform(scaled, np.arange(len(train)))[:, :, 0]
     truths, naive = np.array(truths), np.array(naive)
     return smape(truths, forecast), smape(truths, naive)
