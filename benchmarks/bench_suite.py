@@ -35,8 +35,10 @@ Everything runs in this one process with one torch thread. Every fit appends a
 record to ``suite_runs.jsonl`` in ``--output-dir`` (label, series, contestant, seed,
 scores, fit seconds, the fitted ``window_length_``/``seasonal_period_``/
 ``baseline_``, load average); ``suite.md``/``suite.json`` are then built from the
-latest record of each (label, series, contestant, seed). ``--table-only`` rebuilds
-them without fitting.
+latest record of each (label, series, contestant, seed), with a table of every
+seed on airline and M4 Weekly (the sMAPE of each seed, the mean and spread over
+seeds, beside the references); ``benchmarks/suite_tables.py`` builds them.
+``--table-only`` rebuilds them without fitting.
 
 Usage::
 
@@ -49,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 import warnings
@@ -63,6 +64,7 @@ sys.path.insert(0, str(HERE))
 
 from m4_data import load_m4_weekly, to_panel  # noqa: E402
 from machine import load_average, machine_info  # noqa: E402
+from suite_tables import OURS, markdown, seed_tables, summarise  # noqa: E402
 
 from gatedforecast.metrics import mase, smape  # noqa: E402
 
@@ -70,7 +72,6 @@ HORIZON = 12
 M4_HORIZON = 13
 SEASON = {"airline": 12, "shampoo": 12, "lynx": 1, "co2": 12, "sunspots": 1}
 ALL_SERIES = list(SEASON)
-OURS = ("gru", "lstm")
 REFERENCES = ("autoets", "theta", "snaive")
 ALL_MODELS = [*OURS, *REFERENCES]
 LABELS = {
@@ -82,8 +83,6 @@ LABELS = {
     "naive": "naive (last value)",
 }
 RECORDS = "suite_runs.jsonl"
-#: a machine whose 1-minute load average is above its core count is shared
-LOADED = 1.0
 
 
 # ---------------------------------------------------------------------- data
@@ -234,174 +233,6 @@ def read_records(output_dir: Path) -> list[dict]:
     return list(latest.values())
 
 
-def _fmt(value, digits=3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return statistics.fmean(values) if values else None
-
-
-def _contestant(r) -> str:
-    """References do not depend on the label: one row each."""
-    return r["model"] if r["model"] not in OURS else f"{r['model']}, {r['label']}"
-
-
-def summarise(records: list[dict]) -> dict:
-    """Per series and contestant: means over seeds; per contestant: means over the
-    dev-suite series (M4 apart) and the MASE ratio to AutoETS."""
-    groups: dict = {}
-    for r in records:
-        if "failed" in r:
-            continue
-        groups.setdefault((r["series"], _contestant(r)), []).append(r)
-    per_series = []
-    for (series, contestant), rs in sorted(groups.items()):
-        row = {
-            "series": series,
-            "contestant": contestant,
-            "model": rs[0]["model"],
-            "label": rs[0]["label"] if rs[0]["model"] in OURS else None,
-            "params": rs[0].get("params"),
-            "seeds": [r["seed"] for r in rs],
-            "smape": _mean(r["smape"] for r in rs),
-            "smape_all": [r["smape"] for r in rs],
-            "mase": _mean(r["mase"] for r in rs),
-            "mase_all": [r["mase"] for r in rs],
-            "fit_seconds": _mean(r["fit_seconds"] for r in rs),
-            "fitted": [r.get("fitted") for r in rs],
-            "load_average_before_fit": [r.get("load_average_before_fit") for r in rs],
-        }
-        per_series.append(row)
-    ets = {r["series"]: r["mase"] for r in per_series if r["contestant"] == "autoets"}
-    overall = []
-    contestants = sorted({r["contestant"] for r in per_series})
-    for contestant in contestants:
-        rows = [
-            r
-            for r in per_series
-            if r["contestant"] == contestant and r["series"] in SEASON
-        ]
-        if not rows:
-            continue
-        common = [r for r in rows if r["series"] in ets]
-        ets_mean = _mean(ets[r["series"]] for r in common)
-        mean_mase = _mean(r["mase"] for r in rows)
-        overall.append(
-            {
-                "contestant": contestant,
-                "series": [r["series"] for r in rows],
-                "mean_mase": mean_mase,
-                "mean_smape": _mean(r["smape"] for r in rows),
-                "mean_fit_seconds": _mean(r["fit_seconds"] for r in rows),
-                "ratio_to_autoets": (
-                    _mean(r["mase"] for r in common) / ets_mean
-                    if common and ets_mean
-                    else None
-                ),
-            }
-        )
-    return {"per_series": per_series, "overall": overall}
-
-
-def markdown(results: dict, command: str) -> str:
-    loads = [
-        load[0]
-        for r in results["records"]
-        for load in [r.get("load_average_before_fit")]
-        if load
-    ]
-    cpus = results["machine"].get("cpu_count") or 1
-    loaded = bool(loads) and max(loads) > LOADED * cpus
-    lines = [
-        "# Dev suite: short real series",
-        "",
-        "Reproduce (one process, one torch thread; each label's runs appended to "
-        "`suite_runs.jsonl`, this table built from the latest record per label, "
-        "series, contestant and seed):",
-        "",
-        "```",
-        command,
-        "```",
-        "",
-        f"Held out: the last {HORIZON} steps of each series (one season of the "
-        "monthly ones). co2: statsmodels' weekly series as monthly means, the 5 "
-        "empty months filled by linear interpolation. MASE is scaled by the "
-        "in-sample seasonal naive (m = 12 monthly, 1 yearly); the references get "
-        "the same season. Ours: mean over seeds (range in brackets).",
-        "",
-        f"Load average (1 min) before the fits: {min(loads) if loads else '—'} to "
-        f"{max(loads) if loads else '—'} on {cpus} CPUs"
-        + (
-            ": **timings were taken on a loaded, shared machine** and are slower "
-            "than on a quiet one."
-            if loaded
-            else "."
-        ),
-        "",
-        *[f"{note}\n" for note in results.get("notes", [])],
-        "## Mean over the dev-suite series",
-        "",
-        "Over the series each contestant ran (a variant run on fewer series is "
-        "compared with AutoETS on those).",
-        "",
-        "| contestant | series | mean MASE | MASE / AutoETS | mean sMAPE | "
-        "mean fit s |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in sorted(results["overall"], key=lambda r: r["mean_mase"]):
-        lines.append(
-            f"| {row['contestant']} | {len(row['series'])} | "
-            f"{_fmt(row['mean_mase'])} | "
-            f"{_fmt(row['ratio_to_autoets'], 2)} | {_fmt(row['mean_smape'], 2)} | "
-            f"{_fmt(row['mean_fit_seconds'], 1)} |"
-        )
-    lines += [
-        "",
-        "## Per series",
-        "",
-        "| series | contestant | sMAPE | MASE | fit s | window_length_ / "
-        "seasonal_period_ / baseline_ |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in results["per_series"]:
-
-        def cell(key, digits, row=row):
-            text = _fmt(row[key], digits)
-            spread = row[f"{key}_all"]
-            if len(spread) > 1:
-                text += f" [{min(spread):.{digits}f}–{max(spread):.{digits}f}]"
-            return text
-
-        fitted = row["fitted"][0] or {}
-        choice = (
-            " / ".join(
-                str(fitted.get(k, "—"))
-                for k in ("window_length_", "seasonal_period_", "baseline_")
-            )
-            if fitted
-            else ""
-        )
-        lines.append(
-            f"| {row['series']} | {row['contestant']} | {cell('smape', 2)} | "
-            f"{cell('mase', 3)} | {_fmt(row['fit_seconds'], 1)} | {choice} |"
-        )
-    labels = {}
-    for r in results["records"]:
-        if r["model"] in OURS:
-            labels.setdefault(r["label"], r.get("params"))
-    lines += ["", "## Labels (parameters of ours beside random_state)", ""]
-    for label, params in labels.items():
-        lines.append(f"- `{label}`: `{json.dumps(params)}`")
-    lines += [
-        "",
-        f"Machine: {json.dumps(results['machine'])}",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def write_tables(args) -> None:
     records = read_records(args.output_dir)
     if args.labels:
@@ -420,7 +251,8 @@ def write_tables(args) -> None:
         "horizon": HORIZON,
         "season": SEASON,
         "machine": machine_info(),
-        **summarise(records),
+        **summarise(records, SEASON),
+        "seed_tables": seed_tables(records),
         "notes": args.note or [],
         "records": records,
     }
