@@ -43,25 +43,46 @@ def _reorder(w: torch.Tensor, order: tuple[int, ...], hidden: int) -> torch.Tens
 
 
 def _flat_input(x: torch.Tensor) -> torch.Tensor:
-    """``x`` (k, B, T, I) as (k, T*B, I), time-major within each member; an input
-    shared by all members (an expanded view) stays one copy, expanded."""
+    """``x`` (k, B, T, I) as (k, T*B, I + 1): time-major within each member, with a
+    column of ones appended (which makes the bias gradients part of the input
+    weights' matmul). An input shared by all members (an expanded view) stays
+    one copy, expanded."""
     k, batch, steps, width = x.shape
-    if k > 1 and x.stride(0) == 0:
-        one = x[0].transpose(0, 1).reshape(1, steps * batch, width)
-        return one.expand(k, steps * batch, width)
-    return x.transpose(1, 2).reshape(k, steps * batch, width)
+    shared = k > 1 and x.stride(0) == 0
+    source = x[:1] if shared else x
+    flat = source.new_ones(source.shape[0], steps, batch, width + 1)
+    flat[..., :width] = source.transpose(1, 2)
+    flat = flat.view(-1, steps * batch, width + 1)
+    return flat.expand(k, -1, -1) if shared else flat
 
 
-def _input_grads(ctx, flat, w_ih, dgates, shape):
-    """Gradients of x and W_ih from the gate gradients of all steps, (k, T*B, G*H)."""
+def _projection(flat, w_ih, bias, steps, batch):
+    """``x W_ih + bias`` of every step, time-major: (T, k, B, C)."""
+    k, _, width = flat.shape
+    columns = w_ih.shape[-1]
+    out = flat.new_empty(steps, k, batch, columns)
+    if k > 1 and flat.stride(0) == 0:
+        # one matmul for all members: (T*B, I) @ (I, k*C)
+        w_all = w_ih.transpose(0, 1).reshape(width - 1, k * columns)
+        proj = torch.mm(flat[0, :, :-1], w_all).view(steps, batch, k, columns)
+        torch.add(proj.transpose(1, 2), bias[None, :, None, :], out=out)
+    else:
+        proj = torch.bmm(flat[..., :-1], w_ih).view(k, steps, batch, columns)
+        torch.add(proj.transpose(0, 1), bias[None, :, None, :], out=out)
+    return out
+
+
+def _input_grads(ctx, flat, w_ih, dall, dgi, shape):
+    """From the per-step gradients of all steps, ``dall`` (k, T*B, C), whose
+    columns ``dgi`` are those of the input projection: the gradient of x, and
+    one matmul giving W_ih's gradient (rows :-1) and the column sums (row -1)."""
     k, batch, steps, width = shape
-    dx = dw_ih = None
+    both = torch.bmm(flat.transpose(1, 2), dall)
+    dx = None
     if ctx.needs_input_grad[0]:
-        dx = torch.bmm(dgates, w_ih.transpose(1, 2))
+        dx = torch.bmm(dgi, w_ih.transpose(1, 2))
         dx = dx.view(k, steps, batch, width).transpose(1, 2)
-    if ctx.needs_input_grad[1]:
-        dw_ih = torch.bmm(flat.transpose(1, 2), dgates)
-    return dx, dw_ih
+    return dx, both[:, :-1], both[:, -1]
 
 
 def _shifted(out: torch.Tensor, per_step: torch.Tensor, reverse: bool):
@@ -76,6 +97,11 @@ def _shifted(out: torch.Tensor, per_step: torch.Tensor, reverse: bool):
     return prev.reshape(k, rows, -1), grads.reshape(k, rows, -1)
 
 
+def _order(steps: int, reverse: bool, backward: bool = False) -> list[int]:
+    forward = range(steps - 1, -1, -1) if reverse else range(steps)
+    return list(forward)[::-1] if backward else list(forward)
+
+
 class _GRU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, reverse):
@@ -86,22 +112,20 @@ class _GRU(torch.autograd.Function):
         bias = b_ih.clone()
         bias[:, :h2] += b_hh[:, :h2]
         flat = _flat_input(x)
-        gates = torch.baddbmm(bias.unsqueeze(1), flat, w_ih)
-        gates = gates.view(k, steps, batch, 3 * hidden)
-        # n starts as W_in x + b_in; the gate buffer's n columns start as b_hn so
-        # that the step's baddbmm leaves (pre_r, pre_z, W_hn h + b_hn) there
+        # gates (T, k, B, 3H): (W_ir x + b_r, W_iz x + b_z, b_hn); the step's
+        # baddbmm_ turns it into (pre_r, pre_z, W_hn h + b_hn), sigmoid_ into
+        # (r, z, W_hn h + b_hn), which the backward reads
+        gates = _projection(flat, w_ih, bias, steps, batch)
         n = gates[..., h2:].clone()
-        gates[..., h2:] = b_hh[:, None, None, h2:]
+        gates[..., h2:] = b_hh[None, :, None, h2:]
         out = x.new_empty(k, steps, batch, hidden)
         h = x.new_zeros(k, batch, hidden)
-        order = range(steps - 1, -1, -1) if reverse else range(steps)
-        for t in order:
-            g = gates[:, t]
-            g.baddbmm_(h, w_hh)
+        g_steps, n_steps, out_steps = gates.unbind(0), n.unbind(0), out.unbind(1)
+        for t in _order(steps, reverse):
+            g = g_steps[t].baddbmm_(h, w_hh)
             rz = g[..., :h2].sigmoid_()
-            nt = n[:, t]
-            nt.addcmul_(rz[..., :hidden], g[..., h2:]).tanh_()
-            h = torch.lerp(nt, h, rz[..., hidden:], out=out[:, t])
+            nt = n_steps[t].addcmul_(rz[..., :hidden], g[..., h2:]).tanh_()
+            h = torch.lerp(nt, h, rz[..., hidden:], out=out_steps[t])
         ctx.save_for_backward(flat, w_ih, w_hh, out)
         ctx.gates, ctx.n, ctx.reverse = gates, n, reverse
         return out
@@ -114,50 +138,40 @@ class _GRU(torch.autograd.Function):
         del ctx.gates, ctx.n
         k, steps, batch, hidden = out.shape
         h2 = 2 * hidden
-        r, z, ghn = gates[..., :hidden], gates[..., hidden:h2], gates[..., h2:]
-        # per-step factors that multiply the incoming gradient dh:
-        #   dpre_z = dh * (h_prev - n) * z (1 - z)      dpre_n = dh * (1 - z)(1 - n^2)
-        #   dpre_r = dpre_n * ghn * r (1 - r)           dghn   = dpre_n * r
-        dh_factors = out.new_empty(k, steps, batch, 2, hidden)
-        diff = torch.neg(n)
-        if reverse:
-            diff[:, :-1] += out[:, 1:]
-        else:
-            diff[:, 1:] += out[:, :-1]
-        one_minus_z = torch.rsub(z, 1.0)
-        torch.mul(diff, z, out=dh_factors[..., 0, :])
-        dh_factors[..., 0, :].mul_(one_minus_z)
-        torch.addcmul(
-            one_minus_z, one_minus_z, n.square(), value=-1.0, out=dh_factors[..., 1, :]
-        )
-        dn_factors = out.new_empty(k, steps, batch, 2, hidden)
-        dn_factors[..., 0, :].copy_(r)
-        torch.mul(ghn, r, out=dn_factors[..., 1, :])
-        dn_factors[..., 1, :].mul_(torch.rsub(r, 1.0))
         # per step (k, B, 4, H): dghn, dpre_r, dpre_z, dpre_n; columns 0:3 are the
         # gradient of the hidden projection with W_hh's gates in the order
-        # (n, r, z), columns 1:4 that of the input projection in the order (r, z, n)
+        # (n, r, z), columns 1:4 that of the input projection (r, z, n)
         grads = out.new_empty(k, steps, batch, 4, hidden)
         w_t = torch.cat([w_hh[..., h2:], w_hh[..., :h2]], -1).transpose(1, 2)
         w_t = w_t.contiguous()
-        order = list(range(steps)) if reverse else list(range(steps - 1, -1, -1))
-        dh = grad_out[:, order[0]]
+        ones = out.new_ones(k, batch, hidden)
+        g_steps, n_steps, out_steps = gates.unbind(0), n.unbind(0), out.unbind(1)
+        d_steps, dout_steps = grads.unbind(1), grad_out.unbind(1)
+        order = _order(steps, reverse, backward=True)
+        dh = dout_steps[order[0]]
         for i, t in enumerate(order):
-            gt = grads[:, t]
-            torch.mul(dh.unsqueeze(2), dh_factors[:, t], out=gt[:, :, 2:4])
-            torch.mul(gt[:, :, 3:4], dn_factors[:, t], out=gt[:, :, 0:2])
+            g, nt, d = g_steps[t], n_steps[t], d_steps[t]
+            one_minus = torch.rsub(g[..., :h2], 1.0)
+            u = torch.mul(dh, one_minus[..., hidden:])
+            # dpre_z = dh (h_prev - n) z (1 - z) = dh (1 - z) (h - n)
+            torch.mul(u, torch.sub(out_steps[t], nt), out=d[:, :, 2])
+            # dpre_n = dh (1 - z) (1 - n^2)
+            dn = torch.mul(u, torch.addcmul(ones, nt, nt, value=-1.0), out=d[:, :, 3])
+            dghn = torch.mul(dn, g[..., :hidden], out=d[:, :, 0])
+            # dpre_r = dpre_n ghn r (1 - r)
+            torch.mul(torch.mul(dghn, g[..., h2:]), one_minus[..., :hidden], out=d[:, :, 1])
             if i + 1 < steps:
-                dh = torch.addcmul(grad_out[:, order[i + 1]], dh, z[:, t])
-                dh.baddbmm_(gt[:, :, 0:3].reshape(k, batch, 3 * hidden), w_t)
-        sums = grads.sum((1, 2))
-        db_ih = sums[:, 1:4].reshape(k, 3 * hidden)
-        db_hh = sums[:, (1, 2, 0)].reshape(k, 3 * hidden)
+                dh = torch.addcmul(dout_steps[order[i + 1]], dh, g[..., hidden:h2])
+                dh.baddbmm_(d[:, :, 0:3].reshape(k, batch, 3 * hidden), w_t)
+        dall = grads.view(k, steps * batch, 4 * hidden)
+        dx, dw_ih, sums = _input_grads(
+            ctx, flat, w_ih, dall, dall[..., hidden:], (k, batch, steps, -1)
+        )
         prev, dgh = _shifted(out, grads[..., 0:3, :], reverse)
         dw_hh = torch.bmm(prev.transpose(1, 2), dgh)
         dw_hh = torch.cat([dw_hh[..., hidden:], dw_hh[..., :hidden]], -1)
-        dgi = grads[..., 1:4, :].reshape(k, steps * batch, 3 * hidden)
-        dx, dw_ih = _input_grads(ctx, flat, w_ih, dgi, (k, batch, steps, -1))
-        return dx, dw_ih, db_ih, dw_hh, db_hh, None
+        db_hh = torch.cat([sums[:, hidden:h2 + hidden], sums[:, :hidden]], -1)
+        return dx, dw_ih[..., hidden:], sums[:, hidden:], dw_hh, db_hh, None
 
 
 class _LSTM(torch.autograd.Function):
@@ -170,23 +184,23 @@ class _LSTM(torch.autograd.Function):
         w_hh = _reorder(w_hh, _LSTM_ORDER, hidden)
         bias = _reorder(b_ih + b_hh, _LSTM_ORDER, hidden)
         flat = _flat_input(x)
-        gates = torch.baddbmm(bias.unsqueeze(1), flat, w_ih)
-        gates = gates.view(k, steps, batch, 4 * hidden)
-        cell = x.new_empty(k, steps, batch, hidden)
-        tanh_c = x.new_empty(k, steps, batch, hidden)
+        # gates (T, k, B, 4H) in the order (o, f, i, g), activated in place
+        gates = _projection(flat, w_ih, bias, steps, batch)
+        cell = x.new_empty(steps, k, batch, hidden)
+        tanh_c = x.new_empty(steps, k, batch, hidden)
         out = x.new_empty(k, steps, batch, hidden)
         h = x.new_zeros(k, batch, hidden)
         c = x.new_zeros(k, batch, hidden)
-        order = range(steps - 1, -1, -1) if reverse else range(steps)
-        for t in order:
-            g = gates[:, t]
-            g.baddbmm_(h, w_hh)
+        g_steps, c_steps = gates.unbind(0), cell.unbind(0)
+        tc_steps, out_steps = tanh_c.unbind(0), out.unbind(1)
+        for t in _order(steps, reverse):
+            g = g_steps[t].baddbmm_(h, w_hh)
             g[..., :h3].sigmoid_()
             g[..., h3:].tanh_()
-            c = torch.mul(g[..., hidden : 2 * hidden], c, out=cell[:, t])
+            c = torch.mul(g[..., hidden : 2 * hidden], c, out=c_steps[t])
             c.addcmul_(g[..., 2 * hidden : h3], g[..., h3:])
-            torch.tanh(c, out=tanh_c[:, t])
-            h = torch.mul(g[..., :hidden], tanh_c[:, t], out=out[:, t])
+            tc = torch.tanh(c, out=tc_steps[t])
+            h = torch.mul(g[..., :hidden], tc, out=out_steps[t])
         ctx.save_for_backward(flat, w_ih, w_hh, out)
         ctx.gates, ctx.cell, ctx.tanh_c, ctx.reverse = gates, cell, tanh_c, reverse
         return out
@@ -198,49 +212,41 @@ class _LSTM(torch.autograd.Function):
         gates, cell, tanh_c, reverse = ctx.gates, ctx.cell, ctx.tanh_c, ctx.reverse
         del ctx.gates, ctx.cell, ctx.tanh_c
         k, steps, batch, hidden = out.shape
-        o, f, i, g = gates.split(hidden, -1)
-        # dpre_o = dh * tanh(c) o (1 - o);  dc = carry + dh * o (1 - tanh(c)^2)
-        d_o = torch.rsub(o, 1.0).mul_(o).mul_(tanh_c)
-        d_c = torch.addcmul(o, o, tanh_c.square(), value=-1.0)
-        # per-step factors of dc: dpre_f, dpre_i, dpre_g and the carry dc * f
-        dc_factors = out.new_empty(k, steps, batch, 4, hidden)
-        prev_c = dc_factors[..., 0, :]
-        prev_c[:, (-1 if reverse else 0)] = 0.0
-        if reverse:
-            prev_c[:, :-1] = cell[:, 1:]
-        else:
-            prev_c[:, 1:] = cell[:, :-1]
-        prev_c.mul_(f).mul_(torch.rsub(f, 1.0))
-        torch.mul(g, i, out=dc_factors[..., 1, :]).mul_(torch.rsub(i, 1.0))
-        torch.addcmul(i, i, g.square(), value=-1.0, out=dc_factors[..., 2, :])
-        dc_factors[..., 3, :].copy_(f)
-        # per step (k, B, 5, H): dpre_o, dpre_f, dpre_i, dpre_g, carry
-        grads = out.new_empty(k, steps, batch, 5, hidden)
+        h3 = 3 * hidden
+        # per step (k, B, 4, H): dpre_o, dpre_f, dpre_i, dpre_g
+        grads = out.new_empty(k, steps, batch, 4, hidden)
         w_t = w_hh.transpose(1, 2).contiguous()
-        order = list(range(steps)) if reverse else list(range(steps - 1, -1, -1))
-        dh = grad_out[:, order[0]]
+        ones = out.new_ones(k, batch, hidden)
+        zeros = out.new_zeros(k, batch, hidden)
+        g_steps, c_steps = gates.unbind(0), cell.unbind(0)
+        tc_steps, d_steps = tanh_c.unbind(0), grads.unbind(1)
+        dout_steps = grad_out.unbind(1)
+        order = _order(steps, reverse, backward=True)
+        dh = dout_steps[order[0]]
         carry = None
         for n, t in enumerate(order):
-            gt = grads[:, t]
-            torch.mul(dh, d_o[:, t], out=gt[:, :, 0])
-            if carry is None:
-                dc = torch.mul(dh, d_c[:, t])
-            else:
-                dc = torch.addcmul(carry, dh, d_c[:, t])
-            torch.mul(dc.unsqueeze(2), dc_factors[:, t], out=gt[:, :, 1:5])
-            carry = gt[:, :, 4]
+            g, tc, d = g_steps[t], tc_steps[t], d_steps[t]
+            o, f, i, gg = g.split(hidden, -1)
+            prev_c = c_steps[order[n + 1]] if n + 1 < steps else zeros
+            slope = torch.rsub(g[..., :h3], 1.0).mul_(g[..., :h3])
+            # dpre_o = dh tanh(c) o (1 - o)
+            torch.mul(torch.mul(dh, tc), slope[..., :hidden], out=d[:, :, 0])
+            # dc = carry + dh o (1 - tanh(c)^2)
+            dc_h = torch.mul(dh, o).mul_(torch.addcmul(ones, tc, tc, value=-1.0))
+            dc = dc_h if carry is None else dc_h.add_(carry)
+            torch.mul(dc, prev_c, out=d[:, :, 1]).mul_(slope[..., hidden : 2 * hidden])
+            torch.mul(dc, gg, out=d[:, :, 2]).mul_(slope[..., 2 * hidden :])
+            torch.mul(dc, i, out=d[:, :, 3]).mul_(torch.addcmul(ones, gg, gg, value=-1.0))
+            carry = dc.mul_(f)
             if n + 1 < steps:
-                dpre = gt[:, :, 0:4].reshape(k, batch, 4 * hidden)
-                dh = torch.baddbmm(grad_out[:, order[n + 1]], dpre, w_t)
-        dgates = grads[..., 0:4, :]
-        db = dgates.sum((1, 2)).reshape(k, 4 * hidden)
+                dpre = d.reshape(k, batch, 4 * hidden)
+                dh = torch.baddbmm(dout_steps[order[n + 1]], dpre, w_t)
+        dall = grads.view(k, steps * batch, 4 * hidden)
+        dx, dw_ih, db = _input_grads(ctx, flat, w_ih, dall, dall, (k, batch, steps, -1))
         db = _reorder(db, _LSTM_INVERSE, hidden)
-        prev, dgh = _shifted(out, dgates, reverse)
+        prev, dgh = _shifted(out, grads, reverse)
         dw_hh = _reorder(torch.bmm(prev.transpose(1, 2), dgh), _LSTM_INVERSE, hidden)
-        dgi = dgates.reshape(k, steps * batch, 4 * hidden)
-        dx, dw_ih = _input_grads(ctx, flat, w_ih, dgi, (k, batch, steps, -1))
-        if dw_ih is not None:
-            dw_ih = _reorder(dw_ih, _LSTM_INVERSE, hidden)
+        dw_ih = _reorder(dw_ih, _LSTM_INVERSE, hidden)
         return dx, dw_ih, db, dw_hh, db, None
 
 
