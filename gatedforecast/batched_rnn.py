@@ -135,7 +135,6 @@ class _GRU(torch.autograd.Function):
     def backward(ctx, grad_out):
         flat, w_ih, w_hh, out = ctx.saved_tensors
         gates, n, reverse = ctx.gates, ctx.n, ctx.reverse
-        del ctx.gates, ctx.n
         k, steps, batch, hidden = out.shape
         h2 = 2 * hidden
         # per step (k, B, 4, H): dghn, dpre_r, dpre_z, dpre_n; columns 0:3 are the
@@ -159,7 +158,9 @@ class _GRU(torch.autograd.Function):
             dn = torch.mul(u, torch.addcmul(ones, nt, nt, value=-1.0), out=d[:, :, 3])
             dghn = torch.mul(dn, g[..., :hidden], out=d[:, :, 0])
             # dpre_r = dpre_n ghn r (1 - r)
-            torch.mul(torch.mul(dghn, g[..., h2:]), one_minus[..., :hidden], out=d[:, :, 1])
+            torch.mul(
+                torch.mul(dghn, g[..., h2:]), one_minus[..., :hidden], out=d[:, :, 1]
+            )
             if i + 1 < steps:
                 dh = torch.addcmul(dout_steps[order[i + 1]], dh, g[..., hidden:h2])
                 dh.baddbmm_(d[:, :, 0:3].reshape(k, batch, 3 * hidden), w_t)
@@ -170,7 +171,7 @@ class _GRU(torch.autograd.Function):
         prev, dgh = _shifted(out, grads[..., 0:3, :], reverse)
         dw_hh = torch.bmm(prev.transpose(1, 2), dgh)
         dw_hh = torch.cat([dw_hh[..., hidden:], dw_hh[..., :hidden]], -1)
-        db_hh = torch.cat([sums[:, hidden:h2 + hidden], sums[:, :hidden]], -1)
+        db_hh = torch.cat([sums[:, hidden : h2 + hidden], sums[:, :hidden]], -1)
         return dx, dw_ih[..., hidden:], sums[:, hidden:], dw_hh, db_hh, None
 
 
@@ -210,7 +211,6 @@ class _LSTM(torch.autograd.Function):
     def backward(ctx, grad_out):
         flat, w_ih, w_hh, out = ctx.saved_tensors
         gates, cell, tanh_c, reverse = ctx.gates, ctx.cell, ctx.tanh_c, ctx.reverse
-        del ctx.gates, ctx.cell, ctx.tanh_c
         k, steps, batch, hidden = out.shape
         h3 = 3 * hidden
         # per step (k, B, 4, H): dpre_o, dpre_f, dpre_i, dpre_g
@@ -236,7 +236,9 @@ class _LSTM(torch.autograd.Function):
             dc = dc_h if carry is None else dc_h.add_(carry)
             torch.mul(dc, prev_c, out=d[:, :, 1]).mul_(slope[..., hidden : 2 * hidden])
             torch.mul(dc, gg, out=d[:, :, 2]).mul_(slope[..., 2 * hidden :])
-            torch.mul(dc, i, out=d[:, :, 3]).mul_(torch.addcmul(ones, gg, gg, value=-1.0))
+            torch.mul(dc, i, out=d[:, :, 3]).mul_(
+                torch.addcmul(ones, gg, gg, value=-1.0)
+            )
             carry = dc.mul_(f)
             if n + 1 < steps:
                 dpre = d.reshape(k, batch, 4 * hidden)
