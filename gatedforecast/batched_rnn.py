@@ -42,59 +42,38 @@ def _reorder(w: torch.Tensor, order: tuple[int, ...], hidden: int) -> torch.Tens
     return torch.cat([blocks[i] for i in order], -1)
 
 
-def _flat_input(x: torch.Tensor) -> torch.Tensor:
-    """``x`` (k, B, T, I) as (k, T*B, I + 1): time-major within each member, with a
-    column of ones appended (which makes the bias gradients part of the input
-    weights' matmul). An input shared by all members (an expanded view) stays
-    one copy, expanded."""
-    k, batch, steps, width = x.shape
-    shared = k > 1 and x.stride(0) == 0
-    source = x[:1] if shared else x
-    flat = source.new_ones(source.shape[0], steps, batch, width + 1)
-    flat[..., :width] = source.transpose(1, 2)
-    flat = flat.view(-1, steps * batch, width + 1)
-    return flat.expand(k, -1, -1) if shared else flat
+class _Slots:
+    """The per-step left operand of the fused projection, ``[x_t, 1, h_prev]``.
 
+    ``buf`` is (k, T+1, B, I+1+H). Read forwards, slot ``t`` holds ``x_t`` and the
+    state before step ``t`` (slot 0 the zero state) and step ``t`` writes its state
+    into slot ``t+1``; read in reverse, ``x_t`` sits in slot ``t+1``, the zero
+    state in slot ``T`` and step ``t`` writes slot ``t``. Either way the step
+    inputs are the T consecutive slots ``inputs`` (in time order) and the states
+    the T consecutive slots ``states``: a matmul over all steps needs no copy.
+    """
 
-def _projection(flat, w_ih, bias, steps, batch):
-    """``x W_ih + bias`` of every step, time-major: (T, k, B, C)."""
-    k, _, width = flat.shape
-    columns = w_ih.shape[-1]
-    out = flat.new_empty(steps, k, batch, columns)
-    if k > 1 and flat.stride(0) == 0:
-        # one matmul for all members: (T*B, I) @ (I, k*C)
-        w_all = w_ih.transpose(0, 1).reshape(width - 1, k * columns)
-        proj = torch.mm(flat[0, :, :-1], w_all).view(steps, batch, k, columns)
-        torch.add(proj.transpose(1, 2), bias[None, :, None, :], out=out)
-    else:
-        proj = torch.bmm(flat[..., :-1], w_ih).view(k, steps, batch, columns)
-        torch.add(proj.transpose(0, 1), bias[None, :, None, :], out=out)
-    return out
+    def __init__(self, x: torch.Tensor, hidden: int, reverse: bool):
+        k, batch, steps, width = x.shape
+        self.width, self.reverse = width, reverse
+        buf = x.new_empty(k, steps + 1, batch, width + 1 + hidden)
+        first = 1 if reverse else 0
+        edge = 0 if reverse else steps
+        buf[:, first : first + steps, :, :width] = x.transpose(1, 2)
+        buf[:, edge, :, : width + 1] = 0.0
+        buf[:, first : first + steps, :, width] = 1.0
+        buf[:, steps - edge, :, width + 1 :] = 0.0
+        self.buf = buf
+        self.inputs = buf[:, first : first + steps]
+        self.states = buf[:, 1 - first : 1 - first + steps, :, width + 1 :]
 
-
-def _input_grads(ctx, flat, w_ih, dall, dgi, shape):
-    """From the per-step gradients of all steps, ``dall`` (k, T*B, C), whose
-    columns ``dgi`` are those of the input projection: the gradient of x, and
-    one matmul giving W_ih's gradient (rows :-1) and the column sums (row -1)."""
-    k, batch, steps, width = shape
-    both = torch.bmm(flat.transpose(1, 2), dall)
-    dx = None
-    if ctx.needs_input_grad[0]:
-        dx = torch.bmm(dgi, w_ih.transpose(1, 2))
-        dx = dx.view(k, steps, batch, width).transpose(1, 2)
-    return dx, both[:, :-1], both[:, -1]
-
-
-def _shifted(out: torch.Tensor, per_step: torch.Tensor, reverse: bool):
-    """The previous hidden states, (k, (T-1)*B, H), beside the per-step gradients
-    of the steps that read them, (k, (T-1)*B, .); the first step read zeros."""
-    k, steps, batch = out.shape[:3]
-    if reverse:
-        prev, grads = out[:, 1:], per_step[:, :-1]
-    else:
-        prev, grads = out[:, :-1], per_step[:, 1:]
-    rows = (steps - 1) * batch
-    return prev.reshape(k, rows, -1), grads.reshape(k, rows, -1)
+    def step_views(self):
+        """Per time step: the step's operand (k, B, I+1+H), its previous state and
+        the view its new state is written into (k, B, H)."""
+        width = self.width
+        inputs = self.inputs.unbind(1)
+        prev = tuple(v[..., width + 1 :] for v in inputs)
+        return inputs, prev, self.states.unbind(1)
 
 
 def _order(steps: int, reverse: bool, backward: bool = False) -> list[int]:
@@ -102,154 +81,172 @@ def _order(steps: int, reverse: bool, backward: bool = False) -> list[int]:
     return list(forward)[::-1] if backward else list(forward)
 
 
+def _input_grads(ctx, slots, w_x, dgates, dx_columns):
+    """After the loop: one matmul over all steps for the gradient of the fused
+    weights (x rows, bias row, h rows), one for x when it needs a gradient."""
+    k, steps, batch, width = slots.inputs.shape
+    rows = steps * batch
+    dgates = dgates.reshape(k, rows, -1)
+    dw = torch.bmm(slots.inputs.reshape(k, rows, width).transpose(1, 2), dgates)
+    dx = None
+    if ctx.needs_input_grad[0]:
+        dx = torch.bmm(dgates[..., dx_columns], w_x.transpose(1, 2))
+        dx = dx.view(k, steps, batch, -1).transpose(1, 2)
+    return dx, dw
+
+
 class _GRU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, reverse):
-        k, batch, steps, _ = x.shape
+        k, batch, steps, width = x.shape
         hidden = w_hh.shape[1]
-        h2 = 2 * hidden
-        # r and z read only the sum of their two projections: fold b_hh into it
-        bias = b_ih.clone()
-        bias[:, :h2] += b_hh[:, :h2]
-        flat = _flat_input(x)
-        # gates (T, k, B, 3H): (W_ir x + b_r, W_iz x + b_z, b_hn); the step's
-        # baddbmm_ turns it into (pre_r, pre_z, W_hn h + b_hn), sigmoid_ into
-        # (r, z, W_hn h + b_hn), which the backward reads
-        gates = _projection(flat, w_ih, bias, steps, batch)
-        n = gates[..., h2:].clone()
-        gates[..., h2:] = b_hh[None, :, None, h2:]
-        out = x.new_empty(k, steps, batch, hidden)
-        h = x.new_zeros(k, batch, hidden)
-        g_steps, n_steps, out_steps = gates.unbind(0), n.unbind(0), out.unbind(1)
+        h2, h3 = 2 * hidden, 3 * hidden
+        # fused weights (k, I+1+H, 4H), columns (gi_n, r, z, gh_n): the step's one
+        # matmul gives W_in x + b_in, pre_r, pre_z and W_hn h + b_hn
+        w = x.new_zeros(k, width + 1 + hidden, 4 * hidden)
+        w[:, :width, :hidden] = w_ih[..., h2:]
+        w[:, :width, hidden:h3] = w_ih[..., :h2]
+        w[:, width, :hidden] = b_ih[:, h2:]
+        w[:, width, hidden:h3] = b_ih[:, :h2] + b_hh[:, :h2]
+        w[:, width, h3:] = b_hh[:, h2:]
+        w[:, width + 1 :, hidden:] = w_hh
+        slots = _Slots(x, hidden, reverse)
+        # per step (k, B, 4H), activated in place to (n, r, z, gh_n)
+        gates = x.new_empty(steps, k, batch, 4 * hidden)
+        inputs, prev, states = slots.step_views()
+        g_steps = gates.unbind(0)
         for t in _order(steps, reverse):
-            g = g_steps[t].baddbmm_(h, w_hh)
-            rz = g[..., :h2].sigmoid_()
-            nt = n_steps[t].addcmul_(rz[..., :hidden], g[..., h2:]).tanh_()
-            h = torch.lerp(nt, h, rz[..., hidden:], out=out_steps[t])
-        ctx.save_for_backward(flat, w_ih, w_hh, out)
-        ctx.gates, ctx.n, ctx.reverse = gates, n, reverse
-        return out
+            g = torch.bmm(inputs[t], w, out=g_steps[t])
+            rz = g[..., hidden:h3].sigmoid_()
+            n = g[..., :hidden].addcmul_(rz[..., :hidden], g[..., h3:]).tanh_()
+            torch.lerp(n, prev[t], rz[..., hidden:], out=states[t])
+        ctx.save_for_backward(slots.states)
+        ctx.slots, ctx.gates, ctx.w = slots, gates, w
+        return slots.states
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        flat, w_ih, w_hh, out = ctx.saved_tensors
-        gates, n, reverse = ctx.gates, ctx.n, ctx.reverse
-        k, steps, batch, hidden = out.shape
-        h2 = 2 * hidden
-        # per step (k, B, 4, H): dghn, dpre_r, dpre_z, dpre_n; columns 0:3 are the
-        # gradient of the hidden projection with W_hh's gates in the order
-        # (n, r, z), columns 1:4 that of the input projection (r, z, n)
-        grads = out.new_empty(k, steps, batch, 4, hidden)
-        w_t = torch.cat([w_hh[..., h2:], w_hh[..., :h2]], -1).transpose(1, 2)
-        w_t = w_t.contiguous()
-        ones = out.new_ones(k, batch, hidden)
-        g_steps, n_steps, out_steps = gates.unbind(0), n.unbind(0), out.unbind(1)
-        d_steps, dout_steps = grads.unbind(1), grad_out.unbind(1)
-        order = _order(steps, reverse, backward=True)
-        dh = dout_steps[order[0]]
+        slots, gates, w = ctx.slots, ctx.gates, ctx.w
+        width = slots.width
+        k, steps, batch, hidden = slots.states.shape
+        h3 = 3 * hidden
+        # per step (k, B, 4H): dpre_n, dpre_r, dpre_z, d(gh_n); columns H: are the
+        # gradient of the h rows' output, columns :3H that of the x rows'
+        dgates = grad_out.new_empty(k, steps, batch, 4 * hidden)
+        w_h = w[:, width + 1 :, hidden:].transpose(1, 2).contiguous()
+        ones = grad_out.new_ones(k, batch, hidden)
+        n_s = gates[..., :hidden].unbind(0)
+        r_s = gates[..., hidden : 2 * hidden].unbind(0)
+        z_s = gates[..., 2 * hidden : h3].unbind(0)
+        rz_s = gates[..., hidden:h3].unbind(0)
+        ghn_s = gates[..., h3:].unbind(0)
+        dn_s = dgates[..., :hidden].unbind(1)
+        dr_s = dgates[..., hidden : 2 * hidden].unbind(1)
+        dz_s = dgates[..., 2 * hidden : h3].unbind(1)
+        dghn_s = dgates[..., h3:].unbind(1)
+        dh_s = dgates[..., hidden:].unbind(1)
+        h_s, dout_s = slots.states.unbind(1), grad_out.unbind(1)
+        order = _order(steps, slots.reverse, backward=True)
+        dh = dout_s[order[0]]
         for i, t in enumerate(order):
-            g, nt, d = g_steps[t], n_steps[t], d_steps[t]
-            one_minus = torch.rsub(g[..., :h2], 1.0)
+            n = n_s[t]
+            one_minus = torch.rsub(rz_s[t], 1.0)
             u = torch.mul(dh, one_minus[..., hidden:])
             # dpre_z = dh (h_prev - n) z (1 - z) = dh (1 - z) (h - n)
-            torch.mul(u, torch.sub(out_steps[t], nt), out=d[:, :, 2])
-            # dpre_n = dh (1 - z) (1 - n^2)
-            dn = torch.mul(u, torch.addcmul(ones, nt, nt, value=-1.0), out=d[:, :, 3])
-            dghn = torch.mul(dn, g[..., :hidden], out=d[:, :, 0])
-            # dpre_r = dpre_n ghn r (1 - r)
-            torch.mul(
-                torch.mul(dghn, g[..., h2:]), one_minus[..., :hidden], out=d[:, :, 1]
-            )
+            torch.mul(u, torch.sub(h_s[t], n), out=dz_s[t])
+            # dpre_n = dh (1 - z) (1 - n^2); d(gh_n) = dpre_n r
+            dn = torch.mul(u, torch.addcmul(ones, n, n, value=-1.0), out=dn_s[t])
+            dghn = torch.mul(dn, r_s[t], out=dghn_s[t])
+            # dpre_r = dpre_n gh_n r (1 - r)
+            torch.mul(torch.mul(dghn, ghn_s[t]), one_minus[..., :hidden], out=dr_s[t])
             if i + 1 < steps:
-                dh = torch.addcmul(dout_steps[order[i + 1]], dh, g[..., hidden:h2])
-                dh.baddbmm_(d[:, :, 0:3].reshape(k, batch, 3 * hidden), w_t)
-        dall = grads.view(k, steps * batch, 4 * hidden)
-        dx, dw_ih, sums = _input_grads(
-            ctx, flat, w_ih, dall, dall[..., hidden:], (k, batch, steps, -1)
-        )
-        prev, dgh = _shifted(out, grads[..., 0:3, :], reverse)
-        dw_hh = torch.bmm(prev.transpose(1, 2), dgh)
-        dw_hh = torch.cat([dw_hh[..., hidden:], dw_hh[..., :hidden]], -1)
-        db_hh = torch.cat([sums[:, hidden : h2 + hidden], sums[:, :hidden]], -1)
-        return dx, dw_ih[..., hidden:], sums[:, hidden:], dw_hh, db_hh, None
+                dh = torch.addcmul(dout_s[order[i + 1]], dh, z_s[t])
+                dh.baddbmm_(dh_s[t], w_h)
+        dx, dw = _input_grads(ctx, slots, w[:, :width, :h3], dgates, slice(0, h3))
+        dw_ih = torch.cat([dw[:, :width, hidden:h3], dw[:, :width, :hidden]], -1)
+        db_ih = torch.cat([dw[:, width, hidden:h3], dw[:, width, :hidden]], -1)
+        db_hh = torch.cat([dw[:, width, hidden:h3], dw[:, width, h3:]], -1)
+        return dx, dw_ih, db_ih, dw[:, width + 1 :, hidden:], db_hh, None
 
 
 class _LSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, reverse):
-        k, batch, steps, _ = x.shape
+        k, batch, steps, width = x.shape
         hidden = w_hh.shape[1]
-        h3 = 3 * hidden
-        w_ih = _reorder(w_ih, _LSTM_ORDER, hidden)
-        w_hh = _reorder(w_hh, _LSTM_ORDER, hidden)
-        bias = _reorder(b_ih + b_hh, _LSTM_ORDER, hidden)
-        flat = _flat_input(x)
-        # gates (T, k, B, 4H) in the order (o, f, i, g), activated in place
-        gates = _projection(flat, w_ih, bias, steps, batch)
+        h2, h3 = 2 * hidden, 3 * hidden
+        # fused weights (k, I+1+H, 4H), gates in the order (o, f, i, g)
+        w = torch.cat([w_ih, (b_ih + b_hh).unsqueeze(1), w_hh], 1)
+        w = _reorder(w, _LSTM_ORDER, hidden)
+        slots = _Slots(x, hidden, reverse)
+        gates = x.new_empty(steps, k, batch, 4 * hidden)
         cell = x.new_empty(steps, k, batch, hidden)
         tanh_c = x.new_empty(steps, k, batch, hidden)
-        out = x.new_empty(k, steps, batch, hidden)
-        h = x.new_zeros(k, batch, hidden)
+        inputs, prev, states = slots.step_views()
+        g_steps, c_steps, tc_steps = gates.unbind(0), cell.unbind(0), tanh_c.unbind(0)
         c = x.new_zeros(k, batch, hidden)
-        g_steps, c_steps = gates.unbind(0), cell.unbind(0)
-        tc_steps, out_steps = tanh_c.unbind(0), out.unbind(1)
         for t in _order(steps, reverse):
-            g = g_steps[t].baddbmm_(h, w_hh)
+            g = torch.bmm(inputs[t], w, out=g_steps[t])
             g[..., :h3].sigmoid_()
             g[..., h3:].tanh_()
-            c = torch.mul(g[..., hidden : 2 * hidden], c, out=c_steps[t])
-            c.addcmul_(g[..., 2 * hidden : h3], g[..., h3:])
+            c = torch.mul(g[..., hidden:h2], c, out=c_steps[t])
+            c.addcmul_(g[..., h2:h3], g[..., h3:])
             tc = torch.tanh(c, out=tc_steps[t])
-            h = torch.mul(g[..., :hidden], tc, out=out_steps[t])
-        ctx.save_for_backward(flat, w_ih, w_hh, out)
-        ctx.gates, ctx.cell, ctx.tanh_c, ctx.reverse = gates, cell, tanh_c, reverse
-        return out
+            torch.mul(g[..., :hidden], tc, out=states[t])
+        ctx.save_for_backward(slots.states)
+        ctx.slots, ctx.gates, ctx.w = slots, gates, w
+        ctx.cell, ctx.tanh_c = cell, tanh_c
+        return slots.states
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        flat, w_ih, w_hh, out = ctx.saved_tensors
-        gates, cell, tanh_c, reverse = ctx.gates, ctx.cell, ctx.tanh_c, ctx.reverse
-        k, steps, batch, hidden = out.shape
-        h3 = 3 * hidden
-        # per step (k, B, 4, H): dpre_o, dpre_f, dpre_i, dpre_g
-        grads = out.new_empty(k, steps, batch, 4, hidden)
-        w_t = w_hh.transpose(1, 2).contiguous()
-        ones = out.new_ones(k, batch, hidden)
-        zeros = out.new_zeros(k, batch, hidden)
-        g_steps, c_steps = gates.unbind(0), cell.unbind(0)
-        tc_steps, d_steps = tanh_c.unbind(0), grads.unbind(1)
-        dout_steps = grad_out.unbind(1)
-        order = _order(steps, reverse, backward=True)
-        dh = dout_steps[order[0]]
+        slots, gates, w = ctx.slots, ctx.gates, ctx.w
+        cell, tanh_c = ctx.cell, ctx.tanh_c
+        width = slots.width
+        k, steps, batch, hidden = slots.states.shape
+        h2, h3 = 2 * hidden, 3 * hidden
+        # per step (k, B, 4H): dpre_o, dpre_f, dpre_i, dpre_g
+        dgates = grad_out.new_empty(k, steps, batch, 4 * hidden)
+        w_h = w[:, width + 1 :].transpose(1, 2).contiguous()
+        ones = grad_out.new_ones(k, batch, hidden)
+        zeros = grad_out.new_zeros(k, batch, hidden)
+        s_s = gates[..., :h3].unbind(0)
+        o_s = gates[..., :hidden].unbind(0)
+        f_s = gates[..., hidden:h2].unbind(0)
+        i_s = gates[..., h2:h3].unbind(0)
+        g_s = gates[..., h3:].unbind(0)
+        c_s, tc_s = cell.unbind(0), tanh_c.unbind(0)
+        d_s = dgates.unbind(1)
+        do_s = dgates[..., :hidden].unbind(1)
+        df_s = dgates[..., hidden:h2].unbind(1)
+        di_s = dgates[..., h2:h3].unbind(1)
+        dg_s = dgates[..., h3:].unbind(1)
+        dout_s = grad_out.unbind(1)
+        order = _order(steps, slots.reverse, backward=True)
+        dh = dout_s[order[0]]
         carry = None
         for n, t in enumerate(order):
-            g, tc, d = g_steps[t], tc_steps[t], d_steps[t]
-            o, f, i, gg = g.split(hidden, -1)
-            prev_c = c_steps[order[n + 1]] if n + 1 < steps else zeros
-            slope = torch.rsub(g[..., :h3], 1.0).mul_(g[..., :h3])
+            tc, gg = tc_s[t], g_s[t]
+            prev_c = c_s[order[n + 1]] if n + 1 < steps else zeros
+            slope = torch.rsub(s_s[t], 1.0).mul_(s_s[t])
             # dpre_o = dh tanh(c) o (1 - o)
-            torch.mul(torch.mul(dh, tc), slope[..., :hidden], out=d[:, :, 0])
+            torch.mul(torch.mul(dh, tc), slope[..., :hidden], out=do_s[t])
             # dc = carry + dh o (1 - tanh(c)^2)
-            dc_h = torch.mul(dh, o).mul_(torch.addcmul(ones, tc, tc, value=-1.0))
-            dc = dc_h if carry is None else dc_h.add_(carry)
-            torch.mul(dc, prev_c, out=d[:, :, 1]).mul_(slope[..., hidden : 2 * hidden])
-            torch.mul(dc, gg, out=d[:, :, 2]).mul_(slope[..., 2 * hidden :])
-            torch.mul(dc, i, out=d[:, :, 3]).mul_(
-                torch.addcmul(ones, gg, gg, value=-1.0)
-            )
-            carry = dc.mul_(f)
+            dc = torch.mul(dh, o_s[t]).mul_(torch.addcmul(ones, tc, tc, value=-1.0))
+            if carry is not None:
+                dc.add_(carry)
+            torch.mul(dc, prev_c, out=df_s[t]).mul_(slope[..., hidden:h2])
+            torch.mul(dc, gg, out=di_s[t]).mul_(slope[..., h2:])
+            torch.mul(dc, i_s[t], out=dg_s[t]).mul_(torch.addcmul(ones, gg, gg, value=-1.0))
+            carry = dc.mul_(f_s[t])
             if n + 1 < steps:
-                dpre = d.reshape(k, batch, 4 * hidden)
-                dh = torch.baddbmm(dout_steps[order[n + 1]], dpre, w_t)
-        dall = grads.view(k, steps * batch, 4 * hidden)
-        dx, dw_ih, db = _input_grads(ctx, flat, w_ih, dall, dall, (k, batch, steps, -1))
-        db = _reorder(db, _LSTM_INVERSE, hidden)
-        prev, dgh = _shifted(out, grads, reverse)
-        dw_hh = _reorder(torch.bmm(prev.transpose(1, 2), dgh), _LSTM_INVERSE, hidden)
-        dw_ih = _reorder(dw_ih, _LSTM_INVERSE, hidden)
-        return dx, dw_ih, db, dw_hh, db, None
+                dh = torch.baddbmm(dout_s[order[n + 1]], d_s[t], w_h)
+        dx, dw = _input_grads(ctx, slots, w[:, :width], dgates, slice(None))
+        dw = _reorder(dw, _LSTM_INVERSE, hidden)
+        db = dw[:, width]
+        return dx, dw[:, :width], db, dw[:, width + 1 :], db, None
 
 
 _FUNCTIONS = {"gru": _GRU, "lstm": _LSTM}
