@@ -6,16 +6,14 @@ once. Each cell is a :class:`torch.autograd.Function` with a hand-written
 backward through time, which on a CPU is several times faster than letting
 autograd record the loop:
 
-* forward: the input projections of all time steps are one batched matmul;
-  each step is one in-place ``baddbmm`` for the hidden projection and a few
-  in-place elementwise ops, writing the gate activations into buffers laid out
-  ``(k, T, B, .)`` (member, time, batch) so that every step reads and writes
-  contiguous rows and the whole sequence is one matrix per member afterwards;
-* backward: the gate derivatives that do not depend on the incoming gradient
-  are computed for all steps at once before the loop; each step is then two or
-  three elementwise ops and one ``baddbmm`` for the gradient of the previous
-  hidden state; the weight, bias and input gradients are computed once after
-  the loop as batched matmuls over all steps stacked.
+* forward: each step is one ``bmm`` of ``[x_t, 1, h_prev]`` (a slot of one
+  buffer, into which the previous step wrote its state) with the fused weights
+  ``[W_ih; b; W_hh]``, and a few in-place elementwise ops; the activated gates
+  are kept, laid out time-major so that every step writes contiguous rows;
+* backward: per step the elementwise gate derivatives and one ``baddbmm`` for
+  the gradient of the previous state; after the loop one matmul over all steps
+  stacked gives the gradients of W_ih, the biases and W_hh at once (the slots
+  already hold every step's operand), and one more that of x.
 
 The maths is PyTorch's :class:`torch.nn.GRU` / :class:`torch.nn.LSTM` (same
 gate order, zero initial state); the weights are the transposes of their
@@ -239,7 +237,9 @@ class _LSTM(torch.autograd.Function):
                 dc.add_(carry)
             torch.mul(dc, prev_c, out=df_s[t]).mul_(slope[..., hidden:h2])
             torch.mul(dc, gg, out=di_s[t]).mul_(slope[..., h2:])
-            torch.mul(dc, i_s[t], out=dg_s[t]).mul_(torch.addcmul(ones, gg, gg, value=-1.0))
+            torch.mul(dc, i_s[t], out=dg_s[t]).mul_(
+                torch.addcmul(ones, gg, gg, value=-1.0)
+            )
             carry = dc.mul_(f_s[t])
             if n + 1 < steps:
                 dh = torch.baddbmm(dout_s[order[n + 1]], d_s[t], w_h)
@@ -262,7 +262,12 @@ def _check(cell, x, w_ih, b_ih, w_hh, b_hh):
             "x must have shape (k, batch, time, inputs), got "
             f"{tuple(x.shape)}; add the member dimension, e.g. x.expand(k, -1, -1, -1)."
         )
-    k, _, _, width = x.shape
+    k, batch, steps, width = x.shape
+    if min(k, batch, steps, width) < 1:
+        raise ValueError(
+            f"x has shape {tuple(x.shape)}; every dimension (members, batch, "
+            "time steps, inputs) needs at least one entry."
+        )
     if w_hh.dim() != 3:
         raise ValueError(f"w_hh must have shape (k, H, G*H), got {tuple(w_hh.shape)}.")
     hidden = w_hh.shape[1]
@@ -314,8 +319,8 @@ def recurrent_layer(
         (r, z, n), 4 for the LSTM (i, f, g, o), in PyTorch's order.
     x : torch.Tensor of shape (k, B, T, I)
         The input windows of each member. An input shared by all members may
-        be passed as an expanded view, ``x1.expand(k, B, T, I)``; it is then
-        projected once per member without being copied ``k`` times.
+        be passed as an expanded view, ``x1.expand(k, B, T, I)``; its gradient
+        then flows back to ``x1`` summed over the members.
     w_ih : torch.Tensor of shape (k, I, G*H)
         Input weights, the transposes of ``weight_ih_l0``.
     b_ih : torch.Tensor of shape (k, G*H)
@@ -332,9 +337,9 @@ def recurrent_layer(
     Returns
     -------
     torch.Tensor of shape (k, B, T, H)
-        The hidden state after every step (for the LSTM, ``h``). It is a
-        transposed view of a ``(k, T, B, H)`` buffer, so ``out.transpose(1, 2)``
-        is contiguous and is passed to a stacked layer without a copy.
+        The hidden state after every step (for the LSTM, ``h``), a view into
+        the layer's working buffer (not contiguous; changing it in place is
+        refused: clone it first).
 
     Raises
     ------

@@ -128,3 +128,18 @@ def test_mismatched_weight_shape_raises():
     weights = _weights("gru", 2, 1, 3)
     with pytest.raises(ValueError, match="w_ih must have shape .2, 1, 12."):
         recurrent_layer("lstm", torch.randn(2, 3, 4, 1), *weights)
+
+
+def test_empty_window_raises():
+    weights = _weights("gru", 2, 1, 3)
+    with pytest.raises(ValueError, match="at least one entry"):
+        recurrent_layer("gru", torch.randn(2, 3, 0, 1), *weights)
+
+
+def test_output_changed_in_place_is_refused():
+    # the states are the backward's saved buffer: an in-place change must not
+    # silently give wrong gradients
+    weights = _weights("lstm", 2, 1, 3)
+    out = recurrent_layer("lstm", torch.randn(2, 3, 4, 1), *weights)
+    with pytest.raises(RuntimeError, match="inplace"):
+        out.mul_(2.0)
