@@ -1,7 +1,8 @@
 """Per-step time of the ensemble recurrent layers against nn.GRU / nn.LSTM.
 
-One training step's forward and backward, in milliseconds (median of
-``--repeats`` timings of ``--number`` steps each), with one torch thread: the
+One training step's forward and backward, in milliseconds (the fastest of
+``--repeats`` timings of ``--number`` steps each, the arms taking turns so that
+a busy machine slows them alike), with one torch thread: the
 PyTorch modules for one network, and :func:`gatedforecast.batched_rnn.recurrent_layer`
 for an ensemble of k = 1 and k = 5 networks on a shared input (an expanded
 view), for each window length. The loss reads the last state, as the top of a
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -35,17 +35,20 @@ from gatedforecast.batched_rnn import recurrent_layer  # noqa: E402
 MODULES = {"gru": (torch.nn.GRU, 3), "lstm": (torch.nn.LSTM, 4)}
 
 
-def timed(step, number: int, repeats: int) -> float:
-    """Median over ``repeats`` of the mean milliseconds of ``number`` calls."""
-    step()
-    step()
-    times = []
+def timed(steps: dict, number: int, repeats: int) -> dict:
+    """Per arm, the fastest over ``repeats`` rounds of the mean milliseconds of
+    ``number`` calls; in each round every arm runs once, in turn."""
+    for step in steps.values():
+        step()
+        step()
+    times = {name: [] for name in steps}
     for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(number):
-            step()
-        times.append((time.perf_counter() - started) / number * 1000)
-    return statistics.median(times)
+        for name, step in steps.items():
+            started = time.perf_counter()
+            for _ in range(number):
+                step()
+            times[name].append((time.perf_counter() - started) / number * 1000)
+    return {name: min(values) for name, values in times.items()}
 
 
 def torch_step(cell: str, x: torch.Tensor, hidden: int):
@@ -93,13 +96,11 @@ def main(argv=None) -> None:
     for window in args.windows:
         x = torch.randn(args.batch, window, 1)
         for cell in MODULES:
-            row = {"cell": cell, "window": window}
-            row["torch"] = timed(
-                torch_step(cell, x, args.hidden), args.number, args.repeats
-            )
+            steps = {"torch": torch_step(cell, x, args.hidden)}
             for k in (1, 5):
-                step = batched_step(cell, x, args.hidden, k)
-                row[f"k{k}"] = timed(step, args.number, args.repeats)
+                steps[f"k{k}"] = batched_step(cell, x, args.hidden, k)
+            row = {"cell": cell, "window": window}
+            row.update(timed(steps, args.number, args.repeats))
             rows.append(row)
             print(
                 f"{cell} window {window}: nn {row['torch']:.2f} ms, "
@@ -135,13 +136,16 @@ def main(argv=None) -> None:
         command.strip(),
         "```",
         "",
-        f"Forward and backward of one step in ms (median of {args.repeats} timings of "
-        f"{args.number} steps), batch {args.batch}, hidden size {args.hidden}, one "
+        f"Forward and backward of one step in ms (the fastest of {args.repeats} "
+        f"timings of {args.number} steps, the three arms taking turns), "
+        f"batch {args.batch}, hidden size {args.hidden}, one "
         "input, one torch thread; the loss reads the last state. `nn`: "
         "`torch.nn.GRU`/`torch.nn.LSTM` (one network); `k=1`, `k=5`: "
         "`gatedforecast.batched_rnn.recurrent_layer` for an ensemble of k networks "
         "on a shared (expanded) input. `k=5 / nn`: the ensemble's time over one "
-        "torch network's (5.0 would be five separate networks).",
+        "torch network's (5.0 would be five separate networks). The load averages "
+        "before and after the run are in the machine block: on a shared machine "
+        "the ratios within a row are the numbers to compare.",
         "",
         "| cell | window | nn ms | k=1 ms | k=5 ms | k=1 / nn | k=5 / nn |",
         "|---|---|---|---|---|---|---|",
