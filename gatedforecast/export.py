@@ -337,6 +337,16 @@ def export_onnx(
         ) from error
     module = forecast_path(forecaster, horizon)
     path = Path(path)
+    if path.suffix == ".json":
+        raise ValueError(
+            f"path={str(path)!r} ends in .json, the sidecar's suffix, so the sidecar "
+            "would overwrite the graph; name the graph with .onnx."
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"The folder {str(path.parent)!r} does not exist; create it first, or "
+            "write the graph elsewhere."
+        )
     names = [Y_INPUT, SERIES_INPUT] + ([X_INPUT] if module.n_covariates else [])
     dynamic = {name: {0: "batch"} for name in [*names, OUTPUT]}
     with warnings.catch_warnings():

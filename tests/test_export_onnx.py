@@ -30,6 +30,7 @@ def _series(n=90, level=300.0, seed=0):
 def _session(path):
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
+    options.log_severity_level = 3  # the refused runs below log errors otherwise
     return ort.InferenceSession(str(path), options)
 
 
@@ -282,6 +283,32 @@ def test_a_horizon_is_needed_and_checked(tmp_path):
     # after a predict, its fh is the default
     forecaster.predict(fh=[1, 2, 3])
     assert export_onnx(forecaster, path)["horizon"] == 3
+
+
+def test_paths_that_would_lose_a_file_are_refused(tmp_path):
+    forecaster = GRUForecaster(**TINY, window_length=8, random_state=0)
+    forecaster.fit(_series(), fh=[1])
+    with pytest.raises(ValueError, match="sidecar's suffix"):
+        export_onnx(forecaster, tmp_path / "model.json")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        export_onnx(forecaster, tmp_path / "absent" / "model.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_onnxruntime_refuses_inputs_that_do_not_fit_the_graph(tmp_path):
+    forecaster = GRUForecaster(**TINY, window_length=8, random_state=0)
+    y = _series()
+    forecaster.fit(y, fh=[1, 2])
+    path = tmp_path / "m.onnx"
+    export_onnx(forecaster, path)
+    window = _window(forecaster, y)[None]
+    fail = ort.capi.onnxruntime_pybind11_state.InvalidArgument
+    with pytest.raises(fail, match="out of data bounds"):
+        _run(path, window, [1])
+    with pytest.raises(fail, match="Got: 7 Expected: 8"):
+        _run(path, window[:, 1:], [0])
+    with pytest.raises(fail, match="expected: \\(tensor\\(double\\)\\)"):
+        _session(path).run(None, {"y": window.astype(np.float32), "series": [0]})
 
 
 def test_per_series_networks_and_ensembles_are_refused(tmp_path):
