@@ -55,6 +55,12 @@ __all__ = ["EXPORT_FORMAT", "ForecastPath", "export_onnx", "forecast_path"]
 EXPORT_FORMAT = 1
 #: the ONNX operator set the graph is written with
 OPSET = 17
+#: the largest difference between the written graph and the torch path, in units
+#: of each series' scale, that the check after writing accepts (float32 rounding
+#: is about 1e-6 there)
+CHECK_TOLERANCE = 1e-3
+#: the series the written graph is checked on
+CHECK_SERIES = 64
 #: input and output names of the graph
 Y_INPUT, SERIES_INPUT, X_INPUT, OUTPUT = "y", "series", "X", "forecast"
 
@@ -202,6 +208,53 @@ def _example_inputs(path: ForecastPath, batch: int = 2) -> tuple:
     return y, series, x
 
 
+def _check_feed(path: ForecastPath, engine) -> dict:
+    """Inputs to check a written graph on: the raw last windows of the first
+    :data:`CHECK_SERIES` series (at least 3 rows, another batch size than the
+    trace's), with their last covariates repeated over the forecast steps."""
+    series = np.arange(min(len(engine.tails), CHECK_SERIES))
+    if len(series) < 3:
+        series = np.resize(series, 3)
+    windows = engine.tails[series, -path.window_length :]
+    raw = np.stack(
+        [engine.scaler.inverse_transform(w, i) for w, i in zip(windows, series)]
+    )
+    feed = {Y_INPUT: raw[..., : path.n_targets], SERIES_INPUT: series}
+    if path.n_covariates:
+        past = raw[..., path.n_targets :]
+        future = np.repeat(past[:, -1:], path.n_steps, axis=1)
+        feed[X_INPUT] = np.concatenate([past, future], axis=1)
+    return feed
+
+
+def _compare_with_torch(path: ForecastPath, engine, onnx_path: Path) -> None:
+    """Refuse (and remove) a written graph whose forecasts differ from the torch
+    path's by more than float32 rounding; without onnxruntime, nothing to run."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    feed = _check_feed(path, engine)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(onnx_path), options)
+    served = session.run([OUTPUT], feed)[0]
+    with torch.no_grad():
+        expected = path(*(torch.as_tensor(v) for v in feed.values())).numpy()
+    scale = engine.scaler.scale_[feed[SERIES_INPUT], None, : path.n_targets]
+    worst = float(np.max(np.abs(served - expected) / scale))
+    if not worst <= CHECK_TOLERANCE:
+        onnx_path.unlink()
+        raise ValueError(
+            f"The exported graph's forecasts differ from the forecaster's by up to "
+            f"{worst:.3g} (in units of each series' scale), far beyond float32 "
+            "rounding, so the file was removed: part of the network does not trace "
+            "into a fixed graph (for example Python control flow on the values in "
+            "a custom encoder). Write the encoder's forward pass with torch "
+            "operations only."
+        )
+
+
 def _label(value):
     """A column label or series key level as JSON: numbers and strings as they
     are, anything else (timestamps, tuples) as its string."""
@@ -314,7 +367,10 @@ def export_onnx(
         Steps the graph forecasts. Default: the furthest step of the
         forecaster's ``fh`` (from fit, or its last predict).
     check : bool, default=True
-        Check the written graph with ``onnx.checker``.
+        Check the written graph with ``onnx.checker`` and, where onnxruntime is
+        installed, run it on the last windows of the forecaster's series (up to
+        :data:`CHECK_SERIES`) against the torch path; a graph that forecasts
+        otherwise is removed and refused with a ``ValueError``.
 
     Returns
     -------
@@ -353,18 +409,28 @@ def export_onnx(
         # the TorchScript exporter announces its deprecation and notes that the
         # traced roll-out is fixed in length, which is what is exported
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            _example_inputs(module),
-            str(path),
-            input_names=names,
-            output_names=[OUTPUT],
-            dynamic_axes=dynamic,
-            opset_version=OPSET,
-            dynamo=False,
-        )
+        try:
+            torch.onnx.export(
+                module,
+                _example_inputs(module),
+                str(path),
+                input_names=names,
+                output_names=[OUTPUT],
+                dynamic_axes=dynamic,
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        except Exception as error:
+            path.unlink(missing_ok=True)
+            raise ValueError(
+                "The forecaster's network could not be written as an ONNX graph "
+                f"({type(error).__name__}: {str(error).strip()[:300]}). The "
+                "built-in encoders export; a custom encoder must trace with "
+                "torch.jit.trace into operators ONNX knows."
+            ) from error
     if check:
         onnx.checker.check_model(str(path))
+        _compare_with_torch(module, forecaster._engine, path)
     sidecar = _sidecar(forecaster, module, path.name)
     path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar

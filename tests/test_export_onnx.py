@@ -311,6 +311,28 @@ def test_onnxruntime_refuses_inputs_that_do_not_fit_the_graph(tmp_path):
         _session(path).run(None, {"y": window.astype(np.float32), "series": [0]})
 
 
+def test_a_network_that_does_not_trace_is_refused_and_its_file_removed(tmp_path):
+    forecaster = GRUForecaster(**TINY, window_length=8, random_state=0)
+    forecaster.fit(_series(), fh=[1, 2])
+    encoder = forecaster._engine.network.encoder
+
+    class Branching(type(encoder)):
+        def forward(self, x, generator=None, dropout=None):
+            # Python control flow on the values: the trace keeps one branch
+            summary = super().forward(x, generator, dropout)
+            return summary if float(x[:, -1].abs().sum()) > 1 else -summary
+
+    encoder.__class__ = Branching
+    path = tmp_path / "m.onnx"
+    with pytest.raises(ValueError, match="does not trace into a fixed graph"):
+        export_onnx(forecaster, path)
+    assert not path.exists()
+    assert not path.with_suffix(".json").exists()
+    # unchecked, the file is written as traced
+    export_onnx(forecaster, path, check=False)
+    assert path.exists()
+
+
 def test_per_series_networks_and_ensembles_are_refused(tmp_path):
     y = _panel()
     local = GRUForecaster(**TINY, window_length=8, global_model=False)
@@ -326,9 +348,8 @@ def test_per_series_networks_and_ensembles_are_refused(tmp_path):
 
 def test_importing_the_package_does_not_import_onnx():
     code = (
-        "import sys, gatedforecast\n"
-        "from gatedforecast import GRUForecaster, LSTMForecaster\n"
-        "import gatedforecast.export\n"
+        # the forecasters import gatedforecast.export only inside to_onnx
+        "import sys, gatedforecast, gatedforecast.export\n"
         "assert 'onnx' not in sys.modules and 'onnxruntime' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
