@@ -385,7 +385,7 @@ class _RecurrentForecaster(
         self._name_cutoff_freq()
         return self
 
-    def to_onnx(self, path, horizon: int | None = None) -> dict:
+    def to_onnx(self, path, horizon: int | None = None, check: bool = True) -> dict:
         """Write the forecast path for ``horizon`` steps as one ONNX graph, with a
         JSON sidecar; see :func:`gatedforecast.export.export_onnx`.
 
@@ -393,7 +393,7 @@ class _RecurrentForecaster(
         """
         from .export import export_onnx
 
-        return export_onnx(self, path, horizon=horizon)
+        return export_onnx(self, path, horizon=horizon, check=check)
 
     # ------------------------------------------------------------------ testing
     @classmethod
