@@ -385,6 +385,16 @@ class _RecurrentForecaster(
         self._name_cutoff_freq()
         return self
 
+    def to_onnx(self, path, horizon: int | None = None, check: bool = True) -> dict:
+        """Write the forecast path for ``horizon`` steps as one ONNX graph, with a
+        JSON sidecar; see :func:`gatedforecast.export.export_onnx`.
+
+        Needs the optional extra ``gatedforecast[onnx]``. Returns the sidecar.
+        """
+        from .export import export_onnx
+
+        return export_onnx(self, path, horizon=horizon, check=check)
+
     # ------------------------------------------------------------------ testing
     @classmethod
     def get_test_params(cls, parameter_set: str = "default"):
