@@ -59,6 +59,15 @@ encoder ``"gru+attention"`` or ``"lstm+attention"``,
 parameters, ``d`` being the top layer's output size (its units, twice that
 when bidirectional).""",
     },
+    "ensemble_size": """\
+Number of networks trained together, from different initial weights drawn
+from ``random_state``, and combined by the median of their outputs. They are
+one batched model (:mod:`gatedforecast.network_members`): every layer runs
+all members in one batched matrix product, so ``k`` networks train in one
+loop over the data. ``"auto"`` trains 5 networks on small data (one pass over
+the training windows takes at most 10 batches: a single series of up to a
+few hundred points) and 1 otherwise; the choice is ``ensemble_size_``. ``1``
+trains a single network.""",
     "n_features": """\
 Features per step of 2-D ``X``: its columns are read as
 ``n_columns // n_features`` steps. ``None`` means one feature per step for 2-D

@@ -5,7 +5,7 @@ to the frozen :class:`~gatedforecast.engine._Setup` a network reads series with.
 (:mod:`gatedforecast.forecasting`): it reads the estimator's parameters
 (``strategy``, ``horizon``, ``window_length``, ``seasonal_period``, ``baseline``,
 ``scaler``, ``interval_method``, ``quantiles``, ``fine_tune_epochs``,
-``attention``) and decides on arrays (the series' values, one
+``attention``, ``ensemble_size``) and decides on arrays (the series' values, one
 ``(n_t, n_channels)`` array each): the head's length, the season, the window and
 its baseline, the quantile head's levels, and whether a pretrained network can
 read the data.
@@ -13,11 +13,13 @@ read the data.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ._params import check_value
 from ._series_io import _series_name
-from .engine import INTERVAL_METHODS, _Setup
+from .engine import INTERVAL_METHODS, _Setup, resolve_ensemble_size
 from .scaling import WindowTransform, get_scaler
 from .seasonality import (
     auto_window_length,
@@ -25,6 +27,7 @@ from .seasonality import (
     choose_baseline,
     detect_season,
 )
+from .windows import WindowIndex
 
 __all__ = ["DEFAULT_QUANTILES", "ForecasterSetup"]
 
@@ -137,6 +140,16 @@ class ForecasterSetup:
             levels=self._levels(),
         )
 
+    def _with_ensemble_size(self, settings, setup: _Setup, values):
+        """``settings`` with ``ensemble_size`` resolved for the windows that
+        ``setup`` cuts from ``values``."""
+        lengths = [len(v) for v in values]
+        n_windows = len(WindowIndex.build(lengths, setup.window_length, setup.horizon))
+        size = resolve_ensemble_size(
+            settings.ensemble_size, n_windows, settings.config.batch_size
+        )
+        return dataclasses.replace(settings, ensemble_size=size)
+
     def _check_pretrained_fits(self, setup: _Setup, y, x_columns, keys, values):
         """Refuse data the pretrained network cannot read, and settings that ask
         for another encoder than the one it was pretrained with."""
@@ -146,6 +159,13 @@ class ForecasterSetup:
                 f"The network was pretrained with the encoder {pretrained!r}, but "
                 f"attention={self.attention!r} asks for {wanted!r}. Set attention "
                 "as it was when pretraining, or pretrain again."
+            )
+        members = self.pretrained_network_.n_members
+        if check_value("ensemble_size", self.ensemble_size) not in ("auto", members):
+            raise ValueError(
+                f"The network was pretrained as an ensemble of {members} "
+                f"network(s), but ensemble_size={self.ensemble_size!r}. Set "
+                f"ensemble_size={members}, or pretrain again."
             )
         # the network reads columns by position: their number must match
         if y.shape[1] != len(setup.columns):

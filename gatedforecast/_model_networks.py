@@ -14,19 +14,21 @@ from .networks import CELLS, ForecastNetwork
 def network_spec(network) -> dict:
     """Constructor arguments of a :class:`ForecastNetwork`, read from the network."""
     encoder = network.encoder
-    first = encoder.layers[0]
+    arguments = network._arguments
     spec = {
-        "n_inputs": first.input_size,
+        "n_inputs": arguments["n_inputs"],
         "n_targets": network.n_targets,
         "horizon": network.horizon,
-        "hidden_sizes": [layer.hidden_size for layer in encoder.layers],
+        "hidden_sizes": list(arguments["hidden_sizes"]),
         "cell": encoder.cell,
         "dropout": encoder.dropout,
-        "bidirectional": first.bidirectional,
+        "bidirectional": arguments["bidirectional"],
         "n_future": network.n_future,
     }
     if getattr(network, "n_quantiles", 0):
         spec["n_quantiles"] = network.n_quantiles
+    if network.n_members > 1:
+        spec["n_members"] = network.n_members
     return spec
 
 
@@ -61,7 +63,7 @@ def check_spec(spec) -> dict:
         "bidirectional",
         "n_future",
     }
-    unknown = sorted(set(spec) - required - {"n_quantiles"})
+    unknown = sorted(set(spec) - required - {"n_quantiles", "n_members"})
     missing = sorted(required - set(spec))
     if unknown or missing:
         raise ModelFileError(
@@ -69,6 +71,7 @@ def check_spec(spec) -> dict:
         )
     counts = {k: spec[k] for k in ("n_inputs", "n_targets", "horizon", "n_future")}
     counts["n_quantiles"] = spec.get("n_quantiles", 0)
+    counts["n_members"] = spec.get("n_members", 1)
     sizes = spec["hidden_sizes"]
     if not isinstance(sizes, list) or not sizes:
         raise ModelFileError(f"hidden_sizes {sizes!r:.80} is not a list of sizes")

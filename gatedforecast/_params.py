@@ -152,6 +152,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("dropout", "float", 0.0, low=0.0, high=1.0, closed="[)"),
     Parameter("bidirectional", "bool", False),
     Parameter("attention", "bool", False),
+    Parameter("ensemble_size", "int", "auto", low=1, auto=True),
     Parameter("n_features", "int", None, _R, low=1, none=True),
     Parameter("scale_target", "bool", True, _R),
     Parameter("strategy", "choice", "direct", _F, registry="forecasting:STRATEGIES"),
@@ -334,6 +335,7 @@ class CoreSettings:
     cell: str
     dropout: float
     bidirectional: bool
+    ensemble_size: int | str
     config: TrainingConfig
     validation_size: int | float | None
     device: torch.device
@@ -373,6 +375,7 @@ def core_settings(est, cell: str) -> CoreSettings:
         cell=cell,
         dropout=value("dropout"),
         bidirectional=value("bidirectional"),
+        ensemble_size=value("ensemble_size"),
         config=config,
         validation_size=value("validation_size"),
         device=value("device"),

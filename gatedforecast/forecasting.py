@@ -98,6 +98,7 @@ class _RecurrentForecaster(
         dropout: float = 0.0,
         bidirectional: bool = False,
         attention: bool = False,
+        ensemble_size: int | str = "auto",
         strategy: str = "direct",
         horizon: int | None = None,
         scaler: str | None = "window",
@@ -132,6 +133,7 @@ class _RecurrentForecaster(
         self.dropout = dropout
         self.bidirectional = bidirectional
         self.attention = attention
+        self.ensemble_size = ensemble_size
         self.strategy = strategy
         self.horizon = horizon
         self.scaler = scaler
@@ -188,6 +190,7 @@ class _RecurrentForecaster(
         pretrained = getattr(self, "pretrained_network_", None)
         if pretrained is None:
             setup = self._new_setup(y, keys, values, x_columns, fh)
+            settings = self._with_ensemble_size(settings, setup, values)
             epochs = settings.config.max_epochs
         else:
             setup = self.pretrained_setup_
@@ -229,6 +232,7 @@ class _RecurrentForecaster(
         self.seasonal_period_ = setup.transform.seasonal_period
         self.baseline_ = setup.transform.baseline
         self.n_parameters_ = count_parameters(engine.network)
+        self.ensemble_size_ = engine.network.n_members
         self.calibration_epochs_ = engine.calibration_epochs
 
     def _pretrain(self, y: pd.DataFrame, X=None, fh=None):
@@ -237,6 +241,7 @@ class _RecurrentForecaster(
         settings = self._core_settings()
         keys, _, values, x_columns = self._collect(y, X)
         setup = self._new_setup(y, keys, values, x_columns, fh)
+        settings = self._with_ensemble_size(settings, setup, values)
         generator, _ = generators(settings.seed, settings.device)
         network = network_for(setup, settings, generator)
         self._pretrain_network(network, setup, values, settings, generator, 1)

@@ -33,6 +33,14 @@ from functools import partial
 import torch
 from torch import nn
 
+from .network_members import (
+    MemberEncoder,
+    MemberHead,
+    clip_member_gradients,
+    copy_member,
+    member_median,
+)
+
 __all__ = [
     "ENCODERS",
     "CELLS",
@@ -359,6 +367,12 @@ class ForecastNetwork(nn.Module):
         With ``n_quantiles > 0`` the head gives that many quantiles per step and
         target, sorted so they never cross: output ``(batch, horizon, n_targets,
         n_quantiles)``.
+    n_members : int, default=1
+        With ``n_members > 1`` the network is an ensemble of that many networks
+        of this architecture, computed as one batched model
+        (:mod:`gatedforecast.network_members`); its output is the median of the
+        members' outputs, and ``forward(..., members=True)`` returns them all,
+        ``(n_members, batch, ...)``.
 
     Examples
     --------
@@ -380,19 +394,43 @@ class ForecastNetwork(nn.Module):
         bidirectional: bool = False,
         n_future: int = 0,
         n_quantiles: int = 0,
+        n_members: int = 1,
     ) -> None:
         super().__init__()
-        # torch's modules draw default weights from the global generator on
-        # construction; fork it so the user's random state is left as it was.
-        # ``initialize`` then draws the real initial weights from a local generator.
-        with torch.random.fork_rng(devices=[]):
-            self.encoder = build_encoder(
-                cell, n_inputs, hidden_sizes, dropout, bidirectional
+        self._arguments = dict(
+            n_inputs=n_inputs,
+            n_targets=n_targets,
+            horizon=horizon,
+            hidden_sizes=tuple(hidden_sizes),
+            cell=cell,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            n_future=n_future,
+            n_quantiles=n_quantiles,
+        )
+        self.n_members = n_members
+        if n_members > 1:
+            self.encoder = MemberEncoder(
+                n_inputs, hidden_sizes, cell, dropout, bidirectional, n_members
             )
-            self.head = nn.Linear(
+            self.head = MemberHead(
                 self.encoder.output_size + horizon * n_future,
                 horizon * n_targets * max(1, n_quantiles),
+                n_members,
             )
+        else:
+            # torch's modules draw default weights from the global generator on
+            # construction; fork it so the user's random state is left as it
+            # was. ``initialize`` then draws the real initial weights from a
+            # local generator.
+            with torch.random.fork_rng(devices=[]):
+                self.encoder = build_encoder(
+                    cell, n_inputs, hidden_sizes, dropout, bidirectional
+                )
+                self.head = nn.Linear(
+                    self.encoder.output_size + horizon * n_future,
+                    horizon * n_targets * max(1, n_quantiles),
+                )
         self.horizon = horizon
         self.n_targets = n_targets
         self.n_future = n_future
@@ -404,20 +442,40 @@ class ForecastNetwork(nn.Module):
         future: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         dropout: bool | None = None,
+        members: bool = False,
     ) -> torch.Tensor:
         """Map ``(batch, window, n_inputs)`` to ``(batch, horizon, n_targets)``.
 
         ``future`` holds the covariates of the forecast steps,
         ``(batch, horizon, n_future)``, when the network was built with them.
+        An ensemble returns the median of its members' outputs, or with
+        ``members=True`` each member's, ``(n_members, batch, horizon,
+        n_targets)``.
         """
         summary = self.encoder(x, generator=generator, dropout=dropout)
         if self.n_future:
-            summary = torch.cat([summary, future.flatten(start_dim=1)], dim=1)
+            future = future.flatten(start_dim=1)
+            if self.n_members > 1:
+                future = future.unsqueeze(0).expand(self.n_members, *future.shape)
+            summary = torch.cat([summary, future], dim=-1)
         out = self.head(summary)
+        shape = (self.horizon, self.n_targets)
         if self.n_quantiles:
-            out = out.view(-1, self.horizon, self.n_targets, self.n_quantiles)
-            return torch.sort(out, dim=-1).values
-        return out.view(-1, self.horizon, self.n_targets)
+            out = out.view(*out.shape[:-1], *shape, self.n_quantiles)
+            out = torch.sort(out, dim=-1).values
+        else:
+            out = out.view(*out.shape[:-1], *shape)
+        if self.n_members > 1 and not members:
+            return member_median(out)
+        return out
+
+    def clip_gradients(self, max_norm: float) -> None:
+        """Clip the gradients to total norm ``max_norm``; an ensemble clips each
+        member's on its own."""
+        if self.n_members > 1:
+            clip_member_gradients(self.parameters(), max_norm, self.n_members)
+        else:
+            nn.utils.clip_grad_norm_(self.parameters(), max_norm)
 
     @torch.no_grad()
     def initialize(self, generator: torch.Generator) -> ForecastNetwork:
@@ -426,8 +484,14 @@ class ForecastNetwork(nn.Module):
         The encoder's first (see :meth:`Encoder.initialize`: recurrent weights
         and biases uniform in ``±1/sqrt(hidden)``), then the head's in
         ``±1/sqrt(fan_in)``, as ``nn.GRU``/``nn.LSTM``/``nn.Linear`` do, but
-        reproducibly and without the global random state.
+        reproducibly and without the global random state. An ensemble's
+        members draw theirs one after another, each as a single network does.
         """
+        if self.n_members > 1:
+            for member in range(self.n_members):
+                single = ForecastNetwork(**self._arguments).initialize(generator)
+                copy_member(self, member, single)
+            return self
         self.encoder.initialize(generator)
         bound = 1.0 / math.sqrt(self.head.in_features)
         self.head.weight.uniform_(-bound, bound, generator=generator)

@@ -247,6 +247,11 @@ def _check_document(document, source):
     return cls
 
 
+#: parameters added after model files were first written, with the value that a
+#: file written before them was fitted with (not today's default)
+PARAMETERS_ADDED = {"ensemble_size": 1}
+
+
 def _parameters(cls, params: dict) -> dict:
     accepted = {
         name
@@ -259,7 +264,8 @@ def _parameters(cls, params: dict) -> dict:
         raise ModelFileError(
             f"sets unknown parameters {unknown!r:.200} of {cls.__name__}."
         )
-    return params
+    added = {k: v for k, v in PARAMETERS_ADDED.items() if k in accepted}
+    return {**added, **params}
 
 
 def _load_members(members: dict, source):

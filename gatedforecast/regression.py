@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from .engine import (
     Runtime,
     build_network,
     predict_sequences,
+    resolve_ensemble_size,
     rollback_on_failure,
     train_on_samples,
 )
@@ -75,6 +77,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         dropout: float = 0.0,
         bidirectional: bool = False,
         attention: bool = False,
+        ensemble_size: int | str = "auto",
         n_features: int | None = None,
         scale_target: bool = True,
         loss: str = "mse",
@@ -99,6 +102,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self.dropout = dropout
         self.bidirectional = bidirectional
         self.attention = attention
+        self.ensemble_size = ensemble_size
         self.n_features = n_features
         self.scale_target = scale_target
         self.loss = loss
@@ -175,6 +179,14 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         # refuse a validation split that leaves nothing to train on, before any work
         training_count(len(sequences), settings.validation_size)
 
+        members = (
+            self.network_.n_members
+            if warm and settings.ensemble_size == "auto"
+            else resolve_ensemble_size(
+                settings.ensemble_size, len(sequences), settings.config.batch_size
+            )
+        )
+        settings = dataclasses.replace(settings, ensemble_size=members)
         generator, dropout_generator = generators(settings.seed, settings.device)
         if warm:
             self._check_continuable(sequences.shape[1:], targets.shape[1], settings)
@@ -206,6 +218,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self.device_ = settings.device
         self.n_outputs_ = targets.shape[1]
         self.n_parameters_ = count_parameters(network)
+        self.ensemble_size_ = network.n_members
         self._scaler = scaler
         self._sequence_shape = tuple(sequences.shape[1:])
         self._input_ndim = X.ndim
@@ -217,11 +230,12 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self, sequence_shape: tuple, n_outputs: int, settings: CoreSettings
     ) -> None:
         """Refuse a warm start whose data or architecture differs from the fit."""
-        encoder = self.network_.encoder
+        network = self.network_
         fitted = {
-            "encoder (the cell, and attention)": encoder.cell,
-            "hidden_sizes": tuple(layer.hidden_size for layer in encoder.layers),
-            "bidirectional": encoder.layers[0].bidirectional,
+            "encoder (the cell, and attention)": network.encoder.cell,
+            "hidden_sizes": network._arguments["hidden_sizes"],
+            "bidirectional": network._arguments["bidirectional"],
+            "ensemble_size": network.n_members,
             "sequence shape (n_steps, n_features)": self._sequence_shape,
             "number of outputs": self.n_outputs_,
         }
@@ -229,6 +243,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
             "encoder (the cell, and attention)": settings.cell,
             "hidden_sizes": settings.hidden_sizes,
             "bidirectional": settings.bidirectional,
+            "ensemble_size": settings.ensemble_size,
             "sequence shape (n_steps, n_features)": tuple(sequence_shape),
             "number of outputs": n_outputs,
         }
@@ -357,6 +372,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self.device_ = torch.device(state["device"])
         self.n_outputs_ = state["n_outputs"]
         self.n_parameters_ = count_parameters(self.network_)
+        self.ensemble_size_ = self.network_.n_members
         self._scaler = scaler
         self._sequence_shape = tuple(state["sequence_shape"])
         self._input_ndim = state["input_ndim"]

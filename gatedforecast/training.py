@@ -161,6 +161,29 @@ def _forward(network, inputs, **options) -> torch.Tensor:
     return network(inputs, **options)
 
 
+def _member_step(network, inputs, targets, loss_fn, generator):
+    """One backward pass of an ensemble: each member's loss, summed, so that
+    each member gets the gradient it would get alone. Returns the members'
+    predictions and the targets, stacked as one batch (what the callbacks
+    compare), and the mean of the members' losses."""
+    prediction = _forward(network, inputs, generator=generator, members=True)
+    losses = torch.stack([loss_fn(p, targets) for p in prediction.unbind(0)])
+    losses.sum().backward()
+    k = prediction.shape[0]
+    stacked = targets.unsqueeze(0).expand(k, *targets.shape).flatten(0, 1)
+    return prediction.flatten(0, 1), stacked, losses.detach().mean()
+
+
+def _clip(network, max_norm: float) -> None:
+    """Clip the gradients of ``network`` to total norm ``max_norm`` (an
+    ensemble, member by member)."""
+    clip = getattr(network, "clip_gradients", None)
+    if clip is not None:
+        clip(max_norm)
+    else:
+        nn.utils.clip_grad_norm_(network.parameters(), max_norm)
+
+
 def _evaluate(network, batches, loss_fn, batch_size) -> torch.Tensor:
     network.eval()
     total = torch.zeros((), device=batches.validation.device)
@@ -258,6 +281,7 @@ def _run_epochs(
     )
     history = History()
     callbacks = [*default_callbacks(config, history), *callbacks]
+    members = getattr(network, "n_members", 1)
     eval_batch = max(config.batch_size, 1024)
 
     for callback in callbacks:
@@ -276,11 +300,16 @@ def _run_epochs(
                 items = batches.train[positions]
                 inputs, targets = batches.make(items)
                 optimizer.zero_grad(set_to_none=True)
-                prediction = _forward(network, inputs, generator=dropout_generator)
-                loss = loss_fn(prediction, targets)
-                loss.backward()
+                if members > 1:
+                    prediction, targets, loss = _member_step(
+                        network, inputs, targets, loss_fn, dropout_generator
+                    )
+                else:
+                    prediction = _forward(network, inputs, generator=dropout_generator)
+                    loss = loss_fn(prediction, targets)
+                    loss.backward()
                 if config.gradient_clip is not None:
-                    nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
+                    _clip(network, config.gradient_clip)
                 optimizer.step()
                 total += loss.detach() * items.numel()
                 for callback in callbacks:

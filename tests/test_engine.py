@@ -28,6 +28,7 @@ def _settings(**config):
         cell="gru",
         dropout=0.1,
         bidirectional=False,
+        ensemble_size=1,
         config=TrainingConfig(loss="mae", max_epochs=2, **config),
         validation_size=None,
         device=torch.device("cpu"),

@@ -13,7 +13,7 @@ from .fitting import rollback_on_failure, train_on_samples, train_on_series
 from .interval_methods import INTERVAL_METHODS, IntervalContext, interval_method
 from .model import SeriesEngine
 from .rollout import PREDICT_BATCH, Runtime, predict_sequences, roll_out
-from .setup import _Setup, build_network, network_for
+from .setup import _Setup, build_network, network_for, resolve_ensemble_size
 
 __all__ = [
     "INTERVAL_METHODS",
@@ -25,6 +25,7 @@ __all__ = [
     "build_network",
     "interval_method",
     "network_for",
+    "resolve_ensemble_size",
     "predict_sequences",
     "rollback_on_failure",
     "roll_out",

@@ -16,7 +16,22 @@ import torch
 from ..networks import ForecastNetwork
 from ..scaling import WindowTransform
 
-__all__ = ["_Setup", "build_network", "network_for", "divergence_hint"]
+__all__ = [
+    "_Setup",
+    "AUTO_ENSEMBLE_SIZE",
+    "SMALL_DATA_BATCHES",
+    "build_network",
+    "divergence_hint",
+    "network_for",
+    "resolve_ensemble_size",
+]
+
+#: ``ensemble_size="auto"`` on small data: the number of networks
+AUTO_ENSEMBLE_SIZE = 5
+#: data is small when one pass over its training samples takes at most this many
+#: batches: then ``ensemble_size="auto"`` trains :data:`AUTO_ENSEMBLE_SIZE`
+#: networks, else one
+SMALL_DATA_BATCHES = 10
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,22 @@ class _Setup:
         return 0 if self.x_columns is None else len(self.x_columns)
 
 
+def resolve_ensemble_size(value, n_samples: int, batch_size: int) -> int:
+    """The number of networks ``ensemble_size=value`` trains on ``n_samples``
+    training samples (windows): ``value`` itself, or for ``"auto"``
+    :data:`AUTO_ENSEMBLE_SIZE` when one pass over the samples takes at most
+    :data:`SMALL_DATA_BATCHES` batches of ``batch_size``, else 1.
+
+    On a short series the seed decides much of the forecast, and several
+    networks cost seconds; on a long series or a panel one network sees enough
+    windows, and each member would cost minutes.
+    """
+    if value != "auto":
+        return value
+    small = n_samples <= SMALL_DATA_BATCHES * batch_size
+    return AUTO_ENSEMBLE_SIZE if small else 1
+
+
 def build_network(
     settings,
     n_inputs: int,
@@ -72,6 +103,7 @@ def build_network(
         bidirectional=settings.bidirectional,
         n_future=n_future,
         n_quantiles=n_quantiles,
+        n_members=settings.ensemble_size,
     ).initialize(generator)
 
 
