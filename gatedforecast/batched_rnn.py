@@ -366,5 +366,38 @@ def recurrent_layer(
     True
     """
     _check(cell, x, w_ih, b_ih, w_hh, b_hh)
+    if torch.jit.is_tracing():
+        # a trace (ONNX export) records operations, not the writes into the
+        # working buffer that the fast path makes
+        return _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, bool(reverse))
     out = _FUNCTIONS[cell].apply(x, w_ih, b_ih, w_hh, b_hh, bool(reverse))
     return out.transpose(1, 2)
+
+
+def _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, reverse: bool) -> torch.Tensor:
+    """:func:`recurrent_layer` in plain operations, step by step: what a trace
+    records (the same mathematics, without the working buffer)."""
+    if reverse:
+        x = x.flip(2)
+    k, batch, _, _ = x.shape
+    hidden = w_hh.shape[1]
+    inputs = torch.matmul(x, w_ih.unsqueeze(1)) + b_ih[:, None, None, :]
+    h = x.new_zeros(k, batch, hidden)
+    c = h
+    states = []
+    for step in inputs.unbind(2):
+        if cell == "gru":
+            recurrent = torch.baddbmm(b_hh.unsqueeze(1), h, w_hh)
+            x_rz, x_n = step.split((2 * hidden, hidden), -1)
+            h_rz, h_n = recurrent.split((2 * hidden, hidden), -1)
+            r, z = torch.sigmoid(x_rz + h_rz).chunk(2, -1)
+            n = torch.tanh(x_n + r * h_n)
+            h = n + z * (h - n)
+        else:
+            gates = torch.baddbmm(step + b_hh.unsqueeze(1), h, w_hh)
+            i, f, g, o = gates.chunk(4, -1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        states.append(h)
+    out = torch.stack(states, 2)
+    return out.flip(2) if reverse else out

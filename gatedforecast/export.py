@@ -151,12 +151,6 @@ def _engine_of(forecaster):
             "panel), so there is no one forecast path to export. Export each series' "
             "forecaster from forecaster.forecasters_, or fit with global_model=True."
         )
-    n_members = getattr(engine.network, "n_members", 1)
-    if n_members != 1:
-        raise ValueError(
-            f"The forecaster's network is an ensemble of {n_members} members, which "
-            "export_onnx does not export yet; fit with ensemble_size=1 to export."
-        )
     return engine
 
 

@@ -50,9 +50,10 @@ def member_median(outputs: torch.Tensor) -> torch.Tensor:
     """The median over the members' outputs (axis 0); with an even number of
     members, the mean of the two middle values."""
     k = outputs.shape[0]
-    if k % 2:
-        return outputs.median(dim=0).values
+    # a sort, not torch.median: ONNX has no median operator
     ordered = outputs.sort(dim=0).values
+    if k % 2:
+        return ordered[k // 2]
     return 0.5 * (ordered[k // 2 - 1] + ordered[k // 2])
 
 

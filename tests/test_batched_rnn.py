@@ -143,3 +143,35 @@ def test_output_changed_in_place_is_refused():
     out = recurrent_layer("lstm", torch.randn(2, 3, 4, 1), *weights)
     with pytest.raises(RuntimeError, match="inplace"):
         out.mul_(2.0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_trace_records_the_same_layer_in_plain_operations(cell, reverse):
+    """Under torch.jit.trace (what ONNX export runs) the layer is written as
+    plain operations, with the values of the fast path."""
+    torch.manual_seed(0)
+    gates = 3 if cell == "gru" else 4
+    k, batch, steps, inputs, hidden = 3, 2, 6, 2, 4
+
+    class Layer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weights = torch.nn.ParameterList(
+                torch.randn(*shape)
+                for shape in (
+                    (k, inputs, gates * hidden),
+                    (k, gates * hidden),
+                    (k, hidden, gates * hidden),
+                    (k, gates * hidden),
+                )
+            )
+
+        def forward(self, x):
+            return recurrent_layer(cell, x, *self.weights, reverse=reverse)
+
+    layer = Layer()
+    with torch.no_grad():
+        traced = torch.jit.trace(layer, torch.randn(k, batch, steps, inputs))
+        other = torch.randn(k, batch, steps, inputs)
+        torch.testing.assert_close(traced(other), layer(other), rtol=1e-5, atol=1e-5)
