@@ -15,7 +15,7 @@ import copy
 
 import numpy as np
 import pandas as pd
-from sktime.forecasting.base import BaseForecaster
+from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
 from ._docs import class_doc
 from ._fitted import FittedNetworkMixin
@@ -368,6 +368,25 @@ class _RecurrentForecaster(
             values.append(level.transpose(1, 2, 0).reshape(len(s), -1))
         columns = pd.MultiIndex.from_product([self._columns, alpha])
         return join_forecasts(self._keys, self._index_names, indexes, values, columns)
+
+    def predict_residuals(self, y=None, X=None):
+        """Residuals ``y - y_pred`` at the time points of ``y``: in-sample
+        one-step forecasts for observed ones (NaN where no full window precedes
+        a point), forecasts for later ones. See sktime's
+        ``BaseForecaster.predict_residuals``; a panel ``y`` works too."""
+        if not isinstance(getattr(y, "index", None), pd.MultiIndex):
+            return super().predict_residuals(y, X)
+        # sktime builds fh from y's index, which a panel's cannot be: forecast
+        # every time point of the panel, then take each series' own
+        self.check_is_fitted()
+        fh_before = copy.deepcopy(self._fh)
+        try:
+            times = y.index.get_level_values(-1).unique().sort_values()
+            fh = ForecastingHorizon(times, is_relative=False, freq=self._cutoff)
+            y_pred = self.predict(fh=fh, X=X)
+        finally:
+            self._fh = fh_before
+        return y - y_pred.reindex(y.index)
 
     def _warn_unresolved_once(self, alpha) -> None:
         """Warn, once per fitted model, that the residuals are too few for some
