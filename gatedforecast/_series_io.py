@@ -5,8 +5,10 @@ engine (:mod:`gatedforecast.engine`) sees only arrays. In ``fit``:
 :meth:`SeriesBookkeeping._collect` splits ``y`` (and ``X``) into one float64 array
 per series, after checking the time points (:func:`_check_time_points`) and the
 values (:func:`check_series_values`). In ``predict``: the steps and time points
-each series is forecast at (:meth:`~SeriesBookkeeping._forecast_index`) and the
-scaled covariates of those steps (:meth:`~SeriesBookkeeping._future_covariates`).
+each series is forecast at (:meth:`~SeriesBookkeeping._forecast_index`; steps
+at or before a series' end go to the engine's in-sample forecasts,
+:meth:`~SeriesBookkeeping._in_sample`) and the scaled covariates of those steps
+(:meth:`~SeriesBookkeeping._future_covariates`).
 In ``update``: the checks that new data continue the series and the revision of
 stored values (:meth:`~SeriesBookkeeping._revise`), and the cutoff.
 

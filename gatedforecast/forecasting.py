@@ -334,7 +334,8 @@ class _RecurrentForecaster(
                 block, windowed = scaled[i, s - 1], ahead
             else:
                 block = past[i]
-                block[ahead] = scaled[i, s[ahead] - 1] if ahead.any() else 0.0
+                if ahead.any():
+                    block[ahead] = scaled[i, s[ahead] - 1]
                 # points with a full window before them (the others stay NaN)
                 position = len(engine.series[i]) - 1 + s
                 windowed = position >= engine.setup.window_length

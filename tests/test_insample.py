@@ -163,10 +163,14 @@ def test_local_models_forecast_in_sample_as_single_series_fits():
     a, b = _monthly(40), _monthly(36, phase=1.0)
     local = GRUForecaster(**PARAMS, global_model=False).fit(_panel(A=a, B=b), fh=[1, 2])
     y_pred = local.predict(fh=[-20, -1, 0, 1])
+    residuals = local.predict_residuals(_panel(A=a, B=b))
     for key, series in (("A", a), ("B", b)):
         single = GRUForecaster(**PARAMS).fit(series, fh=[1, 2])
         expected = single.predict(fh=[-20, -1, 0, 1]).to_numpy()
         np.testing.assert_array_equal(_first(y_pred.loc[key]), expected)
+        np.testing.assert_array_equal(
+            _first(residuals.loc[key]), single.predict_residuals(series).to_numpy()
+        )
 
 
 def test_multivariate_in_sample():

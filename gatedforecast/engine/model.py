@@ -5,7 +5,9 @@ One job: hold and use a trained network with the state that goes with it.
 (targets first, then covariates): it fits the series scaler, holds out
 calibration windows, trains (twice when the held-out windows are a large share),
 and measures the calibration residuals. A fitted :class:`SeriesEngine` forecasts
-scaled context windows (:meth:`~SeriesEngine.forecast`), gives the spreads and
+scaled context windows (:meth:`~SeriesEngine.forecast`), forecasts the points of
+the series it keeps one step ahead from the window before each
+(:meth:`~SeriesEngine.in_sample`), gives the spreads and
 offsets the interval methods need, and continues training on longer series
 (:meth:`~SeriesEngine.continued`). It never sees pandas: series keys, time
 points and columns stay with the sktime face.
