@@ -29,6 +29,15 @@ The network reads the last ``window_length`` values and predicts the next
 back as inputs. Every series is scaled on the way in and the scaling is inverted on
 the way out.
 
+Steps of ``fh`` at or before the cutoff (``fh=0``, negative steps, past time
+points) are in-sample forecasts: the forecast of a past point is the head's first
+step from the ``window_length`` values before it, the one-step forecast the
+forecaster would have made with the cutoff just before that point; points with
+fewer than ``window_length`` values before them are NaN, as in sktime's reduction
+forecasters. So ``predict_residuals(y_train)`` gives the one-step residuals.
+In-sample steps read the stored ``X``; prediction intervals are for steps after
+the cutoff only.
+
 ``y`` may be one series, several columns forecast jointly, or a panel or hierarchy
 of series (one global network, see ``global_model``). Exogenous ``X`` holds
 future-known covariates: in ``fit`` it has the rows of ``y``; the network reads it

@@ -5,8 +5,10 @@ engine (:mod:`gatedforecast.engine`) sees only arrays. In ``fit``:
 :meth:`SeriesBookkeeping._collect` splits ``y`` (and ``X``) into one float64 array
 per series, after checking the time points (:func:`_check_time_points`) and the
 values (:func:`check_series_values`). In ``predict``: the steps and time points
-each series is forecast at (:meth:`~SeriesBookkeeping._forecast_index`) and the
-scaled covariates of those steps (:meth:`~SeriesBookkeeping._future_covariates`).
+each series is forecast at (:meth:`~SeriesBookkeeping._forecast_index`; steps
+at or before a series' end go to the engine's in-sample forecasts,
+:meth:`~SeriesBookkeeping._in_sample`) and the scaled covariates of those steps
+(:meth:`~SeriesBookkeeping._future_covariates`).
 In ``update``: the checks that new data continue the series and the revision of
 stored values (:meth:`~SeriesBookkeeping._revise`), and the cutoff.
 
@@ -226,7 +228,9 @@ class SeriesBookkeeping:
         )
 
     def _forecast_index(self, fh):
-        """Per series: the steps of ``fh`` after its own end, and their index."""
+        """Per series: the steps of ``fh`` counted from its own end (1 is the
+        next time point, 0 its last one, negative steps earlier ones), and
+        their index."""
         # series that end together share their steps and forecast index; a
         # relative fh gives every series the same steps
         relative = None
@@ -243,19 +247,24 @@ class SeriesBookkeeping:
             if steps is None:
                 steps = np.asarray(fh.to_relative(cutoff), dtype=np.int64)
             per_end[last] = (steps, fh.to_absolute_index(cutoff))
-        for last, (steps, _) in per_end.items():
-            if (steps <= 0).any():
-                # a negative step would index the roll-out from its end
-                key = self._keys[self._last_index.index(last)]
-                raise ValueError(
-                    f"fh includes time points at or before the end of "
-                    f"{_series_name(key)} ({last}), steps {list(steps[steps <= 0])} "
-                    "after it: in-sample forecasts are not available. Ask for time "
-                    "points after the last observation of every series."
-                )
         steps = [per_end[last][0] for last in self._last_index]
         indexes = [per_end[last][1] for last in self._last_index]
         return steps, indexes
+
+    def _in_sample(self, steps: list[np.ndarray], runtime) -> list[np.ndarray]:
+        """Per series: scaled one-step forecasts of the time points its steps
+        name at or before its end, ``(len(steps[i]), n_targets)``; NaN rows for
+        steps after the end and for points with no full window before them."""
+        engine = self._engine
+        if engine.series is None:
+            raise ValueError(
+                "fh includes time points at or before the cutoff (in-sample "
+                "steps), but this forecaster was loaded from a model file, which "
+                "keeps only the last window of each series. Fit it again to "
+                "forecast in-sample, or ask for time points after the cutoff."
+            )
+        positions = [len(v) - 1 + s for v, s in zip(engine.series, steps)]
+        return engine.in_sample(positions, runtime)
 
     def _future_covariates(self, X, n_steps: int) -> np.ndarray | None:
         """Scaled covariates of the next steps of every series, from predict's X.
@@ -319,9 +328,10 @@ class SeriesBookkeeping:
         """The stored values of series ``i`` with those of ``revised`` (time points
         at or before its last one, ``last``) written over them.
 
-        The forecaster keeps the last ``len(tail)`` values of each series; revised
-        values before them change nothing it keeps. ``X`` rows given for the
-        revised time points replace the stored covariates too.
+        ``tail`` holds the last ``len(tail)`` values of the series (all of them
+        unless the forecaster was restored from a model file); revised values
+        before them change nothing it keeps. ``X`` rows given for the revised
+        time points replace the stored covariates too.
         """
         where = _series_name(key)
         values = check_series_values(revised, where)
@@ -367,9 +377,10 @@ class SeriesBookkeeping:
         return pd.Index([last])
 
     def _extended_series(self, y: pd.DataFrame, X) -> tuple[list, list]:
-        """The scaled stored values of every series with ``y`` (and ``X``) added:
-        new time points appended, earlier ones revised; and the new last time
-        point of each series."""
+        """The scaled stored values of every series (all values seen, or only
+        the tails of an engine restored from a model file) with ``y`` (and
+        ``X``) added: new time points appended, earlier ones revised; and the
+        new last time point of each series."""
         keys, frames = split_series(y)
         if y.shape[1] != len(self._columns):
             raise ValueError(
@@ -392,7 +403,8 @@ class SeriesBookkeeping:
             )
         x_frames = None if self._x_columns is None else _frames_by_key(X, keys)
         engine = self._engine
-        buffers, ends = list(engine.tails), list(self._last_index)
+        stored = engine.tails if engine.series is None else engine.series
+        buffers, ends = list(stored), list(self._last_index)
         for key, frame in zip(keys, frames):
             i = position[key]
             if not frame.index.is_unique:

@@ -15,7 +15,7 @@ import copy
 
 import numpy as np
 import pandas as pd
-from sktime.forecasting.base import BaseForecaster
+from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
 from ._docs import class_doc
 from ._fitted import FittedNetworkMixin
@@ -71,7 +71,7 @@ class _RecurrentForecaster(
         "capability:multivariate": True,
         "capability:exogenous": True,
         "capability:non_contiguous_X": False,
-        "capability:insample": False,
+        "capability:insample": True,
         "capability:pred_int": True,
         "capability:pred_int:insample": False,
         "capability:missing_values": False,
@@ -283,8 +283,9 @@ class _RecurrentForecaster(
         )
 
     def _steps_to_forecast(self, steps: list[np.ndarray]) -> int:
-        """The furthest step to forecast; refuses one that needs an endless roll-out."""
-        n_steps = int(max(s.max() for s in steps))
+        """The furthest step to forecast after the series' ends (0 when every
+        step is in-sample); refuses one that needs an endless roll-out."""
+        n_steps = max(0, int(max(s.max() for s in steps)))
         passes = -(-n_steps // self.horizon_)
         if passes > MAX_ROLL_OUT_PASSES:
             raise ValueError(
@@ -300,29 +301,53 @@ class _RecurrentForecaster(
         engine = self._engine
         steps, indexes = self._forecast_index(fh)
         n_steps = self._steps_to_forecast(steps)
-        scaled = engine.forecast(
-            engine.contexts(),
-            n_steps,
-            self._future_covariates(X, n_steps),
-            self._runtime(),
-        )
+        scaled = None
+        if n_steps:
+            scaled = engine.forecast(
+                engine.contexts(),
+                n_steps,
+                self._future_covariates(X, n_steps),
+                self._runtime(),
+            )
         targets = slice(0, engine.setup.n_targets)
-        if all(s is steps[0] for s in steps):
+        if all(s is steps[0] for s in steps) and steps[0].min() > 0:
             # series that end together: one vectorised inverse scaling
             chosen = scaled[:, steps[0] - 1]
             series = np.arange(len(chosen))
             values = engine.scaler.inverse_transform(chosen, series, targets)
             values = values.reshape(-1, values.shape[-1])
+            check_finite_output(values, "forecasts", OVERFLOW_FIX)
         else:
-            values = [
-                engine.scaler.inverse_transform(scaled[i, s - 1], i, targets)
-                for i, s in enumerate(steps)
-            ]
-        for block in values if isinstance(values, list) else [values]:
-            check_finite_output(block, "forecasts", OVERFLOW_FIX)
+            values = self._mixed_forecasts(steps, scaled)
         return join_forecasts(
             self._keys, self._index_names, indexes, values, self._columns
         )
+
+    def _mixed_forecasts(self, steps, scaled) -> list[np.ndarray]:
+        """Per series: the forecasts of its ``steps`` on the data's scale, from
+        the roll-out ``scaled`` after its end and in-sample before it (NaN where
+        no full window precedes a point)."""
+        engine = self._engine
+        targets = slice(0, engine.setup.n_targets)
+        past = None
+        if any(s.min() <= 0 for s in steps):
+            past = self._in_sample(steps, self._runtime())
+        values = []
+        for i, s in enumerate(steps):
+            ahead = s > 0
+            if past is None:
+                block, windowed = scaled[i, s - 1], ahead
+            else:
+                block = past[i]
+                if ahead.any():
+                    block[ahead] = scaled[i, s[ahead] - 1]
+                # points with a full window before them (the others stay NaN)
+                position = len(engine.series[i]) - 1 + s
+                windowed = position >= engine.setup.window_length
+            block = engine.scaler.inverse_transform(block, i, targets)
+            check_finite_output(block[windowed], "forecasts", OVERFLOW_FIX)
+            values.append(block)
+        return values
 
     def _predict_quantiles(self, fh, X, alpha):
         engine = self._engine
@@ -350,6 +375,25 @@ class _RecurrentForecaster(
         columns = pd.MultiIndex.from_product([self._columns, alpha])
         return join_forecasts(self._keys, self._index_names, indexes, values, columns)
 
+    def predict_residuals(self, y=None, X=None):
+        """Residuals ``y - y_pred`` at the time points of ``y``: in-sample
+        one-step forecasts for observed ones (NaN where no full window precedes
+        a point), forecasts for later ones. See sktime's
+        ``BaseForecaster.predict_residuals``; a panel ``y`` works too."""
+        if not isinstance(getattr(y, "index", None), pd.MultiIndex):
+            return super().predict_residuals(y, X)
+        # sktime builds fh from y's index, which a panel's cannot be: forecast
+        # every time point of the panel, then take each series' own
+        self.check_is_fitted()
+        fh_before = copy.deepcopy(self._fh)
+        try:
+            times = y.index.get_level_values(-1).unique().sort_values()
+            fh = ForecastingHorizon(times, is_relative=False, freq=self._cutoff)
+            y_pred = self.predict(fh=fh, X=X)
+        finally:
+            self._fh = fh_before
+        return y - y_pred.reindex(y.index)
+
     def _warn_unresolved_once(self, alpha) -> None:
         """Warn, once per fitted model, that the residuals are too few for some
         of the levels ``alpha``."""
@@ -375,17 +419,22 @@ class _RecurrentForecaster(
 
     def _update_from(self, y: pd.DataFrame, X, update_params: bool):
         engine = self._engine
+        whole = engine.series is not None
         buffers, ends = self._extended_series(y, X)
-        if update_params and any(len(b) > engine.tails.shape[1] for b in buffers):
+        # training continues on the kept tail of each series and its new values
+        stored = engine.series if whole else engine.tails
+        added = [len(b) - len(s) for b, s in zip(buffers, stored)]
+        keep = engine.tails.shape[1]
+        if update_params and any(added):
             settings = self._core_settings()
             engine, result = engine.continued(
-                buffers,
+                [b[-(keep + n) :] for b, n in zip(buffers, added)],
                 settings,
                 self.update_epochs or settings.config.max_epochs,
                 first_epoch=self.n_epochs_ + 1,
             )
             self._record_history(result, continued=True)
-        self._set_engine(engine.with_series(buffers))
+        self._set_engine(engine.with_series(buffers, whole))
         self._last_index = ends
         self._name_cutoff_freq()
         return self

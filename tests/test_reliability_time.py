@@ -71,12 +71,22 @@ def test_a_lagging_panel_series_updated_does_not_move_the_cutoff_back():
     forecaster = GRUForecaster(**PARAMS).fit(panel, fh=[1])
     forecaster.update(_panel(B=y[42:45]), update_params=False)  # B through 2003-09
     assert str(forecaster.cutoff[0]) == "2003-12"
-    # 2003-11 and 2003-12 are in-sample for A: refused, never A's roll-out end
+    # 2003-11 and 2003-12 are in-sample for A: its one-step forecasts from the
+    # windows before them, never A's roll-out end; B's are steps 2..4 after its end
     fh = ForecastingHorizon(
         pd.period_range("2003-11", periods=3, freq="M"), is_relative=False
     )
-    with pytest.raises((ValueError, NotImplementedError), match="in-sample"):
-        forecaster.predict(fh=fh)
+    both = forecaster.predict(fh=fh)
+    pd.testing.assert_frame_equal(
+        both.loc[["A"]].iloc[:2], forecaster.predict(fh=[-1, 0]).loc[["A"]]
+    )
+    pd.testing.assert_frame_equal(
+        both.loc[["A"]].iloc[2:], forecaster.predict(fh=[1]).loc[["A"]]
+    )
+    pd.testing.assert_frame_equal(
+        both.loc[["B"]], forecaster.predict(fh=[2, 3, 4]).loc[["B"]]
+    )
+    assert both.notna().all().all()
     y_pred = forecaster.predict(fh=[1])
     assert [(k, str(t)) for k, t in y_pred.index] == [
         ("A", "2004-01"),
@@ -84,17 +94,20 @@ def test_a_lagging_panel_series_updated_does_not_move_the_cutoff_back():
     ]
 
 
-def test_steps_at_or_before_a_series_end_are_refused_even_if_the_cutoff_lags():
+def test_steps_at_or_before_a_series_end_are_in_sample_even_if_the_cutoff_lags():
     y = _monthly()
     forecaster = GRUForecaster(**PARAMS).fit(_panel(A=y[:48], B=y[:42]), fh=[1])
+    in_sample = forecaster.predict(fh=[-1, 0]).loc[["A"]]
+    ahead = forecaster.predict(fh=[1]).loc[["A"]]
     # the mechanism that once moved the cutoff back is not the only way to get
-    # there: predict itself refuses a step <= 0 of any series
+    # there: predict counts steps from each series' own end, so a step <= 0 of
+    # A is in-sample, never an index into the roll-out from its end
     forecaster._cutoff = pd.PeriodIndex([y.index[44]], freq="M")
     fh = ForecastingHorizon(
         pd.period_range("2003-11", periods=3, freq="M"), is_relative=False
     )
-    with pytest.raises(ValueError, match=r"at or before the end of y\['A'\]"):
-        forecaster.predict(fh=fh)
+    y_pred = forecaster.predict(fh=fh).loc[["A"]]
+    pd.testing.assert_frame_equal(y_pred, pd.concat([in_sample, ahead]))
 
 
 def test_global_model_false_keeps_the_cutoff_of_the_panel_too():

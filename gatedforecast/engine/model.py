@@ -5,7 +5,9 @@ One job: hold and use a trained network with the state that goes with it.
 (targets first, then covariates): it fits the series scaler, holds out
 calibration windows, trains (twice when the held-out windows are a large share),
 and measures the calibration residuals. A fitted :class:`SeriesEngine` forecasts
-scaled context windows (:meth:`~SeriesEngine.forecast`), gives the spreads and
+scaled context windows (:meth:`~SeriesEngine.forecast`), forecasts the points of
+the series it keeps one step ahead from the window before each
+(:meth:`~SeriesEngine.in_sample`), gives the spreads and
 offsets the interval methods need, and continues training on longer series
 (:meth:`~SeriesEngine.continued`). It never sees pandas: series keys, time
 points and columns stay with the sktime face.
@@ -24,7 +26,7 @@ from ..scaling import SeriesScaler
 from ..training import TrainingResult, empty_history
 from .calibration import calibration_set, hold_out, window_spread
 from .fitting import train_on_series
-from .rollout import Runtime, forecast_windows, head_output
+from .rollout import Runtime, batch_rows, forecast_windows, head_output
 from .setup import _Setup, network_for
 
 __all__ = ["SeriesEngine"]
@@ -54,6 +56,10 @@ class SeriesEngine:
         Epochs of the first of two trainings in :meth:`fit`: the one without the
         held-out windows, whose residuals calibrate the intervals, when the
         network was then trained again on all windows. None when it trained once.
+    series : list of ndarray or None
+        Every scaled value of each series seen so far, ``(n_t, n_channels)``:
+        what in-sample forecasts (:meth:`in_sample`) read. None when only the
+        tails are known (an engine restored from a model file).
     """
 
     def __init__(
@@ -66,6 +72,7 @@ class SeriesEngine:
         residuals: np.ndarray | None = None,
         rng_state: torch.Tensor | None = None,
         calibration_epochs: int | None = None,
+        series: list[np.ndarray] | None = None,
     ) -> None:
         self.network = network
         self.setup = setup
@@ -75,6 +82,7 @@ class SeriesEngine:
         self.residuals = residuals
         self.rng_state = rng_state
         self.calibration_epochs = calibration_epochs
+        self.series = series
 
     # ------------------------------------------------------------------ fit
     @classmethod
@@ -137,6 +145,7 @@ class SeriesEngine:
             typical_spread=typical,
             # continued training (update) shuffles on from where fit stopped
             rng_state=generator.get_state(),
+            series=scaled,
         )
         if held_out.counts.any():
             engine.residuals = engine.calibrate(scaled, held_out, runtime)
@@ -184,12 +193,16 @@ class SeriesEngine:
         engine.rng_state = generator.get_state()
         return engine, result
 
-    def with_series(self, series: list[np.ndarray]) -> SeriesEngine:
+    def with_series(
+        self, series: list[np.ndarray], whole: bool = False
+    ) -> SeriesEngine:
         """A copy of this engine that forecasts from the ends of the scaled
-        ``series`` (as many values of each as it keeps now)."""
+        ``series`` (as many values of each as it keeps now); with ``whole``,
+        ``series`` are every value seen and in-sample forecasts read them."""
         engine = copy.copy(self)
         keep = self.tails.shape[1]
         engine.tails = np.stack([s[-keep:] for s in series])
+        engine.series = list(series) if whole else None
         return engine
 
     # ------------------------------------------------------------------ forecast
@@ -217,6 +230,54 @@ class SeriesEngine:
             generator,
             self.setup.median,
         )
+
+    def in_sample(self, positions: list[np.ndarray], runtime: Runtime) -> list:
+        """One-step forecasts of stored points from the window before each.
+
+        ``positions[i]`` numbers points of series ``i`` (0 is its first stored
+        value). The forecast of point ``p`` is the head's first step from the
+        window of the ``window_length`` values before ``p``, with the head's
+        covariates read from the stored rows from ``p`` on (the last stored row
+        repeated past the series' end, as out-of-sample forecasts shorter than
+        the head repeat the last row given). Returns per series ``(len(positions[i]),
+        n_targets)`` in the scaled space: NaN for a point with fewer than
+        ``window_length`` stored values before it (or none at all).
+        """
+        if self.series is None:
+            raise ValueError(
+                "This engine keeps only the last values of each series (it was "
+                "restored from a model file), not the whole series that in-sample "
+                "forecasts read. Fit again to forecast in-sample."
+            )
+        window, head = self.setup.window_length, self.setup.horizon
+        n_targets = self.setup.n_targets
+        out = [np.full((len(p), n_targets), np.nan) for p in positions]
+        rows = [
+            (i, r, int(p[r]))
+            for i, p in enumerate(positions)
+            for r in np.flatnonzero((p >= window) & (p < len(self.series[i])))
+        ]
+        covariates = self.setup.n_covariates > 0
+        for batch in batch_rows(len(rows)):
+            chosen = [rows[k] for k in batch]
+            if not chosen:
+                continue
+            contexts = np.stack([self.series[i][p - window : p] for i, _, p in chosen])
+            future = None
+            if covariates:
+                future = np.stack(
+                    [
+                        self.series[i][
+                            np.minimum(p + np.arange(head), len(self.series[i]) - 1),
+                            n_targets:,
+                        ]
+                        for i, _, p in chosen
+                    ]
+                )
+            forecast = self.forecast(contexts, 1, future, runtime)[:, 0]
+            for (i, r, _), value in zip(chosen, forecast):
+                out[i][r] = value
+        return out
 
     def head_quantiles(
         self, contexts: np.ndarray, future: np.ndarray | None, runtime: Runtime
