@@ -1037,3 +1037,26 @@ def test_plot_history_keeps_its_labels_in_the_saved_figure(tmp_path):
         assert box.x1 <= inside.x1
         assert inside.y0 <= box.y0
         assert box.y1 <= inside.y1
+
+
+def test_ensemble_size_option_reaches_the_forecasters():
+    from gatedforecast.cli import build_parser
+    from gatedforecast.cli.options import network_params
+
+    parser = build_parser()
+    default = parser.parse_args(["forecast", "data.csv"])
+    assert network_params(default, 12)["ensemble_size"] == "auto"
+    chosen = parser.parse_args(["forecast", "data.csv", "--ensemble-size", "3"])
+    assert network_params(chosen, 12)["ensemble_size"] == 3
+
+
+def test_a_bad_ensemble_size_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["forecast", "data.csv", "--ensemble-size", "many"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(
+        "error: argument --ensemble-size: expected auto or a whole number >= 1, "
+        "got 'many'"
+    )

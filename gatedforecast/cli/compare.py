@@ -358,6 +358,7 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
         "hidden_sizes": list(options.hidden_sizes)
         if isinstance(options.hidden_sizes, tuple)
         else options.hidden_sizes,
+        "ensemble_size": options.ensemble_size,
         "epochs": options.epochs,
         "batch_size": options.batch_size,
         "steps_per_epoch": options.steps_per_epoch,

@@ -79,6 +79,7 @@ OPTION_OF = {
     "window_length": "--window-length",
     "hidden_sizes": "--hidden-sizes",
     "dropout": "--dropout",
+    "ensemble_size": "--ensemble-size",
     "max_epochs": "--epochs",
     "batch_size": "--batch-size",
     "steps_per_epoch": "--steps-per-epoch",
@@ -122,6 +123,7 @@ def network_params(options, season: int) -> dict:
         "window_length": options.window_length,
         "hidden_sizes": options.hidden_sizes,
         "dropout": options.dropout,
+        "ensemble_size": options.ensemble_size,
         "max_epochs": options.epochs,
         "batch_size": options.batch_size,
         "steps_per_epoch": options.steps_per_epoch,
@@ -146,6 +148,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
+
+
+def _ensemble_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected auto or a whole number >= 1, got {text!r}"
+        ) from None
 
 
 def _coverage(text: str) -> float:
@@ -235,6 +248,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="the naive forecast the networks learn to correct: the last value, the "
         "value one season back, or none (default: auto, seasonal when the season "
         "is longer than 1, else last)",
+    )
+    model.add_argument(
+        "--ensemble-size",
+        type=_ensemble_size,
+        default="auto",
+        metavar="N",
+        help="networks trained together from different initial weights and "
+        "combined by their median (default: auto, 5 on small data, else 1)",
     )
     model.add_argument(
         "--epochs", type=_positive_int, default=50, metavar="N", help="(default: 50)"
