@@ -27,6 +27,10 @@ def network_spec(network) -> dict:
     }
     if getattr(network, "n_quantiles", 0):
         spec["n_quantiles"] = network.n_quantiles
+    # written only when there is one, so files of networks without it keep
+    # their description
+    if getattr(network, "covariate_effect", 0):
+        spec["covariate_effect"] = network.covariate_effect
     return spec
 
 
@@ -61,7 +65,7 @@ def check_spec(spec) -> dict:
         "bidirectional",
         "n_future",
     }
-    unknown = sorted(set(spec) - required - {"n_quantiles"})
+    unknown = sorted(set(spec) - required - {"n_quantiles", "covariate_effect"})
     missing = sorted(required - set(spec))
     if unknown or missing:
         raise ModelFileError(
@@ -69,11 +73,12 @@ def check_spec(spec) -> dict:
         )
     counts = {k: spec[k] for k in ("n_inputs", "n_targets", "horizon", "n_future")}
     counts["n_quantiles"] = spec.get("n_quantiles", 0)
+    counts["covariate_effect"] = spec.get("covariate_effect", 0)
     sizes = spec["hidden_sizes"]
     if not isinstance(sizes, list) or not sizes:
         raise ModelFileError(f"hidden_sizes {sizes!r:.80} is not a list of sizes")
     for name, value in [*counts.items(), *(("hidden_sizes", v) for v in sizes)]:
-        least = 0 if name in ("n_future", "n_quantiles") else 1
+        least = 0 if name in ("n_future", "n_quantiles", "covariate_effect") else 1
         if type(value) is not int or value < least:
             raise ModelFileError(f"{name} {value!r:.80} is not an integer >= {least}")
     dropout = spec["dropout"]

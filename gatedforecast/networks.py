@@ -41,6 +41,7 @@ __all__ = [
     "build_encoder",
     "StackedRNN",
     "AttentionRNN",
+    "CovariateEffect",
     "ForecastNetwork",
 ]
 
@@ -330,6 +331,52 @@ register_encoder("gru+attention", partial(AttentionRNN, cell="gru"))
 register_encoder("lstm+attention", partial(AttentionRNN, cell="lstm"))
 
 
+class CovariateEffect(nn.Module):
+    """The effect of the future-known covariates of one step on its targets.
+
+    ``c(x) = V x + W tanh(A x + a)``: a linear map plus one small hidden layer, so
+    that a linear relation is exact and a simple nonlinear one representable. It
+    reads the covariates of each step on their own, in the series' scaled units,
+    and gives an effect per target in the same units; the engine adds it to the
+    forecast outside the window's normalisation and baseline
+    (:meth:`gatedforecast.scaling.WindowTransform.covariate_offset`), so a
+    relation that holds for the whole series is one fixed set of weights.
+
+    Parameters
+    ----------
+    n_covariates : int
+        Covariates per step.
+    n_targets : int
+        Targets per step.
+    hidden_size : int
+        Units of the hidden layer.
+    """
+
+    def __init__(self, n_covariates: int, n_targets: int, hidden_size: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_covariates, n_targets, bias=False)
+        self.hidden = nn.Linear(n_covariates, hidden_size)
+        self.output = nn.Linear(hidden_size, n_targets, bias=False)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the effect is linear in: ``[x, tanh(A x + a)]`` per step."""
+        return torch.cat([x, torch.tanh(self.hidden(x))], dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., n_covariates)`` to ``(..., n_targets)``."""
+        return self.linear(x) + self.output(torch.tanh(self.hidden(x)))
+
+    @torch.no_grad()
+    def initialize(self, generator: torch.Generator) -> None:
+        """The hidden layer uniform in ``±1/sqrt(fan_in)``; the effect starts at
+        zero (the linear map and the output layer are zero)."""
+        bound = 1.0 / math.sqrt(self.hidden.in_features)
+        self.hidden.weight.uniform_(-bound, bound, generator=generator)
+        self.hidden.bias.uniform_(-bound, bound, generator=generator)
+        self.linear.weight.zero_()
+        self.output.weight.zero_()
+
+
 class ForecastNetwork(nn.Module):
     """An encoder plus a linear head for ``horizon`` steps at once.
 
@@ -380,6 +427,7 @@ class ForecastNetwork(nn.Module):
         bidirectional: bool = False,
         n_future: int = 0,
         n_quantiles: int = 0,
+        covariate_effect: int = 0,
     ) -> None:
         super().__init__()
         # torch's modules draw default weights from the global generator on
@@ -393,10 +441,16 @@ class ForecastNetwork(nn.Module):
                 self.encoder.output_size + horizon * n_future,
                 horizon * n_targets * max(1, n_quantiles),
             )
+            self.effect = (
+                CovariateEffect(n_future, n_targets, covariate_effect)
+                if covariate_effect and n_future
+                else None
+            )
         self.horizon = horizon
         self.n_targets = n_targets
         self.n_future = n_future
         self.n_quantiles = n_quantiles
+        self.covariate_effect = covariate_effect if self.effect is not None else 0
 
     def forward(
         self,
@@ -409,6 +463,8 @@ class ForecastNetwork(nn.Module):
 
         ``future`` holds the covariates of the forecast steps,
         ``(batch, horizon, n_future)``, when the network was built with them.
+        The covariate ``effect``, when there is one, is not part of this output:
+        the engine adds it (:mod:`gatedforecast.engine.effect`).
         """
         summary = self.encoder(x, generator=generator, dropout=dropout)
         if self.n_future:
@@ -432,6 +488,8 @@ class ForecastNetwork(nn.Module):
         bound = 1.0 / math.sqrt(self.head.in_features)
         self.head.weight.uniform_(-bound, bound, generator=generator)
         self.head.bias.uniform_(-bound, bound, generator=generator)
+        if self.effect is not None:
+            self.effect.initialize(generator)
         return self
 
 

@@ -1,0 +1,146 @@
+"""The covariate effect of a forecaster's network, in the series' scaled units.
+
+One job: add the per-step effect of the future-known covariates
+(:class:`gatedforecast.networks.CovariateEffect`, the network's ``effect``) to
+the network's output outside the window's normalisation and baseline, so that a
+relation between ``X`` and ``y`` that holds for the whole series is one fixed set
+of weights: the window scaling and the naive baseline express the target in
+units that change from window to window, which a fixed covariate weight in the
+head cannot follow. :func:`effect_offset` gives the effect in the units of the
+network's output, :class:`WithCovariateEffect` is the network plus that offset
+(what training fits), and :func:`start_effect` sets the effect's first weights by
+ridge regression on the training windows.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..scaling import WindowTransform
+from ..windows import WindowIndex
+
+__all__ = [
+    "EFFECT_HIDDEN",
+    "MAX_START_WINDOWS",
+    "WithCovariateEffect",
+    "add_effect",
+    "effect_offset",
+    "has_effect",
+    "start_effect",
+]
+
+#: hidden units of the covariate effect of a forecaster's network
+EFFECT_HIDDEN = 16
+#: the most training windows the effect's first weights are fitted on (evenly
+#: spaced among all of them)
+MAX_START_WINDOWS = 20_000
+#: ridge penalty of the first weights, relative to the mean variance of a feature
+START_RIDGE = 1e-3
+
+
+def has_effect(network) -> bool:
+    """Whether ``network`` holds a covariate effect (networks built before it
+    existed, or without covariates, hold none)."""
+    return getattr(network, "effect", None) is not None
+
+
+def effect_offset(
+    network,
+    transform: WindowTransform,
+    inputs: torch.Tensor,
+    future: torch.Tensor,
+    context,
+) -> torch.Tensor:
+    """The effect of the covariates in the units of the network's output,
+    ``(batch, horizon, n_targets)``.
+
+    ``inputs`` are the transformed windows (their covariates, after the targets,
+    pass the transform unchanged), ``future`` the covariates of the forecast
+    steps and ``context`` the window's baseline and spread.
+    """
+    effect = network.effect
+    window = effect(inputs[..., transform.n_targets :])
+    return transform.covariate_offset(window, effect(future), context)
+
+
+def _with_offset(output: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """``output`` plus ``offset``, on every level of a quantile head."""
+    if output.dim() == offset.dim() + 1:
+        return output + offset.unsqueeze(-1)
+    return output + offset
+
+
+class WithCovariateEffect(nn.Module):
+    """A forecaster's network with its covariate effect added to its output.
+
+    Called as ``module(inputs, future, context, generator=..., dropout=...)``
+    with the windows' transformed inputs, the covariates of the forecast steps
+    and the windows' transform context; its parameters are the network's.
+    """
+
+    def __init__(self, network, transform: WindowTransform) -> None:
+        super().__init__()
+        self.network = network
+        self.transform = transform
+
+    def forward(self, inputs, future, context, generator=None, dropout=None):
+        output = self.network(inputs, future, generator=generator, dropout=dropout)
+        offset = effect_offset(self.network, self.transform, inputs, future, context)
+        return _with_offset(output, offset)
+
+
+def add_effect(network, transform, output, inputs, future, context):
+    """``output`` of ``network`` with its covariate effect, when it has one."""
+    if future is None or not has_effect(network):
+        return output
+    offset = effect_offset(network, transform, inputs, future, context)
+    return _with_offset(output, offset)
+
+
+@torch.no_grad()
+def start_effect(network, scaled: list[np.ndarray], setup) -> None:
+    """Fit the effect's output weights by ridge regression, in place.
+
+    On the windows of the scaled series ``scaled`` (``(n_t, n_channels)`` each,
+    targets first) that ``setup`` reads, the change of each target from the
+    window's baseline to each head step is regressed on the same change of the
+    effect's features (:meth:`~gatedforecast.networks.CovariateEffect.features`,
+    the hidden layer as drawn), in float64: training then starts from the best
+    fixed effect, so a relation linear in the covariates holds from the first
+    step. Nothing changes without an effect or without a window.
+    """
+    if not has_effect(network):
+        return
+    transform, window = setup.transform, setup.window_length
+    index = WindowIndex.build([len(s) for s in scaled], window, setup.horizon)
+    if len(index) == 0:
+        return
+    chosen = np.unique(np.linspace(0, len(index) - 1, MAX_START_WINDOWS).astype(int))
+    starts = torch.as_tensor(index.starts[chosen])
+    buffer = torch.as_tensor(np.concatenate(scaled), dtype=torch.float64)
+    spans = buffer[starts.unsqueeze(1) + torch.arange(window + setup.horizon)]
+    n_targets = setup.n_targets
+    targets = spans[..., :n_targets]
+    features = copy.deepcopy(network.effect).double().features(spans[..., n_targets:])
+    # the change from the baseline: what the offset adds, before the spread
+    unit = (None, 1.0)
+    change = transform.covariate_offset(targets[:, :window], targets[:, window:], unit)
+    design = transform.covariate_offset(
+        features[:, :window], features[:, window:], unit
+    )
+    design = design.reshape(-1, design.shape[-1])
+    change = change.reshape(-1, n_targets)
+    gram = design.T @ design
+    penalty = START_RIDGE * torch.clamp(gram.diagonal().mean(), min=1e-12)
+    gram += penalty * torch.eye(gram.shape[0], dtype=gram.dtype)
+    weights = torch.linalg.solve(gram, design.T @ change).T
+    if not torch.isfinite(weights).all():
+        return
+    effect = network.effect
+    n_covariates = effect.linear.in_features
+    effect.linear.weight.copy_(weights[:, :n_covariates])
+    effect.output.weight.copy_(weights[:, n_covariates:])
