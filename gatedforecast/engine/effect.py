@@ -39,7 +39,7 @@ EFFECT_HIDDEN = 16
 #: spaced among all of them)
 MAX_START_WINDOWS = 20_000
 #: ridge penalty of the first weights, relative to the mean variance of a feature
-START_RIDGE = 1e-3
+START_RIDGE = 1e-6
 
 
 def has_effect(network) -> bool:
@@ -103,15 +103,19 @@ def add_effect(network, transform, output, inputs, future, context):
 
 @torch.no_grad()
 def start_effect(network, scaled: list[np.ndarray], setup) -> None:
-    """Fit the effect's output weights by ridge regression, in place.
+    """Start ``network`` from the naive baseline plus the best fixed covariate
+    effect, in place.
 
     On the windows of the scaled series ``scaled`` (``(n_t, n_channels)`` each,
     targets first) that ``setup`` reads, the change of each target from the
     window's baseline to each head step is regressed on the same change of the
     effect's features (:meth:`~gatedforecast.networks.CovariateEffect.features`,
-    the hidden layer as drawn), in float64: training then starts from the best
-    fixed effect, so a relation linear in the covariates holds from the first
-    step. Nothing changes without an effect or without a window.
+    the hidden layer as drawn) by ridge regression in float64, beside a
+    constant: its coefficients are the effect's first weights, so a relation
+    linear in the covariates holds from the first step. The head starts at
+    zero, its bias at the median of what remains, in the units of the network's
+    output (what the absolute error loss would choose). Nothing changes
+    without an effect or without a window.
     """
     if not has_effect(network):
         return
@@ -126,21 +130,29 @@ def start_effect(network, scaled: list[np.ndarray], setup) -> None:
     n_targets = setup.n_targets
     targets = spans[..., :n_targets]
     features = copy.deepcopy(network.effect).double().features(spans[..., n_targets:])
-    # the change from the baseline: what the offset adds, before the spread
+    # the change from the baseline (what the offset adds before the spread)
     unit = (None, 1.0)
     change = transform.covariate_offset(targets[:, :window], targets[:, window:], unit)
     design = transform.covariate_offset(
         features[:, :window], features[:, window:], unit
     )
-    design = design.reshape(-1, design.shape[-1])
-    change = change.reshape(-1, n_targets)
-    gram = design.T @ design
-    penalty = START_RIDGE * torch.clamp(gram.diagonal().mean(), min=1e-12)
-    gram += penalty * torch.eye(gram.shape[0], dtype=gram.dtype)
-    weights = torch.linalg.solve(gram, design.T @ change).T
-    if not torch.isfinite(weights).all():
+    flat = design.reshape(-1, design.shape[-1])
+    flat = torch.cat([flat, torch.ones_like(flat[:, :1])], dim=1)
+    gram = flat.T @ flat
+    penalty = START_RIDGE * torch.clamp(gram.diagonal()[:-1].mean(), min=1e-12)
+    gram.diagonal()[:-1] += penalty
+    weights = torch.linalg.solve(gram, flat.T @ change.reshape(-1, n_targets))
+    weights = weights[:-1].T
+    # what is left, in the units of the output: the head's first bias
+    _, context = transform.inputs(spans[:, :window])
+    left = (change - design @ weights.T) / context[1]
+    bias = left.reshape(-1, n_targets).median(dim=0).values
+    if not (torch.isfinite(weights).all() and torch.isfinite(bias).all()):
         return
     effect = network.effect
     n_covariates = effect.linear.in_features
     effect.linear.weight.copy_(weights[:, :n_covariates])
     effect.output.weight.copy_(weights[:, n_covariates:])
+    network.head.weight.zero_()
+    head_bias = network.head.bias.view(network.horizon, n_targets, -1)
+    head_bias.copy_(bias.view(1, n_targets, 1).expand_as(head_bias))
