@@ -37,7 +37,7 @@ __all__ = [
 EFFECT_HIDDEN = 16
 #: the most training windows the effect's first weights are fitted on (evenly
 #: spaced among all of them)
-MAX_START_WINDOWS = 20_000
+MAX_START_WINDOWS = 2048
 #: ridge penalty of the first weights, relative to the mean variance of a feature
 START_RIDGE = 1e-6
 
