@@ -150,3 +150,17 @@ def test_a_saved_forecaster_with_x_predicts_the_same(tmp_path):
         pd.DataFrame(forecaster.predict(X=X_test)),
     )
     assert loaded.n_parameters_ == forecaster.n_parameters_
+
+
+def test_a_simple_nonlinear_relation_is_learned():
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2020-01-01", periods=205, freq="D")
+    x = rng.normal(size=205)
+    X = pd.DataFrame({"x": x}, index=index)
+    y = pd.Series(x**2, index=index, name="y")
+    params = dict(window_length=8, hidden_sizes=8, max_epochs=3, device="cpu")
+    fitted = GRUForecaster(**params, random_state=0).fit(y[:200], X=X[:200], fh=FH)
+    alone = GRUForecaster(**params, random_state=0).fit(y[:200], fh=FH)
+    error_with = np.abs(fitted.predict(X=X[200:]).to_numpy().ravel() - y[200:]).mean()
+    error_without = np.abs(alone.predict().to_numpy().ravel() - y[200:]).mean()
+    assert error_with < 0.1 * error_without
