@@ -8,8 +8,9 @@ of weights: the window scaling and the naive baseline express the target in
 units that change from window to window, which a fixed covariate weight in the
 head cannot follow. :func:`effect_offset` gives the effect in the units of the
 network's output, :class:`WithCovariateEffect` is the network plus that offset
-(what training fits), and :func:`start_effect` sets the effect's first weights by
-ridge regression on the training windows.
+(what training fits), :func:`add_effect` adds it to a forecast's output, and
+:func:`start_effect` starts a new network from the naive baseline plus the effect
+fitted by ridge regression on the training windows.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ EFFECT_HIDDEN = 16
 #: the most training windows the effect's first weights are fitted on (evenly
 #: spaced among all of them)
 MAX_START_WINDOWS = 2048
-#: ridge penalty of the first weights, relative to the mean variance of a feature
+#: ridge penalty of the first weights, relative to the features' mean sum of squares
 START_RIDGE = 1e-6
 
 
@@ -89,8 +90,7 @@ class WithCovariateEffect(nn.Module):
 
     def forward(self, inputs, future, context, generator=None, dropout=None):
         output = self.network(inputs, future, generator=generator, dropout=dropout)
-        offset = effect_offset(self.network, self.transform, inputs, future, context)
-        return _with_offset(output, offset)
+        return add_effect(self.network, self.transform, output, inputs, future, context)
 
 
 def add_effect(network, transform, output, inputs, future, context):
