@@ -29,6 +29,10 @@ def network_spec(network) -> dict:
         spec["n_quantiles"] = network.n_quantiles
     if network.n_members > 1:
         spec["n_members"] = network.n_members
+    # written only when there is one, so files of networks without it keep
+    # their description
+    if getattr(network, "covariate_effect", 0):
+        spec["covariate_effect"] = network.covariate_effect
     return spec
 
 
@@ -63,7 +67,8 @@ def check_spec(spec) -> dict:
         "bidirectional",
         "n_future",
     }
-    unknown = sorted(set(spec) - required - {"n_quantiles", "n_members"})
+    optional = {"n_quantiles", "n_members", "covariate_effect"}
+    unknown = sorted(set(spec) - required - optional)
     missing = sorted(required - set(spec))
     if unknown or missing:
         raise ModelFileError(
@@ -72,11 +77,12 @@ def check_spec(spec) -> dict:
     counts = {k: spec[k] for k in ("n_inputs", "n_targets", "horizon", "n_future")}
     counts["n_quantiles"] = spec.get("n_quantiles", 0)
     counts["n_members"] = spec.get("n_members", 1)
+    counts["covariate_effect"] = spec.get("covariate_effect", 0)
     sizes = spec["hidden_sizes"]
     if not isinstance(sizes, list) or not sizes:
         raise ModelFileError(f"hidden_sizes {sizes!r:.80} is not a list of sizes")
     for name, value in [*counts.items(), *(("hidden_sizes", v) for v in sizes)]:
-        least = 0 if name in ("n_future", "n_quantiles") else 1
+        least = 0 if name in ("n_future", "n_quantiles", "covariate_effect") else 1
         if type(value) is not int or value < least:
             raise ModelFileError(f"{name} {value!r:.80} is not an integer >= {least}")
     dropout = spec["dropout"]

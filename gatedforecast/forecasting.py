@@ -32,6 +32,7 @@ from .engine import (
     interval_method,
     network_for,
     rollback_on_failure,
+    start_effect,
     train_on_series,
 )
 from .intervals import unresolved_coverages, warn_unresolved
@@ -263,6 +264,9 @@ class _RecurrentForecaster(
     def _pretrain_network(self, network, setup, values, settings, generator, first):
         scaler = SeriesScaler(setup.scaler_method).fit(values)
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
+        if first == 1:
+            # a new network's covariate effect starts from these series' windows
+            start_effect(network, scaled, setup)
         dropout_generator = generators(settings.seed + first, settings.device)[1]
         result = train_on_series(
             network,

@@ -33,6 +33,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from .covariate_effect import CovariateEffect
 from .network_members import (
     MemberEncoder,
     MemberHead,
@@ -49,6 +50,7 @@ __all__ = [
     "build_encoder",
     "StackedRNN",
     "AttentionRNN",
+    "CovariateEffect",
     "ForecastNetwork",
 ]
 
@@ -395,6 +397,7 @@ class ForecastNetwork(nn.Module):
         n_future: int = 0,
         n_quantiles: int = 0,
         n_members: int = 1,
+        covariate_effect: int = 0,
     ) -> None:
         super().__init__()
         self._arguments = dict(
@@ -431,10 +434,17 @@ class ForecastNetwork(nn.Module):
                     self.encoder.output_size + horizon * n_future,
                     horizon * n_targets * max(1, n_quantiles),
                 )
+        with torch.random.fork_rng(devices=[]):
+            self.effect = (
+                CovariateEffect(n_future, n_targets, covariate_effect)
+                if covariate_effect and n_future
+                else None
+            )
         self.horizon = horizon
         self.n_targets = n_targets
         self.n_future = n_future
         self.n_quantiles = n_quantiles
+        self.covariate_effect = covariate_effect if self.effect is not None else 0
 
     def forward(
         self,
@@ -450,7 +460,8 @@ class ForecastNetwork(nn.Module):
         ``(batch, horizon, n_future)``, when the network was built with them.
         An ensemble returns the median of its members' outputs, or with
         ``members=True`` each member's, ``(n_members, batch, horizon,
-        n_targets)``.
+        n_targets)``. The covariate ``effect``, when there is one, is not part
+        of this output: the engine adds it (:mod:`gatedforecast.engine.effect`).
         """
         summary = self.encoder(x, generator=generator, dropout=dropout)
         if self.n_future:
@@ -473,7 +484,11 @@ class ForecastNetwork(nn.Module):
         """Clip the gradients to total norm ``max_norm``; an ensemble clips each
         member's on its own."""
         if self.n_members > 1:
-            clip_member_gradients(self.parameters(), max_norm, self.n_members)
+            members = [*self.encoder.parameters(), *self.head.parameters()]
+            clip_member_gradients(members, max_norm, self.n_members)
+            # the covariate effect is one module for all members
+            if self.effect is not None:
+                nn.utils.clip_grad_norm_(self.effect.parameters(), max_norm)
         else:
             nn.utils.clip_grad_norm_(self.parameters(), max_norm)
 
@@ -491,11 +506,13 @@ class ForecastNetwork(nn.Module):
             for member in range(self.n_members):
                 single = ForecastNetwork(**self._arguments).initialize(generator)
                 copy_member(self, member, single)
-            return self
-        self.encoder.initialize(generator)
-        bound = 1.0 / math.sqrt(self.head.in_features)
-        self.head.weight.uniform_(-bound, bound, generator=generator)
-        self.head.bias.uniform_(-bound, bound, generator=generator)
+        else:
+            self.encoder.initialize(generator)
+            bound = 1.0 / math.sqrt(self.head.in_features)
+            self.head.weight.uniform_(-bound, bound, generator=generator)
+            self.head.bias.uniform_(-bound, bound, generator=generator)
+        if self.effect is not None:
+            self.effect.initialize(generator)
         return self
 
 

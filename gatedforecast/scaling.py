@@ -335,6 +335,28 @@ class WindowTransform:
             normalized = torch.cat([normalized, x[..., self.n_targets :]], dim=-1)
         return normalized, (base, spread)
 
+    def covariate_offset(
+        self, effect_window: torch.Tensor, effect_future: torch.Tensor, context
+    ) -> torch.Tensor:
+        """A covariate effect in the units the network's output is in.
+
+        ``effect_window`` ``(batch, window, n_targets)`` and ``effect_future``
+        ``(batch, horizon, n_targets)`` are the effect of each step's covariates
+        in the series' scaled units. The baseline of a window holds the effect of
+        the steps it is taken from, so the forecast gains the effect of each
+        forecast step less the baseline of the effect over the window (the same
+        last value, season-ago value or window mean), divided by the window's
+        spread: ``invert(output + offset)`` adds the effect in the series' units,
+        whatever the window's level and spread.
+        """
+        _, spread = context
+        level = (
+            effect_window.mean(dim=1, keepdim=True)
+            if self.normalize
+            else effect_window.new_zeros(effect_window[:, :1].shape)
+        )
+        return (effect_future - self._baseline(effect_window, level)) / spread
+
     @staticmethod
     def targets(y: torch.Tensor, context) -> torch.Tensor:
         """What the network learns for true future values ``y``."""

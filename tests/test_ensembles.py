@@ -234,3 +234,28 @@ def test_auto_ensemble_size_is_several_networks_on_small_data_and_one_on_large()
     X, target = np.random.default_rng(0).normal(size=(30, 4)), np.arange(30.0)
     reg = LSTMRegressor(hidden_sizes=2, max_epochs=1, random_state=0).fit(X, target)
     assert reg.ensemble_size_ == AUTO_ENSEMBLE_SIZE
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_an_ensemble_learns_the_covariate_effect_too(strategy):
+    """The covariate effect is one module beside the members: y = 3 x is learned
+    by an ensemble as by one network."""
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2020-01-01", periods=205, freq="D")
+    X = pd.DataFrame({"x": rng.normal(size=205)}, index=index)
+    y = 3 * X["x"].rename("y")
+    settings = dict(
+        window_length=8,
+        strategy=strategy,
+        max_epochs=3,
+        random_state=0,
+        ensemble_size=3,
+        hidden_sizes=8,
+    )
+    with_x = GRUForecaster(**settings).fit(y[:200], X=X[:200], fh=[1, 2, 3])
+    without_x = GRUForecaster(**settings).fit(y[:200], fh=[1, 2, 3])
+    assert with_x.ensemble_size_ == 3
+    truth = y[200:203].to_numpy()
+    error_with = np.abs(with_x.predict(X=X[200:]).to_numpy().ravel() - truth).mean()
+    error_without = np.abs(without_x.predict().to_numpy().ravel() - truth).mean()
+    assert error_with < 0.1 * error_without

@@ -9,6 +9,7 @@ and call this package; it builds the network (:mod:`.setup`), trains it
 name (:mod:`.interval_methods`). Nothing here imports pandas.
 """
 
+from .effect import start_effect
 from .fitting import rollback_on_failure, train_on_samples, train_on_series
 from .interval_methods import INTERVAL_METHODS, IntervalContext, interval_method
 from .model import SeriesEngine
@@ -29,6 +30,7 @@ __all__ = [
     "predict_sequences",
     "rollback_on_failure",
     "roll_out",
+    "start_effect",
     "train_on_samples",
     "train_on_series",
 ]

@@ -21,6 +21,7 @@ import torch
 from ..scaling import check_float32_range
 from ..training import Batches, PinballLoss, TrainingResult, train_network
 from ..windows import WindowIndex, gather_windows, validation_count
+from .effect import WithCovariateEffect, has_effect
 from .setup import _Setup, divergence_hint
 
 __all__ = [
@@ -119,11 +120,14 @@ def train_on_series(
     buffer = torch.as_tensor(values, dtype=torch.float32, device=device)
     span = window + head
     n_targets = transform.n_targets
+    effect = has_effect(network)
 
     def make(starts):
         values = gather_windows(buffer, starts, span)
         inputs, context = transform.inputs(values[:, :window])
         targets = transform.targets(values[:, window:, :n_targets], context)
+        if effect:
+            return (inputs, values[:, window:, n_targets:], context), targets
         if network.n_future:
             return (inputs, values[:, window:, n_targets:]), targets
         return inputs, targets
@@ -134,7 +138,8 @@ def train_on_series(
         validation=torch.as_tensor(val, device=device),
     )
     return run_training(
-        network,
+        # the covariate effect adds to the output in the series' units
+        WithCovariateEffect(network, transform) if effect else network,
         batches,
         settings,
         rngs,

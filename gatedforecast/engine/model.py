@@ -116,7 +116,7 @@ class SeriesEngine:
         def train_afresh(series, description=None):
             generator, dropout_generator = generators(settings.seed, settings.device)
             network = (
-                network_for(setup, settings, generator)
+                network_for(setup, settings, generator, series)
                 if pretrained is None
                 else copy.deepcopy(pretrained)
             )

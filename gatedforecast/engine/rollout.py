@@ -20,6 +20,7 @@ import torch
 
 from ..devices import torch_threads
 from ..scaling import WindowTransform
+from .effect import add_effect
 
 __all__ = [
     "PREDICT_BATCH",
@@ -105,7 +106,10 @@ def roll_out(
                 rows = step
             else:
                 known = future[:, done : done + head]
-                step = transform.invert(forward(inputs, known), ctx)
+                output = add_effect(
+                    network, transform, forward(inputs, known), inputs, known, ctx
+                )
+                step = transform.invert(output, ctx)
                 rows = torch.cat([step, known], dim=-1)
             produced.append(step)
             # only the last window is read again: keep the context that long
@@ -160,11 +164,16 @@ def head_output(
     with torch.no_grad(), torch_threads(runtime.n_threads):
         context = torch.as_tensor(contexts, dtype=torch.float32, device=device)
         inputs, ctx = transform.inputs(context)
-        args = (inputs,)
+        args, known = (inputs,), None
         if future is not None:
-            known = future[:, : network.horizon]
-            args += (torch.as_tensor(known, dtype=torch.float32, device=device),)
-        out = transform.invert(network(*args, dropout=False), ctx)
+            known = torch.as_tensor(
+                future[:, : network.horizon], dtype=torch.float32, device=device
+            )
+            args += (known,)
+        out = network(*args, dropout=False)
+        out = transform.invert(
+            add_effect(network, transform, out, inputs, known, ctx), ctx
+        )
     return out.double().cpu().numpy()
 
 

@@ -15,6 +15,7 @@ import torch
 
 from ..networks import ForecastNetwork
 from ..scaling import WindowTransform
+from .effect import EFFECT_HIDDEN, start_effect
 
 __all__ = [
     "_Setup",
@@ -90,6 +91,7 @@ def build_network(
     generator: torch.Generator,
     n_future: int = 0,
     n_quantiles: int = 0,
+    covariate_effect: int = 0,
 ) -> ForecastNetwork:
     """A new network with the cell, layers, dropout and direction of ``settings``,
     its initial weights drawn from ``generator``."""
@@ -104,12 +106,22 @@ def build_network(
         n_future=n_future,
         n_quantiles=n_quantiles,
         n_members=settings.ensemble_size,
+        covariate_effect=covariate_effect,
     ).initialize(generator)
 
 
-def network_for(setup: _Setup, settings, generator: torch.Generator) -> ForecastNetwork:
-    """A new network that reads series as ``setup`` says."""
-    return build_network(
+def network_for(
+    setup: _Setup, settings, generator: torch.Generator, series=None
+) -> ForecastNetwork:
+    """A new network that reads series as ``setup`` says.
+
+    With covariates it holds a covariate effect
+    (:class:`~gatedforecast.covariate_effect.CovariateEffect`) of
+    :data:`~gatedforecast.engine.effect.EFFECT_HIDDEN` hidden units, whose first
+    weights are fitted on the windows of the scaled ``series`` when they are
+    given (:func:`~gatedforecast.engine.effect.start_effect`).
+    """
+    network = build_network(
         settings,
         n_inputs=setup.n_targets + setup.n_covariates,
         n_targets=setup.n_targets,
@@ -117,7 +129,11 @@ def network_for(setup: _Setup, settings, generator: torch.Generator) -> Forecast
         generator=generator,
         n_future=setup.n_covariates,
         n_quantiles=0 if setup.levels is None else len(setup.levels),
+        covariate_effect=EFFECT_HIDDEN if setup.n_covariates else 0,
     )
+    if series is not None:
+        start_effect(network, series, setup)
+    return network
 
 
 def divergence_hint(setup: _Setup) -> str:
