@@ -118,15 +118,13 @@ last year's values. It is not the better baseline everywhere, hence
 training data, a rule that needs no constant. The window spans a season; without
 a season it is ``max(2 * horizon, 12)``.
 
-On a short series the seed decides much of the forecast: on airline, five seeds
-of one network ranged from sMAPE 3.1 to 5.8. ``ensemble_size="auto"`` therefore
-trains five networks on small data (one pass over the training windows takes at
-most 10 batches) and forecasts their median, which narrowed that range and
-lowered its mean (:doc:`/benchmarks`); on a long series or a panel one network
-sees enough windows, and four more would cost minutes, so it trains one. More
-gradient steps per epoch helped airline and shampoo but overfitted lynx, and
-early stopping on the last windows stopped airline after two epochs, so neither
-is a default.
+On a short series the seed decides much of the forecast, so
+``ensemble_size="auto"`` trains five networks on small data (one pass over the
+training windows takes at most 10 batches) and forecasts their median, which
+narrows the spread over seeds; on a long series or a panel one network sees
+enough windows, and four more would cost minutes, so it trains one. More
+gradient steps per epoch and early stopping on the last windows were measured
+for small data too and are not defaults (:doc:`/benchmarks`, "Small data").
 
 Examples
 --------

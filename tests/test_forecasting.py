@@ -208,7 +208,11 @@ def test_verbose_zero_is_silent_and_verbose_one_shows_progress(
 
 def test_per_layer_sizes_build_the_keras_recipe(airline):
     forecaster = GRUForecaster(
-        window_length=24, hidden_sizes=(16, 8), max_epochs=1, device="cpu"
+        window_length=24,
+        hidden_sizes=(16, 8),
+        max_epochs=1,
+        device="cpu",
+        ensemble_size=1,
     ).fit(airline, fh=range(1, 13))
     layers = forecaster.network_.encoder.layers
     assert [layer.hidden_size for layer in layers] == [16, 8]
@@ -225,7 +229,7 @@ def test_bidirectional_doubles_the_summary(airline):
 
 @pytest.mark.parametrize("cls", CELLS)
 def test_attention_adds_the_attention_layers_and_forecasts(cls, airline):
-    params = {**FAST, "window_length": 12, "random_state": 0}
+    params = {**FAST, "window_length": 12, "random_state": 0, "ensemble_size": 1}
     plain = cls(**params).fit(airline, fh=[1, 2, 3])
     attention = cls(**params, attention=True).fit(airline, fh=[1, 2, 3])
     cell = cls.__name__[: -len("Forecaster")].lower()

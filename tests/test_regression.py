@@ -86,7 +86,7 @@ def test_predictions_have_the_shape_of_y(cls, y_shape, n_outputs):
 @pytest.mark.parametrize("cls", REGRESSORS)
 def test_attention_adds_the_attention_layers_and_learns(cls):
     X, y = sine_windows(80)
-    params = {**TINY, "max_epochs": 20, "learning_rate": 0.02}
+    params = {**TINY, "max_epochs": 20, "learning_rate": 0.02, "ensemble_size": 1}
     plain = cls(**params).fit(X, y)
     attention = cls(**params, attention=True).fit(X, y)
     cell = cls.__name__[: -len("Regressor")].lower()
@@ -262,8 +262,9 @@ def test_history_and_fitted_attributes():
 
 def test_gru_has_a_quarter_fewer_recurrent_weights_than_lstm():
     X, y = sine_windows(30)
-    gru = GRURegressor(**_without("hidden_sizes"), hidden_sizes=16).fit(X, y)
-    lstm = LSTMRegressor(**_without("hidden_sizes"), hidden_sizes=16).fit(X, y)
+    one = {"hidden_sizes": 16, "ensemble_size": 1}
+    gru = GRURegressor(**_without("hidden_sizes"), **one).fit(X, y)
+    lstm = LSTMRegressor(**_without("hidden_sizes"), **one).fit(X, y)
     head = 16 + 1
     assert (gru.n_parameters_ - head) * 4 == (lstm.n_parameters_ - head) * 3
 

@@ -174,7 +174,9 @@ def test_weights_that_stop_being_finite_are_caught(monkeypatch, airline):
         return out
 
     monkeypatch.setattr(torch.optim.Adam, "step", poisoned)
-    forecaster = GRUForecaster(**FAST, window_length=12, interval_method=None)
+    forecaster = GRUForecaster(
+        **FAST, window_length=12, interval_method=None, ensemble_size=1
+    )
     with pytest.raises(TrainingDivergedError, match="weights stopped being finite"):
         forecaster.fit(airline, fh=[1])
 

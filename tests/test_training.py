@@ -260,6 +260,7 @@ def test_gradient_clip_bounds_the_global_norm(airline, clip):
         gradient_clip=clip,
         scaler=None,
         baseline=None,
+        ensemble_size=1,  # an ensemble clips each member's norm (test_ensembles)
     ).fit(airline, fh=[1])
     norms = np.array(RecordingSGD.norms)
     if clip is None:
@@ -308,6 +309,7 @@ def test_keyboard_interrupt_keeps_the_best_weights_and_a_usable_model(airline):
         batch_size=200,
         max_epochs=10,
         loss=InterruptingLoss(at_call=4),
+        ensemble_size=1,  # the loss counts its calls: one network, one a batch
         device="cpu",
         random_state=0,
     )
