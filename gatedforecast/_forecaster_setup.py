@@ -144,7 +144,7 @@ class ForecasterSetup:
         """``settings`` with ``ensemble_size`` resolved for the windows that
         ``setup`` cuts from ``values``."""
         lengths = [len(v) for v in values]
-        n_windows = len(WindowIndex.build(lengths, setup.window_length, setup.horizon))
+        n_windows = WindowIndex.count(lengths, setup.window_length, setup.horizon)
         size = resolve_ensemble_size(
             settings.ensemble_size, n_windows, settings.config.batch_size
         )

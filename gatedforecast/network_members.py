@@ -33,6 +33,7 @@ __all__ = [
     "MemberHead",
     "clip_member_gradients",
     "copy_member",
+    "masked_dropout",
     "member_median",
 ]
 
@@ -57,7 +58,10 @@ def member_median(outputs: torch.Tensor) -> torch.Tensor:
     return 0.5 * (ordered[k // 2 - 1] + ordered[k // 2])
 
 
-def _dropout(x, p: float, active: bool, generator) -> torch.Tensor:
+def masked_dropout(
+    x: torch.Tensor, p: float, active: bool, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Inverted dropout whose mask comes from ``generator`` (every encoder's)."""
     if not active or p == 0.0:
         return x
     keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
@@ -161,9 +165,9 @@ class MemberEncoder(nn.Module):
             else:
                 out, final = forward, forward[:, :, -1]
             if i < last:
-                out = _dropout(out, self.dropout, active, generator)
+                out = masked_dropout(out, self.dropout, active, generator)
         summary = self._attend(out, final) if self.attention else final
-        return _dropout(summary, self.dropout, active, generator)
+        return masked_dropout(summary, self.dropout, active, generator)
 
     def _attend(self, states: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
         """Attention of :class:`~gatedforecast.networks.AttentionRNN`, per member:

@@ -41,6 +41,9 @@ from .network_members import (
     copy_member,
     member_median,
 )
+from .network_members import (
+    masked_dropout as _dropout,
+)
 
 __all__ = [
     "ENCODERS",
@@ -128,16 +131,6 @@ def build_encoder(
         )
     encoder.cell = cell
     return encoder
-
-
-def _dropout(
-    x: torch.Tensor, p: float, active: bool, generator: torch.Generator | None
-) -> torch.Tensor:
-    """Inverted dropout whose mask comes from ``generator``."""
-    if not active or p == 0.0:
-        return x
-    keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
-    return x * keep / (1.0 - p)
 
 
 class Encoder(nn.Module):

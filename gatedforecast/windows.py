@@ -73,6 +73,13 @@ class WindowIndex:
     def __len__(self) -> int:
         return int(self.starts.size)
 
+    @staticmethod
+    def count(lengths, window_length: int, horizon: int) -> int:
+        """How many windows :meth:`build` cuts from series of ``lengths``,
+        without building them."""
+        span = window_length + horizon
+        return sum(max(0, length - span + 1) for length in lengths)
+
     def split_validation(self, validation_size) -> tuple[np.ndarray, np.ndarray]:
         """Split into training and validation start positions, per series.
 

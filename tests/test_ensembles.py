@@ -259,3 +259,12 @@ def test_an_ensemble_learns_the_covariate_effect_too(strategy):
     error_with = np.abs(with_x.predict(X=X[200:]).to_numpy().ravel() - truth).mean()
     error_without = np.abs(without_x.predict().to_numpy().ravel() - truth).mean()
     assert error_with < 0.1 * error_without
+
+
+def test_window_count_is_the_number_of_windows_build_cuts():
+    """What ensemble_size='auto' counts is what training cuts."""
+    from gatedforecast.windows import WindowIndex
+
+    for lengths in ([10, 3, 7], [5], [], [2, 2]):
+        built = WindowIndex.build(lengths, 3, 2)
+        assert WindowIndex.count(lengths, 3, 2) == len(built)
