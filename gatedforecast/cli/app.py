@@ -46,11 +46,15 @@ def _load(options):
     if path is None:
         if options.command == "forecast":
             raise CLIError("forecast needs a file: gatedforecast forecast FILE ...")
-        if options.id_col or options.target or options.time_col:
-            raise CLIError("--time-col, --target and --id-col need a FILE")
+        if options.id_col or options.target or options.time_col or options.covariates:
+            raise CLIError(
+                "--time-col, --target, --id-col and --covariates need a FILE"
+            )
         data = airline()
     else:
-        data = load_dataset(path, options.time_col, options.target, options.id_col)
+        data = load_dataset(
+            path, options.time_col, options.target, options.id_col, options.covariates
+        )
 
     shortest = min(data.lengths.values())
     if options.season is not None and shortest <= options.season:

@@ -133,7 +133,7 @@ def score_fold(y_train, y_test, y_pred, season: int, horizon: int):
     )
 
 
-def _intervals(forecaster, horizon: int, coverage: float):
+def _intervals(forecaster, horizon: int, coverage: float, X=None):
     """``(intervals, reason)``: the prediction intervals of a fitted forecaster, or
     ``None`` where it has none (sktime's ``capability:pred_int`` tag) or cannot
     give them (then ``reason`` says why, e.g. no window could be held out to
@@ -142,11 +142,16 @@ def _intervals(forecaster, horizon: int, coverage: float):
         return None, None
     try:
         fh = np.arange(1, horizon + 1)
-        return forecaster.predict_interval(fh=fh, coverage=coverage), None
+        return forecaster.predict_interval(fh=fh, X=X, coverage=coverage), None
     except (ValueError, TypeError, ArithmeticError) as error:
         # also a third-party forecaster whose intervals fail (statsmodels' ETS
         # simulation with some sktime versions): its point forecasts still count
         return None, first_sentence(error)
+
+
+def _rows(X, y_test: pd.DataFrame):
+    """The covariates at the times of a fold's test part (None without any)."""
+    return None if X is None else X.loc[y_test.index]
 
 
 def interval_coverage(interval: pd.DataFrame, y_test: pd.DataFrame) -> float:
@@ -273,6 +278,7 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
                 forecaster,
                 progress.splitter(splitter, number - 1),
                 data.y,
+                X=data.X,
                 scoring=MeanAbsolutePercentageError(symmetric=True),
                 return_data=True,
                 return_model=True,
@@ -290,8 +296,8 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
         fitted = frame["fitted_forecaster"].iloc[-1]
         intervals, reasons = zip(
             *(
-                _intervals(model, horizon, options.coverage)
-                for model in frame["fitted_forecaster"]
+                _intervals(model, horizon, options.coverage, _rows(data.X, row.y_test))
+                for model, row in zip(frame["fitted_forecaster"], frame.itertuples())
             )
         )
         coverages = [
@@ -368,6 +374,7 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
         "threads": options.threads,
         "coverage": options.coverage,
         "splitter": type(splitter).__name__,
+        "covariates": [] if data.X is None else list(data.X.columns),
     }
     return Comparison(data, settings, fold_info, results, last_train, last_test)
 

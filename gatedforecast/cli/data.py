@@ -51,6 +51,9 @@ class Dataset:
     #: the zone (or UTC offset) the file's timestamps were in: the times are held in
     #: UTC, without a zone, and written back in this zone; None for naive times
     tz: object = None
+    #: the covariates known ahead (``--covariates``), indexed like ``y``; None
+    #: without covariates
+    X: pd.DataFrame | None = None
 
     @property
     def n_series(self) -> int:
@@ -142,7 +145,7 @@ def read_table(path: str, id_col: str | None = None) -> pd.DataFrame:
     return frame
 
 
-def _check_columns(frame, path, time_col, targets, id_col):
+def _check_columns(frame, path, time_col, targets, id_col, covariates=()):
     columns = list(frame.columns)
     shown = ", ".join(repr(c) for c in columns[:12]) + (
         " ..." if len(columns) > 12 else ""
@@ -160,8 +163,10 @@ def _check_columns(frame, path, time_col, targets, id_col):
         need(time_col, "--time-col")
     for target in targets or []:
         need(target, "--target")
+    for covariate in covariates:
+        need(covariate, "--covariates")
 
-    taken = {id_col, *(targets or [])}
+    taken = {id_col, *(targets or []), *covariates}
     if time_col is None:
         free = [c for c in columns if c not in taken]
         if not free:
@@ -170,7 +175,7 @@ def _check_columns(frame, path, time_col, targets, id_col):
             )
         time_col = free[0]
     if not targets:
-        free = [c for c in columns if c not in {id_col, time_col}]
+        free = [c for c in columns if c not in {id_col, time_col, *covariates}]
         if not free:
             raise CLIError(
                 f"{path}: no column is left for the target after time column "
@@ -186,15 +191,24 @@ def _check_columns(frame, path, time_col, targets, id_col):
         raise CLIError(
             f"{path}: --time-col, --target and --id-col must name different columns"
         )
+    for covariate in covariates:
+        if covariate in {time_col, id_col, *targets}:
+            raise CLIError(
+                f"{path}: column {covariate!r} is given as a covariate and as the "
+                "time, id or target column; a column can be one of them only"
+            )
     return time_col, list(dict.fromkeys(targets))
 
 
-def _check_targets(frame, path, targets):
+def _check_targets(frame, path, targets, kind="target"):
+    """Turn the ``kind`` columns (``"target"`` or ``"covariate"``) of ``frame``
+    into float64, or refuse, naming the first value that is not a finite number."""
     for target in targets:
         column = frame[target]
         if pd.api.types.is_bool_dtype(column):
             raise CLIError(
-                f"{path}: target column {target!r} is not numeric: it holds True/False"
+                f"{path}: {kind} column {target!r} is not numeric: it holds True/False"
+                + (" (write them as 0/1)" if kind == "covariate" else "")
             )
         if not pd.api.types.is_numeric_dtype(column):
             numbers = pd.to_numeric(column, errors="coerce")
@@ -202,7 +216,7 @@ def _check_targets(frame, path, targets):
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
                 raise CLIError(
-                    f"{path}: target column {target!r} is not numeric: "
+                    f"{path}: {kind} column {target!r} is not numeric: "
                     f"{column.iloc[row]!r} in data row {row + 1}"
                 )
             frame[target] = numbers
@@ -211,14 +225,15 @@ def _check_targets(frame, path, targets):
         if missing.any():
             row = int(np.flatnonzero(missing)[0])
             raise CLIError(
-                f"{path}: target column {target!r} has {int(missing.sum())} missing "
+                f"{path}: {kind} column {target!r} has {int(missing.sum())} missing "
                 f"value(s), first in data row {row + 1}; fill them first (the networks "
                 "take no missing values; see the docs on missing values)"
             )
         if np.isinf(values).any():
             row = int(np.flatnonzero(np.isinf(values))[0])
             raise CLIError(
-                f"{path}: target column {target!r} has an infinite value in data row {row + 1}"
+                f"{path}: {kind} column {target!r} has an infinite value in data "
+                f"row {row + 1}"
             )
         frame[target] = values
 
@@ -365,20 +380,33 @@ def load_dataset(
     time_col: str | None = None,
     targets: list[str] | None = None,
     id_col: str | None = None,
+    covariates: list[str] | None = None,
 ) -> Dataset:
-    """Read ``path`` and turn it into a checked :class:`Dataset`."""
+    """Read ``path`` and turn it into a checked :class:`Dataset`; ``covariates``
+    are columns known ahead, held as the dataset's ``X``."""
     frame = read_table(path, id_col)
-    time_col, targets = _check_columns(frame, path, time_col, targets, id_col)
+    covariates = list(dict.fromkeys(covariates or []))
+    time_col, targets = _check_columns(
+        frame, path, time_col, targets, id_col, covariates
+    )
     _check_targets(frame, path, targets)
+    _check_targets(frame, path, covariates, kind="covariate")
     times, given_as, tz = _parse_time(frame[time_col], path, time_col)
+    columns = targets + covariates
+
+    def split(values):
+        X = values[covariates] if covariates else None
+        return values[targets], X
 
     if id_col is None:
         index, freq = _regular_index(times, path, time_col, "")
         index, how = as_periods(index)
         order = np.argsort(times.to_numpy(), kind="stable")
-        y = frame[targets].iloc[order].set_axis(index, axis=0)
+        y, X = split(frame[columns].iloc[order].set_axis(index, axis=0))
         how = given_as or how
-        return Dataset(y, path, time_col, targets, None, freq, {None: len(y)}, how, tz)
+        return Dataset(
+            y, path, time_col, targets, None, freq, {None: len(y)}, how, tz, X
+        )
 
     if frame[id_col].isna().any():
         row = int(np.flatnonzero(frame[id_col].isna().to_numpy())[0])
@@ -393,7 +421,7 @@ def load_dataset(
         index, how = as_periods(index)
         hows.add(how)
         order = np.argsort(times[rows].to_numpy(), kind="stable")
-        part = frame.loc[rows, targets].iloc[order]
+        part = frame.loc[rows, columns].iloc[order]
         part.index = pd.MultiIndex.from_arrays(
             [np.full(len(part), key, dtype=object), index], names=[id_col, time_col]
         )
@@ -410,9 +438,9 @@ def load_dataset(
             f"{path}: the series' timestamps are anchored differently (some at the "
             "start, some at the end of their periods); a global model needs one kind"
         )
-    y = pd.concat(frames)
+    y, X = split(pd.concat(frames))
     how = given_as or hows.pop()
-    return Dataset(y, path, time_col, targets, id_col, freqs.pop(), lengths, how, tz)
+    return Dataset(y, path, time_col, targets, id_col, freqs.pop(), lengths, how, tz, X)
 
 
 # ---------------------------------------------------------------------- seasons

@@ -38,14 +38,17 @@ def _epochs(forecaster) -> str:
 
 def run_forecast(data: Dataset, options, season: int, log):
     """The fitted forecaster, its point forecasts and its intervals (or ``None``)."""
+    from .future import load_future
+
     check_enough_data(data, options, season)
+    X_future = load_future(getattr(options, "future", None), data, options.horizon)
     forecaster = build_forecaster(options, season)
     name = type(forecaster).__name__
     log(f"fitting {name} on {data.describe()} ...")
     started = time.perf_counter()
     fh = np.arange(1, options.horizon + 1)
     try:
-        forecaster.fit(data.y, fh=fh)
+        forecaster.fit(data.y, X=data.X, fh=fh)
     except (ValueError, TypeError) as error:
         raise CLIError(f"{name} could not be fitted: {one_line(error)}") from error
     log(
@@ -53,7 +56,7 @@ def run_forecast(data: Dataset, options, season: int, log):
         f"{forecaster.n_parameters_:,} parameters"
     )
     try:
-        y_pred = forecaster.predict()
+        y_pred = forecaster.predict(X=X_future)
     except (ValueError, TypeError) as error:
         raise CLIError(f"{name} could not forecast: {one_line(error)}") from error
     check_finite(y_pred, name, data)
@@ -61,7 +64,9 @@ def run_forecast(data: Dataset, options, season: int, log):
     # intervals where the forecaster predicts them (sktime's capability:pred_int)
     if forecaster.get_tag("capability:pred_int", False):
         try:
-            intervals = forecaster.predict_interval(coverage=options.coverage)
+            intervals = forecaster.predict_interval(
+                X=X_future, coverage=options.coverage
+            )
             check_finite(intervals, f"{name}'s intervals", data)
         except ValueError as error:
             log(

@@ -43,6 +43,8 @@ _EPILOG_FORECAST = """\
 examples:
   gatedforecast forecast sales.csv --time-col date --target units --horizon 8
   gatedforecast forecast stores.csv --id-col store --model lstm
+  gatedforecast forecast sales.csv --target units --covariates price \
+      --future next_weeks.csv --horizon 4
 
 writes forecast.csv (and forecast.png) into --output-dir.
 """
@@ -210,6 +212,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--id-col",
         metavar="COL",
         help="column naming the series: many series, one global model",
+    )
+    data.add_argument(
+        "--covariates",
+        metavar="COL",
+        nargs="+",
+        action="extend",
+        help="numeric column(s) known ahead (prices, holidays, calendar): the "
+        "networks read them beside the target; forecast needs their values for the "
+        "forecast steps (--future)",
     )
     data.add_argument(
         "--season",
@@ -386,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(forecast)
+    forecast.add_argument(
+        "--future",
+        metavar="FILE",
+        help="CSV or Parquet file with the --covariates of the forecast steps: the "
+        "time column (and --id-col) and one row per series and step",
+    )
     forecast.add_argument(
         "--model",
         choices=library_choices()["model"],
