@@ -151,6 +151,18 @@ of the first epochs (a window spanning a level shift) that otherwise make
 short series such as airline train erratically.""",
         REGRESSOR: "Clip the global gradient norm to this value (``None``: no clipping).",
     },
+    "bptt_chunk": """\
+Train through long windows this many steps at a time (gradient checkpointing
+of the recurrent layers): the forward pass keeps only the states between
+chunks and the backward pass recomputes one chunk at a time, so the memory a
+window takes in training is about that of a window of ``bptt_chunk`` steps,
+for about one more forward pass of compute. The gradients are the whole
+window's (back-propagation is not truncated), so forecasts equal those of
+``None`` up to float rounding. For windows of hundreds or thousands of steps
+(weeks of hourly data); shorter windows are read whole. Needs
+``bidirectional=False``; ``ensemble_size="auto"`` then trains one network.
+With ``attention=True`` the top layer's outputs at every step are still kept.
+``None``: whole windows.""",
     "validation_size": {
         FORECASTER: """\
 Hold out the last windows in time for validation: an int number of windows or

@@ -185,6 +185,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("max_epochs", "int", 100, low=1),
     Parameter("steps_per_epoch", "int", "auto", low=1, none=True, auto=True),
     Parameter("gradient_clip", "float", 1.0, low=0.0, closed="()", none=True),
+    Parameter("bptt_chunk", "int", None, low=1, none=True),
     Parameter("validation_size", "size", None, none=True, type_doc="int, float or None"),
     Parameter("patience", "int", None, low=1, none=True),
     Parameter("min_delta", "float", 0.0, low=0.0, closed="[)"),
@@ -256,6 +257,26 @@ RULES: tuple[Rule, ...] = (
         "interval_method='quantile' to train one, or leave quantiles=None.",
         example={"interval_method": None, "quantiles": (0.1, 0.5, 0.9)},
         before="quantiles",
+    ),
+    Rule(
+        ("bptt_chunk", "bidirectional"),
+        lambda v: v["bptt_chunk"] is not None and v["bidirectional"],
+        "bptt_chunk={bptt_chunk!r} reads windows forwards chunk by chunk, but a "
+        "bidirectional network reads them backwards too; use bidirectional=False, "
+        "or bptt_chunk=None.",
+        example={"bptt_chunk": 16, "bidirectional": True},
+    ),
+    Rule(
+        ("bptt_chunk", "ensemble_size"),
+        lambda v: (
+            v["bptt_chunk"] is not None
+            and not isinstance(v["ensemble_size"], str)
+            and v["ensemble_size"] != 1
+        ),
+        "bptt_chunk={bptt_chunk!r} trains one network chunk by chunk; an ensemble "
+        "(ensemble_size={ensemble_size!r}) reads whole windows. Use ensemble_size=1 "
+        "(or 'auto', which then trains one network), or bptt_chunk=None.",
+        example={"bptt_chunk": 16, "ensemble_size": 3},
     ),
     Rule(
         ("baseline", "seasonal_period"),
@@ -361,6 +382,7 @@ def core_settings(est, cell: str) -> CoreSettings:
                 "max_epochs",
                 "steps_per_epoch",
                 "gradient_clip",
+                "bptt_chunk",
                 "patience",
                 "min_delta",
                 "restore_best_weights",
@@ -375,12 +397,18 @@ def core_settings(est, cell: str) -> CoreSettings:
         cell=cell,
         dropout=value("dropout"),
         bidirectional=value("bidirectional"),
-        ensemble_size=value("ensemble_size"),
+        ensemble_size=_ensemble_size(value("ensemble_size"), config.bptt_chunk),
         config=config,
         validation_size=value("validation_size"),
         device=value("device"),
         seed=seed_from(est.random_state),
     )
+
+
+def _ensemble_size(value, bptt_chunk):
+    """``ensemble_size``, with ``"auto"`` meaning one network when training goes
+    chunk by chunk (``bptt_chunk``): ensembles read whole windows."""
+    return 1 if value == "auto" and bptt_chunk is not None else value
 
 
 def generators(seed: int, device: torch.device):

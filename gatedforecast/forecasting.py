@@ -112,6 +112,7 @@ class _RecurrentForecaster(
         max_epochs: int = 100,
         steps_per_epoch: int | str | None = "auto",
         gradient_clip: float | None = 1.0,
+        bptt_chunk: int | None = None,
         validation_size: int | float | None = None,
         patience: int | None = None,
         min_delta: float = 0.0,
@@ -147,6 +148,7 @@ class _RecurrentForecaster(
         self.max_epochs = max_epochs
         self.steps_per_epoch = steps_per_epoch
         self.gradient_clip = gradient_clip
+        self.bptt_chunk = bptt_chunk
         self.validation_size = validation_size
         self.patience = patience
         self.min_delta = min_delta

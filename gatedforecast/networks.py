@@ -33,6 +33,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from .chunked_bptt import chunked_states
 from .covariate_effect import CovariateEffect
 from .network_members import (
     MemberEncoder,
@@ -217,6 +218,10 @@ class StackedRNN(Encoder):
         Run each layer in both directions and concatenate them.
     """
 
+    #: train through windows longer than this many steps chunk by chunk (set
+    #: during training by :func:`~gatedforecast.chunked_bptt.bptt_chunks`)
+    bptt_chunk: int | None = None
+
     def __init__(
         self,
         input_size: int,
@@ -241,16 +246,42 @@ class StackedRNN(Encoder):
         self.output_size = size_in
 
     def _states(
-        self, x: torch.Tensor, active: bool, generator: torch.Generator | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The top layer's outputs at every step, ``(batch, window, output_size)``,
-        and its final hidden state, ``(batch, output_size)``."""
-        out = x
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            out, state = layer(out)
-            if i < last:
-                out = _dropout(out, self.dropout, active, generator)
+        self,
+        x: torch.Tensor,
+        active: bool,
+        generator: torch.Generator | None,
+        outputs: bool = True,
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The top layer's outputs at every step, ``(batch, window, output_size)``
+        (None unless ``outputs``), and its final hidden state, ``(batch,
+        output_size)``.
+
+        While training with :attr:`bptt_chunk` set, windows longer than it are
+        read chunk by chunk (:func:`~gatedforecast.chunked_bptt.chunked_states`).
+        """
+        chunk = self.bptt_chunk
+        if (
+            chunk is not None
+            and x.shape[1] > chunk
+            and torch.is_grad_enabled()
+            and not self.layers[0].bidirectional
+        ):
+            out, states = chunked_states(
+                self.layers,
+                x,
+                chunk,
+                partial(_dropout, p=self.dropout, active=active, generator=generator),
+                generator if active and self.dropout else None,
+                outputs,
+            )
+            state = states[-1]
+        else:
+            out = x
+            last = len(self.layers) - 1
+            for i, layer in enumerate(self.layers):
+                out, state = layer(out)
+                if i < last:
+                    out = _dropout(out, self.dropout, active, generator)
         h_n = state[0] if isinstance(state, tuple) else state
         return out, torch.cat(tuple(h_n), dim=-1)
 
@@ -268,7 +299,7 @@ class StackedRNN(Encoder):
         ``self.training``.
         """
         active = self.training if dropout is None else dropout
-        _, summary = self._states(x, active, generator)
+        _, summary = self._states(x, active, generator, outputs=False)
         return _dropout(summary, self.dropout, active, generator)
 
 

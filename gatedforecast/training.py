@@ -29,6 +29,7 @@ from .callbacks import (
     default_callbacks,
     empty_history,
 )
+from .chunked_bptt import bptt_chunks
 from .devices import torch_threads
 
 __all__ = [
@@ -105,6 +106,9 @@ class TrainingConfig:
     max_epochs: int = 50
     steps_per_epoch: int | str | None = "auto"
     gradient_clip: float | None = 1.0
+    #: train through windows longer than this many steps chunk by chunk
+    #: (:mod:`gatedforecast.chunked_bptt`); None reads whole windows
+    bptt_chunk: int | None = None
     patience: int | None = None
     min_delta: float = 0.0
     restore_best_weights: bool = True
@@ -238,7 +242,7 @@ def train_network(
     """
     network.to(batches.train.device)
     try:
-        with torch_threads(config.n_threads):
+        with torch_threads(config.n_threads), bptt_chunks(network, config.bptt_chunk):
             return _run_epochs(
                 network,
                 batches,
