@@ -184,7 +184,7 @@ def accuracy(args) -> list[dict]:
 def write(args, memory, scores, machine):
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/bench_long_windows.py " + " ".join(sys.argv[1:])
+    command = " ".join(["python benchmarks/bench_long_windows.py", *sys.argv[1:]])
     payload = {
         "command": command,
         "machine": machine,
