@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import load_average, machine_info, peak_rss_mb  # noqa: E402
+from machine import load_average, machine_info, peak_rss_mb
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COMMAND = "OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_past_covariates.py"
@@ -188,8 +188,8 @@ def main() -> None:
         "of each are forecast one step ahead from the window before each. *with "
         "x*: `past_covariates=['x']` (x in the input window only, never at the "
         "forecast step); *without*: y alone. Both cells at the defaults but "
-        f"`max_epochs={MAX_EPOCHS}` and `interval_method=None`, one torch thread. The ratio is with / without: "
-        "below 1, the feature helps.",
+        f"`max_epochs={MAX_EPOCHS}` and `interval_method=None`, one torch "
+        "thread. The ratio is with / without: below 1, the feature helps.",
         "",
         *lines,
         "",
