@@ -278,3 +278,21 @@ def test_a_pipeline_scaling_X_passes_past_covariates_through():
     changed = pipeline.predict(X=X.iloc[70:72].assign(x=[9.0, -9.0]))
     pd.testing.assert_frame_equal(forecast, changed)
     assert np.isfinite(forecast.to_numpy()).all()
+
+
+def test_a_network_pretrained_with_past_covariates_applies_to_a_new_series():
+    y, X = _mixed(n=60)
+    panel_y = pd.concat({"a": y, "b": y + 1}, names=["id", "time"])
+    panel_X = pd.concat({"a": X, "b": X * 2}, names=["id", "time"])
+    forecaster = GRUForecaster(past_covariates=["x"], **TINY)
+    forecaster.pretrain(panel_y, X=panel_X, fh=[1, 2])
+    forecaster.fit(y.iloc[:50], X=X.iloc[:50], fh=[1, 2])
+    assert forecaster.n_epochs_ == 0
+    assert list(forecaster._engine.setup.past_columns) == ["x"]
+    forecast = forecaster.predict(X=X.iloc[50:52][["z"]])
+    assert np.isfinite(forecast.to_numpy()).all()
+    # the pretrained network reads one past-only channel: not two (set_params
+    # would reset the pretrained state; an attribute set by hand does not)
+    forecaster.past_covariates = ["x", "z"]
+    with pytest.raises(ValueError, match=r"pretrained with 1 past-only X column"):
+        forecaster.fit(y.iloc[:50], X=X.iloc[:50], fh=[1, 2])
