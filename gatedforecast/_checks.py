@@ -179,3 +179,26 @@ def check_levels(name: str, value) -> tuple[float, ...]:
             "as (0.1, 0.5, 0.9)."
         )
     return levels
+
+
+def check_labels(name: str, value) -> tuple:
+    """A non-empty list or tuple of distinct column labels (of ``X``)."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"{name} must be None or a list of column labels of X, such as "
+            f"['traffic']; got {value!r} ({type(value).__name__})."
+        )
+    if not value:
+        raise ValueError(
+            f"{name} must name at least one column of X, or be None; got {value!r}."
+        )
+    try:
+        distinct = len(set(value)) == len(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must hold column labels of X (strings, numbers or tuples); "
+            f"got {value!r}."
+        ) from None
+    if not distinct:
+        raise ValueError(f"{name} must name each column of X once; got {value!r}.")
+    return tuple(value)

@@ -86,6 +86,19 @@ out recursively. So ``fit(y)`` followed by ``predict(fh=range(1, 13))`` trains a
 one-step network and rolls it out twelve times, feeding its forecasts back as
 inputs, with intervals calibrated on the first step only; pass the ``fh`` you
 will predict to ``fit`` (or set ``horizon``) to train the network for it.""",
+    "past_covariates": """\
+Columns of ``X`` known only up to the cutoff (a sensor, yesterday's traffic, a
+competitor's price). The network reads them in its input window only, never at
+the forecast steps, so ``predict`` does not ask for their future values: ``X``
+in ``predict`` needs only the other (future-known) columns, and may be None
+when every column is past-only (past-only columns it holds are ignored, so
+sktime's ``evaluate`` cannot leak them). ``fit`` and ``update`` need them for
+the observed time points. Forecasts within the head (``strategy="direct"`` with
+``horizon`` covering ``fh``) use only observed values. A roll-out beyond the
+head (``strategy="recursive"``, or steps past ``horizon``) reads windows that
+reach past the cutoff, where these values are unknown: it holds them at their
+last observed value, warns once, and its calibrated intervals measure that
+roll-out. ``None``: every column of ``X`` is known for the forecast steps.""",
     "scaler": """\
 ``"window"``: each input window is normalised by its own mean and standard
 deviation, and the forecast is mapped back with them (suits series whose level

@@ -3,19 +3,22 @@ to the frozen :class:`~gatedforecast.engine._Setup` a network reads series with.
 
 :class:`ForecasterSetup` is a mixin of the sktime forecasters
 (:mod:`gatedforecast.forecasting`): it reads the estimator's parameters
-(``strategy``, ``horizon``, ``window_length``, ``seasonal_period``, ``baseline``,
-``scaler``, ``interval_method``, ``quantiles``, ``fine_tune_epochs``,
-``attention``, ``ensemble_size``) and decides on arrays (the series' values, one
-``(n_t, n_channels)`` array each): the head's length, the season, the window and
-its baseline, the quantile head's levels, and whether a pretrained network can
-read the data.
+(``strategy``, ``horizon``, ``past_covariates``, ``window_length``,
+``seasonal_period``, ``baseline``, ``scaler``, ``interval_method``,
+``quantiles``, ``fine_tune_epochs``, ``attention``, ``ensemble_size``) and
+decides on arrays (the series' values, one ``(n_t, n_channels)`` array each):
+the order of the covariates' channels, the head's length, the season, the
+window and its baseline, the quantile head's levels, and whether a pretrained
+network can read the data.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
+import pandas as pd
 
 from ._params import check_value
 from ._series_io import _series_name
@@ -39,9 +42,10 @@ DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 class ForecasterSetup:
     """The settings rules of :class:`gatedforecast.forecasting._RecurrentForecaster`.
 
-    Needs the forecaster's parameters, ``cutoff`` and ``_index_freq`` (from
-    :class:`gatedforecast._series_io.SeriesBookkeeping`) and ``_encoder_name``
-    (from :class:`gatedforecast._fitted.FittedNetworkMixin`).
+    Needs the forecaster's parameters, ``cutoff``, ``_collect`` and
+    ``_index_freq`` (from :class:`gatedforecast._series_io.SeriesBookkeeping`),
+    ``_encoder_name`` (from :class:`gatedforecast._fitted.FittedNetworkMixin`)
+    and, once fitted, ``_engine`` and ``_x_columns``.
     """
 
     def _head_length(self, fh) -> int:
@@ -112,9 +116,69 @@ class ForecasterSetup:
         levels = DEFAULT_QUANTILES if self.quantiles is None else self.quantiles
         return check_value("quantiles", levels)
 
-    def _new_setup(self, y, keys, values, x_columns, fh) -> _Setup:
+    def _covariate_columns(self, X):
+        """The columns of ``X`` in the order of a window's channels (future-known
+        first, then the past-only ones that ``past_covariates`` names, each in
+        ``X``'s order) and the past-only ones; (None, None) without ``X``."""
+        past = check_value("past_covariates", self.past_covariates)
+        if X is None or X.shape[1] == 0:
+            if past is not None:
+                raise ValueError(
+                    f"past_covariates={list(past)!r} names columns of X, but fit "
+                    "got no X. Pass X with these columns, or leave "
+                    "past_covariates=None."
+                )
+            return None, None
+        if past is None:
+            return X.columns, None
+        unknown = [c for c in past if c not in X.columns]
+        if unknown:
+            raise ValueError(
+                f"past_covariates names {unknown!r}, which X lacks; X has the "
+                f"columns {list(X.columns)!r}. Name columns of X, or leave "
+                "past_covariates=None."
+            )
+        chosen = set(past)
+        known = [c for c in X.columns if c not in chosen]
+        only_past = [c for c in X.columns if c in chosen]
+        return pd.Index(known + only_past), pd.Index(only_past)
+
+    def _collect_covariates(self, y: pd.DataFrame, X):
+        """:meth:`_collect` with X's columns in the order of a window's channels
+        (the past-only ones last), and the past-only columns (None without)."""
+        x_columns, past = self._covariate_columns(X)
+        keys, frames, values, x_columns = self._collect(
+            y, X, None if past is None else x_columns
+        )
+        return keys, frames, values, x_columns, past
+
+    def _warn_past_held_once(self, n_steps: int) -> None:
+        """Warn, once per fitted model, that a roll-out beyond the head holds
+        the past-only covariates at their last observed value."""
+        setup = self._engine.setup
+        given = getattr(self, "_warnings_given", None)
+        if not setup.n_past or n_steps <= setup.horizon:
+            return
+        if given is not None and "past held" in given:
+            return
+        past = list(self._x_columns[setup.n_future :])
+        warnings.warn(
+            f"fh reaches {n_steps} steps past the cutoff, beyond the head's "
+            f"{setup.horizon}: the roll-out reads windows after the cutoff, where "
+            f"the past-only covariates {past} are unknown, and holds them at their "
+            "last observed value. For forecasts from observed values only, fit "
+            f"with strategy='direct' and horizon={n_steps} (or fh up to "
+            f"{n_steps} in fit).",
+            UserWarning,
+            stacklevel=3,
+        )
+        if given is not None:
+            given.append("past held")
+
+    def _new_setup(self, y, keys, values, x_columns, fh, past=None) -> _Setup:
         """The setup a new network reads ``values`` (the series of ``y``, named
-        by ``keys``, covariates after the targets) with."""
+        by ``keys``, covariates after the targets, the ``past`` ones last)
+        with."""
         head = self._head_length(fh)
         shortest = int(np.argmin([len(v) for v in values]))
         n_targets = y.shape[1]
@@ -138,6 +202,7 @@ class ForecasterSetup:
             columns=y.columns,
             x_columns=x_columns,
             levels=self._levels(),
+            past_columns=past,
         )
 
     def _with_ensemble_size(self, settings, setup: _Setup, values):
@@ -150,7 +215,9 @@ class ForecasterSetup:
         )
         return dataclasses.replace(settings, ensemble_size=size)
 
-    def _check_pretrained_fits(self, setup: _Setup, y, x_columns, keys, values):
+    def _check_pretrained_fits(
+        self, setup: _Setup, y, x_columns, keys, values, past=None
+    ):
         """Refuse data the pretrained network cannot read, and settings that ask
         for another encoder than the one it was pretrained with."""
         pretrained, wanted = self.pretrained_network_.encoder.cell, self._encoder_name()
@@ -181,6 +248,13 @@ class ForecasterSetup:
                 f"The network was pretrained with {expected} X column(s); fit got "
                 f"{got}. Pass X with the same columns in the same order (or none, "
                 "if it had none)."
+            )
+        got_past = 0 if past is None else len(past)
+        if setup.n_past != got_past:
+            raise ValueError(
+                f"The network was pretrained with {setup.n_past} past-only X "
+                f"column(s); past_covariates names {got_past}. Set "
+                "past_covariates as it was when pretraining, or pretrain again."
             )
         needed = setup.window_length + (setup.horizon if self.fine_tune_epochs else 0)
         for key, v in zip(keys, values):

@@ -35,6 +35,7 @@ def setup_state(setup: _Setup) -> dict:
         "columns": setup.columns,
         "x_columns": setup.x_columns,
         "levels": None if setup.levels is None else list(setup.levels),
+        "past_columns": setup.past_columns,
     }
 
 
@@ -49,6 +50,7 @@ def setup_from_state(state: dict) -> _Setup:
         columns=state["columns"],
         x_columns=state["x_columns"],
         levels=None if levels is None else tuple(levels),
+        past_columns=state["past_columns"],
     )
 
 

@@ -9,9 +9,10 @@ written), on loading (after decoding), and for files of format version 1 once
 their attributes are converted.
 
 A schema is a mapping of key to kind: a record (a nested mapping), :class:`Maybe`
-(the kind or ``None``), :class:`ListOf`, or the name of a leaf kind in
-:data:`LEAVES`. The keys are the file format: rename or remove one only with a new
-format version, and a conversion from the old one.
+(the kind or ``None``), :class:`ListOf`, :class:`Added` (a key that files written
+before it lack: :func:`with_added` gives them its default), or the name of a leaf
+kind in :data:`LEAVES`. The keys are the file format: rename or remove one only
+with a new format version, and a conversion from the old one.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sktime.forecasting.base import ForecastingHorizon
 from ._model_archive import NUMERIC_KINDS, ModelFileError
 from .networks import ForecastNetwork
 
-__all__ = ["SCHEMAS", "ListOf", "Maybe", "check_state"]
+__all__ = ["SCHEMAS", "Added", "ListOf", "Maybe", "check_state", "with_added"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,16 @@ class Maybe:
     """The kind, or ``None``."""
 
     kind: object
+
+
+@dataclass(frozen=True)
+class Added:
+    """A key added to the format after files were written without it: of the
+    kind ``kind``, and ``default`` (what those files were fitted with) where a
+    file lacks it."""
+
+    kind: object
+    default: object = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,8 @@ SETUP = {
     "columns": "index",
     "x_columns": Maybe("index"),
     "levels": Maybe(ListOf("float")),
+    # the covariates known only up to the cutoff, the last of x_columns
+    "past_columns": Added(Maybe("index"), None),
 }
 
 FORECASTER = {
@@ -199,6 +212,8 @@ def check_state(schema, value, where: str = "state") -> None:
             )
         for key, kind in schema.items():
             check_state(kind, value[key], f"{where}[{key!r}]")
+    elif isinstance(schema, Added):
+        check_state(schema.kind, value, where)
     elif isinstance(schema, Maybe):
         if value is not None:
             check_state(schema.kind, value, where)
@@ -214,3 +229,20 @@ def check_state(schema, value, where: str = "state") -> None:
                 f"{where} is not {description}: got a {type(value).__name__} "
                 f"{value!r:.80}"
             )
+
+
+def with_added(schema, value):
+    """``value`` with the default of every :class:`Added` key of ``schema`` that
+    it lacks (a file written before the key was added); other values as they are."""
+    if isinstance(schema, Maybe):
+        return value if value is None else with_added(schema.kind, value)
+    if not isinstance(schema, dict) or not isinstance(value, dict):
+        return value
+    filled = {}
+    for key, item in value.items():
+        kind = schema.get(key)
+        filled[key] = item if kind is None else with_added(kind, item)
+    for key, kind in schema.items():
+        if isinstance(kind, Added) and key not in value:
+            filled[key] = kind.default
+    return filled

@@ -33,6 +33,7 @@ from ._checks import (
     check_float,
     check_hidden_sizes,
     check_int,
+    check_labels,
     check_levels,
     check_random_state,
     check_size,
@@ -57,6 +58,7 @@ class Parameter:
     ``"bool"``, ``"choice"`` (one of ``registry``), ``"component"`` (a name from
     ``registry``, a subclass of ``base`` or a callable), ``"sizes"`` (layer
     widths), ``"size"`` (a fraction or a count), ``"levels"`` (quantile levels),
+    ``"labels"`` (column labels),
     ``"device"`` and ``"seed"``. ``registry`` is ``"module:NAME"`` inside the
     package, read when needed. ``default`` is a value, or a mapping from family to
     value when the families differ.
@@ -138,6 +140,7 @@ _KIND_CHECKS: dict[str, Callable] = {
     "sizes": check_hidden_sizes,
     "size": check_size,
     "levels": check_levels,
+    "labels": check_labels,
     "device": _check_device,
     "seed": check_random_state,
 }
@@ -157,6 +160,10 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("scale_target", "bool", True, _R),
     Parameter("strategy", "choice", "direct", _F, registry="forecasting:STRATEGIES"),
     Parameter("horizon", "int", None, _F, low=1, none=True),
+    Parameter(
+        "past_covariates", "labels", None, _F, none=True,
+        type_doc="list of column labels or None",
+    ),
     Parameter("scaler", "choice", "window", _F, none=True, registry="scaling:SCALER_REGISTRY"),
     Parameter(
         "baseline", "choice", "auto", _F, none=True, auto=True,

@@ -179,14 +179,18 @@ def check_series_values(y: pd.DataFrame, name: str = "y") -> np.ndarray:
 class SeriesBookkeeping:
     """Pandas in and out of a fitted forecaster; see the module docstring."""
 
-    def _collect(self, y: pd.DataFrame, X):
-        """Series keys, time frames and float64 arrays of y beside X, per series."""
+    def _collect(self, y: pd.DataFrame, X, order=None):
+        """Series keys, time frames and float64 arrays of y beside X (its
+        columns in the ``order`` given, else as they are), per series."""
         keys, frames = split_series(y)
         self._time_freq = _check_time_points(keys, frames)
         values = [check_series_values(f, _series_name(k)) for k, f in zip(keys, frames)]
         x_columns = None if X is None or X.shape[1] == 0 else X.columns
         if x_columns is not None:
             x_frames = _frames_by_key(X, keys)
+            if order is not None:
+                x_columns = order
+                x_frames = {k: frame[order] for k, frame in x_frames.items()}
             # X may reach beyond y (sktime asks only that it cover y): y's rows
             values = [
                 np.hstack([v, check_series_values(x_frames[k].reindex(f.index), "X")])
@@ -267,26 +271,32 @@ class SeriesBookkeeping:
         return engine.in_sample(positions, runtime)
 
     def _future_covariates(self, X, n_steps: int) -> np.ndarray | None:
-        """Scaled covariates of the next steps of every series, from predict's X.
+        """Scaled future-known covariates of the next steps of every series, from
+        predict's X (past-only columns are not read: None when every covariate is
+        past-only).
 
-        Shape ``(n_series, n, n_covariates)`` with ``n`` the steps rounded up to a
+        Shape ``(n_series, n, n_future)`` with ``n`` the steps rounded up to a
         multiple of the head (the extra rows repeat the last one; their forecasts
         are discarded).
         """
-        if self._x_columns is None:
+        setup = self._engine.setup
+        if self._x_columns is None or not setup.n_future:
             return None
+        # the future-known columns come first (past-only ones follow them)
+        columns = self._x_columns[: setup.n_future]
+        past = "" if not setup.n_past else " (the past-only columns are not needed)"
         if X is None:
             raise ValueError(
                 f"This forecaster was fitted with exogenous X, so predict needs X "
                 f"with a row for each of the {n_steps} step(s) after the cutoff "
-                f"(columns {list(self._x_columns)})."
+                f"(columns {list(columns)}){past}."
             )
         frames = _frames_by_key(X, self._keys)
-        n_rows = -(-n_steps // self._engine.setup.horizon) * self._engine.setup.horizon
-        future = np.empty((len(self._keys), n_rows, len(self._x_columns)))
+        n_rows = -(-n_steps // setup.horizon) * setup.horizon
+        future = np.empty((len(self._keys), n_rows, len(columns)))
         for i, (key, last) in enumerate(zip(self._keys, self._last_index)):
             expected = steps_after(last, n_steps, self._freq())
-            rows = _select_columns(frames[key], self._x_columns).reindex(expected)
+            rows = _select_columns(frames[key], columns).reindex(expected)
             absent = rows.isna().any(axis=1).to_numpy()
             if absent.any():
                 where = "" if key is None else f" of series {key!r}"
@@ -296,12 +306,11 @@ class SeriesBookkeeping:
                     f"missing values, for every step from the cutoff up to the "
                     f"largest step of fh ({n_steps})."
                 )
-            n_targets = self._engine.setup.n_targets
             future[i] = pad_rows(
                 self._engine.scaler.transform(
-                    check_series_values(rows, "X"), i, slice(n_targets, None)
+                    check_series_values(rows, "X"), i, setup.future_channels
                 ),
-                self._engine.setup.horizon,
+                setup.horizon,
             )
         return future
 

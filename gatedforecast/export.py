@@ -19,7 +19,8 @@ The graph takes the raw (unscaled) values and gives raw-unit point forecasts:
 * ``series``: ``(batch,)`` int64, each row's position in the sidecar's
   ``series`` list: the per-series scaling statistics are constants of the graph,
   picked by this number (one file serves every series of a panel);
-* ``X`` (only when the forecaster was fitted with covariates):
+* ``X`` (only when the forecaster was fitted with covariates; a forecaster
+  with past-only covariates, ``past_covariates``, is refused):
   ``(batch, window_length + horizon, n_covariates)`` float64, the covariates of
   the window's time points followed by those of the forecast steps;
 * output ``forecast``: ``(batch, horizon, n_targets)`` float64, steps
@@ -150,6 +151,15 @@ def _engine_of(forecaster):
             "This forecaster holds one network per series (global_model=False on a "
             "panel), so there is no one forecast path to export. Export each series' "
             "forecaster from forecaster.forecasters_, or fit with global_model=True."
+        )
+    if engine.setup.n_past:
+        # the graph's X input holds every covariate at the window and the steps
+        past = list(engine.setup.past_columns)
+        raise ValueError(
+            f"This forecaster reads past-only covariates {past} "
+            "(past_covariates), which the exported graph does not take: its X "
+            "input holds every covariate for the window and the forecast steps. "
+            "Fit without past_covariates to export, or serve it with predict."
         )
     return engine
 

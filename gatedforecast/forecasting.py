@@ -102,6 +102,7 @@ class _RecurrentForecaster(
         ensemble_size: int | str = "auto",
         strategy: str = "direct",
         horizon: int | None = None,
+        past_covariates: list | None = None,
         scaler: str | None = "window",
         baseline: str | None = "auto",
         seasonal_period: int | str | None = "auto",
@@ -138,6 +139,7 @@ class _RecurrentForecaster(
         self.ensemble_size = ensemble_size
         self.strategy = strategy
         self.horizon = horizon
+        self.past_covariates = past_covariates
         self.scaler = scaler
         self.baseline = baseline
         self.seasonal_period = seasonal_period
@@ -188,16 +190,16 @@ class _RecurrentForecaster(
     def _fit(self, y: pd.DataFrame, X=None, fh=None):
         self._check_params()
         settings = self._core_settings()
-        keys, frames, values, x_columns = self._collect(y, X)
+        keys, frames, values, x_columns, past = self._collect_covariates(y, X)
         self._name_cutoff_freq()
         pretrained = getattr(self, "pretrained_network_", None)
         if pretrained is None:
-            setup = self._new_setup(y, keys, values, x_columns, fh)
+            setup = self._new_setup(y, keys, values, x_columns, fh, past)
             settings = self._with_ensemble_size(settings, setup, values)
             epochs = settings.config.max_epochs
         else:
             setup = self.pretrained_setup_
-            self._check_pretrained_fits(setup, y, x_columns, keys, values)
+            self._check_pretrained_fits(setup, y, x_columns, keys, values, past)
             epochs = self.fine_tune_epochs
         self.device_ = settings.device
         # sktime hands pretrained attributes over by reference: the engine trains
@@ -242,8 +244,8 @@ class _RecurrentForecaster(
         """Train the global network on a panel, for later fits to apply."""
         self._check_params()
         settings = self._core_settings()
-        keys, _, values, x_columns = self._collect(y, X)
-        setup = self._new_setup(y, keys, values, x_columns, fh)
+        keys, _, values, x_columns, past = self._collect_covariates(y, X)
+        setup = self._new_setup(y, keys, values, x_columns, fh, past)
         settings = self._with_ensemble_size(settings, setup, values)
         generator, _ = generators(settings.seed, settings.device)
         network = network_for(setup, settings, generator)
@@ -254,9 +256,9 @@ class _RecurrentForecaster(
         """Continue pretraining the network on more series."""
         self._check_params()
         settings = self._core_settings()
-        keys, _, values, x_columns = self._collect(y, X)
+        keys, _, values, x_columns, past = self._collect_covariates(y, X)
         setup = self.pretrained_setup_
-        self._check_pretrained_fits(setup, y, x_columns, keys, values)
+        self._check_pretrained_fits(setup, y, x_columns, keys, values, past)
         generator, _ = generators(settings.seed, settings.device)
         network = copy.deepcopy(self.pretrained_network_)
         first = len(self.pretrained_history_) + 1
@@ -307,6 +309,7 @@ class _RecurrentForecaster(
         engine = self._engine
         steps, indexes = self._forecast_index(fh)
         n_steps = self._steps_to_forecast(steps)
+        self._warn_past_held_once(n_steps)
         scaled = None
         if n_steps:
             scaled = engine.forecast(
@@ -360,6 +363,7 @@ class _RecurrentForecaster(
         engine.require_residuals()
         steps, indexes = self._forecast_index(fh)
         n_steps = self._steps_to_forecast(steps)
+        self._warn_past_held_once(n_steps)
         future = self._future_covariates(X, n_steps)
         context = IntervalContext(
             runtime=self._runtime(),

@@ -53,7 +53,7 @@ from ._model_archive import (
     read_archive,
     write_atomically,
 )
-from ._model_state import SCHEMAS, check_state
+from ._model_state import SCHEMAS, check_state, with_added
 from ._model_values import TAG, ValueDecoder, ValueEncoder, array_keys
 from ._persistence_v1 import V1Decoder, decode_attributes, state_from_v1
 from ._registry import lookup, registered
@@ -288,9 +288,11 @@ def _load_members(members: dict, source):
                 document["state"], decoder, cls._state_schema
             )
             state = state_from_v1(cls._state_schema, attributes)
+            state = with_added(schema, state)
             check_state(schema, state, "the state converted from format version 1")
         else:
-            state = decoder.decode(document["state"])
+            # keys added since the file was written take what it was fitted with
+            state = with_added(schema, decoder.decode(document["state"]))
             check_state(schema, state)
         estimator = cls(**params)
         estimator._restore_fitted_state(state)

@@ -192,6 +192,11 @@ def _bad_values(param):
         yield (0.1, 0.5, 0.1), ValueError, rf"^{name} must be distinct levels"
         yield ("a", 0.5), TypeError, rf"^{name} must be numbers in \(0, 1\); 'a'"
         yield 0.5, TypeError, rf"^{name} must be a tuple of levels in \(0, 1\)"
+    elif param.kind == "labels":
+        yield "x", TypeError, rf"^{name} must be None or a list of column labels"
+        yield [], ValueError, rf"^{name} must name at least one column of X, or be"
+        yield ["x", "x"], ValueError, rf"^{name} must name each column of X once"
+        yield [["x"]], TypeError, rf"^{name} must hold column labels of X"
     elif param.kind == "device":
         listed = re.escape('"auto", "cpu", "cuda", "cuda:N" or "mps"')
         yield "tpu", ValueError, rf"^Unknown {name} 'tpu'; valid choices are {listed}"

@@ -87,7 +87,7 @@ def hold_out(
 class CalibrationSet:
     """The held-out windows: ``contexts`` ``(n, window, channels)``, ``truths``
     ``(n, horizon, n_targets)``, known ``future`` covariates ``(n, steps,
-    n_covariates)`` or None, and the number of each window's ``series``."""
+    n_future)`` (the future-known ones) or None, and the number of each window's ``series``."""
 
     contexts: np.ndarray
     truths: np.ndarray
@@ -107,11 +107,11 @@ def calibration_set(
             contexts.append(values[start : start + window])
             following = values[start + window : start + window + horizon]
             truths.append(following[:, :n_targets])
-            futures.append(pad_rows(following[:, n_targets:], setup.horizon))
+            futures.append(pad_rows(following[:, setup.future_channels], setup.horizon))
     return CalibrationSet(
         contexts=np.stack(contexts),
         truths=np.stack(truths),
-        future=np.stack(futures) if setup.x_columns is not None else None,
+        future=np.stack(futures) if setup.n_future else None,
         series=np.repeat(np.arange(len(scaled)), held_out.counts),
     )
 

@@ -60,11 +60,14 @@ def effect_offset(
     ``(batch, horizon, n_targets)``.
 
     ``inputs`` are the transformed windows (their covariates, after the targets,
-    pass the transform unchanged), ``future`` the covariates of the forecast
-    steps and ``context`` the window's baseline and spread.
+    pass the transform unchanged), ``future`` the future-known covariates of the
+    forecast steps (the first of the window's covariates; past-only ones follow
+    them and have no effect here) and ``context`` the window's baseline and
+    spread.
     """
     effect = network.effect
-    window = effect(inputs[..., transform.n_targets :])
+    known = slice(transform.n_targets, transform.n_targets + future.shape[-1])
+    window = effect(inputs[..., known])
     return transform.covariate_offset(window, effect(future), context)
 
 
@@ -143,7 +146,8 @@ def start_effect(network, scaled: list[np.ndarray], setup) -> None:
     spans = buffer[starts.unsqueeze(1) + torch.arange(window + setup.horizon)]
     n_targets = setup.n_targets
     targets = spans[..., :n_targets]
-    features = copy.deepcopy(network.effect).double().features(spans[..., n_targets:])
+    features = copy.deepcopy(network.effect).double()
+    features = features.features(spans[..., setup.future_channels])
     # the change from the baseline (what the offset adds before the spread)
     unit = (None, 1.0)
     change = transform.covariate_offset(targets[:, :window], targets[:, window:], unit)

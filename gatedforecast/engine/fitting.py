@@ -3,7 +3,8 @@
 One job: turn scaled arrays into batches for :func:`gatedforecast.training.train_network`
 and run it with an estimator's settings. :func:`train_on_series` trains a
 forecaster's network on every window of a list of scaled series
-``(n_t, n_channels)`` (targets first, then covariates); :func:`train_on_samples`
+``(n_t, n_channels)`` (targets first, then covariates: future-known, then
+past-only); :func:`train_on_samples`
 trains a regressor's network on sequences ``(n, n_steps, n_features)`` and targets
 ``(n, n_outputs)``. Both share the float32 range check, the validation rule
 (:func:`gatedforecast.windows.validation_count`), the run configuration
@@ -121,15 +122,17 @@ def train_on_series(
     span = window + head
     n_targets = transform.n_targets
     effect = has_effect(network)
+    # past-only covariates are read in the window only, never at forecast steps
+    known = setup.future_channels
 
     def make(starts):
         values = gather_windows(buffer, starts, span)
         inputs, context = transform.inputs(values[:, :window])
         targets = transform.targets(values[:, window:, :n_targets], context)
         if effect:
-            return (inputs, values[:, window:, n_targets:], context), targets
+            return (inputs, values[:, window:, known], context), targets
         if network.n_future:
-            return (inputs, values[:, window:, n_targets:]), targets
+            return (inputs, values[:, window:, known]), targets
         return inputs, targets
 
     batches = Batches(

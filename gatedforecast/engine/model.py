@@ -237,7 +237,7 @@ class SeriesEngine:
         ``positions[i]`` numbers points of series ``i`` (0 is its first stored
         value). The forecast of point ``p`` is the head's first step from the
         window of the ``window_length`` values before ``p``, with the head's
-        covariates read from the stored rows from ``p`` on (the last stored row
+        future-known covariates read from the stored rows from ``p`` on (the last stored row
         repeated past the series' end, as out-of-sample forecasts shorter than
         the head repeat the last row given). Returns per series ``(len(positions[i]),
         n_targets)`` in the scaled space: NaN for a point with fewer than
@@ -257,7 +257,7 @@ class SeriesEngine:
             for i, p in enumerate(positions)
             for r in np.flatnonzero((p >= window) & (p < len(self.series[i])))
         ]
-        covariates = self.setup.n_covariates > 0
+        covariates = self.setup.n_future > 0
         for batch in batch_rows(len(rows)):
             chosen = [rows[k] for k in batch]
             if not chosen:
@@ -269,7 +269,7 @@ class SeriesEngine:
                     [
                         self.series[i][
                             np.minimum(p + np.arange(head), len(self.series[i]) - 1),
-                            n_targets:,
+                            self.setup.future_channels,
                         ]
                         for i, _, p in chosen
                     ]

@@ -81,10 +81,13 @@ def roll_out(
     """Forecast ``n_steps`` from ``context`` of shape ``(batch, window, channels)``.
 
     The head gives ``network.horizon`` steps per pass; longer horizons feed the
-    forecasts back as inputs (recursive roll-out). ``future`` holds the covariates
-    of the forecast steps, ``(batch, n, n_covariates)`` with ``n`` at least
-    ``n_steps`` rounded up to a multiple of the head; they are appended to the
-    context beside the forecasts. With a ``generator``, dropout masks drawn from
+    forecasts back as inputs (recursive roll-out). ``future`` holds the
+    future-known covariates of the forecast steps, ``(batch, n, n_future)`` with
+    ``n`` at least ``n_steps`` rounded up to a multiple of the head; they are
+    appended to the context beside the forecasts. Channels of ``context`` after
+    those (past-only covariates, unknown after its end) are held at their last
+    value in the context for the steps it is rolled out over: only roll-outs
+    beyond the head read them. With a ``generator``, dropout masks drawn from
     it stay on (Monte Carlo dropout) while the network itself stays in eval mode.
     A quantile network is rolled out along its median, level number ``median``.
     Returns ``(batch, n_steps, n_targets)`` in the scaled space of ``context``.
@@ -111,6 +114,10 @@ def roll_out(
                 )
                 step = transform.invert(output, ctx)
                 rows = torch.cat([step, known], dim=-1)
+            if rows.shape[-1] < context.shape[-1]:
+                # past-only covariates: their last value carried forward
+                held = context[:, -1:, rows.shape[-1] :]
+                rows = torch.cat([rows, held.expand(-1, rows.shape[1], -1)], dim=-1)
             produced.append(step)
             # only the last window is read again: keep the context that long
             context = torch.cat([context, rows], dim=1)[:, -window:]

@@ -40,7 +40,12 @@ class _Setup:
     """How a network reads series, fixed when it is first trained.
 
     ``columns`` and ``x_columns`` are the labels of the target and covariate
-    columns (any sequence; the engine reads only their number).
+    columns (any sequence; the engine reads only their number). ``past_columns``
+    are the covariates known only up to the cutoff (None: none), the last of
+    ``x_columns``: a window's channels are the targets, the future-known
+    covariates, then the past-only ones. Only the window reads past-only
+    covariates; the head's future input and the covariate effect read the
+    future-known ones.
     """
 
     window_length: int
@@ -50,6 +55,7 @@ class _Setup:
     columns: object
     x_columns: object | None
     levels: tuple[float, ...] | None = None
+    past_columns: object | None = None
 
     @property
     def median(self) -> int | None:
@@ -65,6 +71,22 @@ class _Setup:
     def n_covariates(self) -> int:
         """Covariate channels, after the targets (0 without covariates)."""
         return 0 if self.x_columns is None else len(self.x_columns)
+
+    @property
+    def n_past(self) -> int:
+        """Past-only covariate channels, the last of a window (0 without)."""
+        return 0 if self.past_columns is None else len(self.past_columns)
+
+    @property
+    def n_future(self) -> int:
+        """Future-known covariate channels, right after the targets: what the
+        head's future input and the covariate effect read at forecast steps."""
+        return self.n_covariates - self.n_past
+
+    @property
+    def future_channels(self) -> slice:
+        """The future-known covariates' channels of a window."""
+        return slice(self.n_targets, self.n_targets + self.n_future)
 
 
 def resolve_ensemble_size(value, n_samples: int, batch_size: int) -> int:
@@ -115,7 +137,7 @@ def network_for(
 ) -> ForecastNetwork:
     """A new network that reads series as ``setup`` says.
 
-    With covariates it holds a covariate effect
+    With future-known covariates it holds a covariate effect
     (:class:`~gatedforecast.covariate_effect.CovariateEffect`) of
     :data:`~gatedforecast.engine.effect.EFFECT_HIDDEN` hidden units, whose first
     weights are fitted on the windows of the scaled ``series`` when they are
@@ -127,9 +149,9 @@ def network_for(
         n_targets=setup.n_targets,
         horizon=setup.horizon,
         generator=generator,
-        n_future=setup.n_covariates,
+        n_future=setup.n_future,
         n_quantiles=0 if setup.levels is None else len(setup.levels),
-        covariate_effect=EFFECT_HIDDEN if setup.n_covariates else 0,
+        covariate_effect=EFFECT_HIDDEN if setup.n_future else 0,
     )
     if series is not None:
         start_effect(network, series, setup)
