@@ -119,15 +119,25 @@ def chunked_states(
 
 @contextmanager
 def bptt_chunks(network: torch.nn.Module, chunk: int | None):
-    """Within the block, the recurrent encoders of ``network`` that can
-    (``supports_bptt_chunk``) train through windows ``chunk`` steps at a time;
-    None leaves them reading whole windows."""
+    """Within the block, the recurrent encoders of ``network`` that can (those
+    with a ``bptt_chunk`` attribute) train through windows ``chunk`` steps at a
+    time; None leaves them reading whole windows. The encoders are left as they
+    were: a network's attributes are what its model file describes."""
+    if chunk is None:
+        yield
+        return
     encoders = [m for m in network.modules() if hasattr(m, "bptt_chunk")]
-    before = [m.bptt_chunk for m in encoders]
+    before = [m.__dict__.get("bptt_chunk", _UNSET) for m in encoders]
     for module in encoders:
         module.bptt_chunk = chunk
     try:
         yield
     finally:
         for module, value in zip(encoders, before):
-            module.bptt_chunk = value
+            if value is _UNSET:
+                del module.bptt_chunk
+            else:
+                module.bptt_chunk = value
+
+
+_UNSET = object()

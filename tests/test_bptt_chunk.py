@@ -122,3 +122,16 @@ def test_bad_settings_are_refused(params, message):
     y = pd.Series(np.arange(40.0))
     with pytest.raises((ValueError, TypeError), match=message):
         GRUForecaster(window_length=8, max_epochs=1, **params).fit(y, fh=[1])
+
+
+def test_a_chunked_forecaster_saves_and_loads(tmp_path):
+    """Training in chunks leaves the network as a model file describes it."""
+    from gatedforecast import load_model, save_model
+
+    y = pd.Series(np.sin(np.arange(120) / 4))
+    forecaster = GRUForecaster(window_length=30, max_epochs=2, hidden_sizes=4)
+    forecaster.set_params(bptt_chunk=8, random_state=0).fit(y, fh=[1, 2])
+    save_model(forecaster, tmp_path / "m.gfm")
+    loaded = load_model(tmp_path / "m.gfm")
+    assert loaded.bptt_chunk == 8
+    np.testing.assert_array_equal(loaded.predict(), forecaster.predict())
