@@ -119,7 +119,11 @@ def test_compare_with_covariates(tmp_path):
 @pytest.mark.parametrize(
     ("change", "future_change", "message"),
     [
-        (["--covariates", "prize"], None, "no column 'prize' (from --covariates)"),
+        (
+            ["--covariates", "prize"],
+            None,
+            "no column 'prize' (from --covariates or --past-covariates)",
+        ),
         (["--covariates", "sales"], None, "as a covariate and as the"),
         ([], "drop", "no column 'price'; the --future file needs"),
         ([], "short", "at time 2021-08-09 (forecast step 4 of 4)"),
@@ -159,12 +163,74 @@ def test_future_without_covariates_is_refused(tmp_path, capsys):
     args = ["forecast", str(tmp_path / "d.csv"), "--future", str(tmp_path / "f.csv")]
     args += ["--horizon", "2", "--output-dir", str(tmp_path / "o"), *TINY]
     assert main(args) == 2
-    assert "no --covariates were named" in _error(capsys)
+    assert "no --covariates (known ahead) were named" in _error(capsys)
+
+
+def _lagged(n=120, seed=0):
+    """Daily visits that follow yesterday's sensor reading: the reading is
+    known only up to the end of the data."""
+    rng = np.random.default_rng(seed)
+    sensor = rng.normal(size=n)
+    visits = 20 + 3 * np.concatenate([[0.0], sensor[:-1]])
+    dates = pd.date_range("2021-03-01", periods=n, freq="D").strftime("%Y-%m-%d")
+    return pd.DataFrame({"day": dates, "visits": visits, "sensor": sensor})
+
+
+def test_past_covariates_need_no_future_file(tmp_path):
+    """No --future: the forecast reads the past-only column up to the end of the
+    data, so the last reading moves tomorrow's forecast the way it moves the
+    visits."""
+    forecasts = []
+    for last in (-2.0, 2.0):
+        data = _lagged()
+        data.loc[data.index[-1], "sensor"] = last
+        data.to_csv(tmp_path / "d.csv", index=False)
+        out = tmp_path / f"out{last}"
+        args = ["forecast", str(tmp_path / "d.csv"), "--target", "visits"]
+        args += ["--past-covariates", "sensor", "--horizon", "1", "--no-plot"]
+        args += ["--output-dir", str(out), "--epochs", "60", "--hidden-sizes", "8"]
+        args += ["--ensemble-size", "1", "--interval-method", "none"]
+        assert main(args) == 0
+        forecasts.append(pd.read_csv(out / "forecast.csv")["visits"].iloc[0])
+    low, high = forecasts
+    # visits are 20 + 3 x yesterday's reading: 12 apart for readings 4 apart
+    assert high - low > 3
+
+
+def test_known_ahead_and_past_covariates_together(tmp_path):
+    data, future = _driven(n=60)
+    data = data.assign(lagged=np.arange(60.0) % 7)
+    data.to_csv(tmp_path / "d.csv", index=False)
+    # the future file holds only the covariate known ahead
+    future.to_csv(tmp_path / "f.csv", index=False)
+    out = tmp_path / "out"
+    args = ["forecast", str(tmp_path / "d.csv"), "--target", "sales"]
+    args += ["--covariates", "price", "--past-covariates", "lagged"]
+    args += ["--future", str(tmp_path / "f.csv"), "--horizon", "4", "--no-plot"]
+    args += ["--output-dir", str(out), *TINY]
+    assert main(args) == 0
+    assert len(pd.read_csv(out / "forecast.csv")) == 4
+    out = tmp_path / "cmp"
+    args = ["compare", str(tmp_path / "d.csv"), "--target", "sales"]
+    args += ["--covariates", "price", "--past-covariates", "lagged"]
+    args += ["--horizon", "4", "--folds", "1", "--no-plot"]
+    args += ["--output-dir", str(out), *TINY]
+    assert main(args) == 0
+
+
+def test_a_covariate_named_as_both_kinds_is_refused(tmp_path, capsys):
+    data, _ = _driven()
+    data.to_csv(tmp_path / "d.csv", index=False)
+    args = ["forecast", str(tmp_path / "d.csv"), "--target", "sales"]
+    args += ["--covariates", "price", "--past-covariates", "price"]
+    args += ["--output-dir", str(tmp_path / "o"), *TINY]
+    assert main(args) == 2
+    assert "with --covariates and with --past-covariates" in _error(capsys)
 
 
 def test_covariates_need_a_file(capsys):
     assert main(["compare", "--covariates", "price", *TINY]) == 2
-    assert "--covariates need a FILE" in _error(capsys)
+    assert "--past-covariates need a FILE" in _error(capsys)
 
 
 @pytest.mark.parametrize(

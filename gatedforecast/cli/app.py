@@ -46,14 +46,21 @@ def _load(options):
     if path is None:
         if options.command == "forecast":
             raise CLIError("forecast needs a file: gatedforecast forecast FILE ...")
-        if options.id_col or options.target or options.time_col or options.covariates:
+        named = (options.id_col, options.target, options.time_col)
+        if any(named) or options.covariates or options.past_covariates:
             raise CLIError(
-                "--time-col, --target, --id-col and --covariates need a FILE"
+                "--time-col, --target, --id-col, --covariates and --past-covariates "
+                "need a FILE"
             )
         data = airline()
     else:
         data = load_dataset(
-            path, options.time_col, options.target, options.id_col, options.covariates
+            path,
+            options.time_col,
+            options.target,
+            options.id_col,
+            options.covariates,
+            options.past_covariates,
         )
 
     shortest = min(data.lengths.values())

@@ -171,6 +171,7 @@ def warm_up(models, data: Dataset, splitter, log) -> None:
     costs do not land in the first fold of the first model."""
     train, _ = next(iter(splitter.split(data.y)))
     y_first = data.y.iloc[train]
+    X_first = None if data.X is None else data.X.iloc[train]
     log("warming up torch ...")
     for _, forecaster in models:
         if (
@@ -180,7 +181,7 @@ def warm_up(models, data: Dataset, splitter, log) -> None:
             probe = forecaster.clone().set_params(
                 max_epochs=1, steps_per_epoch=1, verbose=0
             )
-            probe.fit(y_first, fh=np.arange(1, 2))
+            probe.fit(y_first, X=X_first, fh=np.arange(1, 2))
 
 
 def _is_network(forecaster) -> bool:

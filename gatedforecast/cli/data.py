@@ -51,9 +51,19 @@ class Dataset:
     #: the zone (or UTC offset) the file's timestamps were in: the times are held in
     #: UTC, without a zone, and written back in this zone; None for naive times
     tz: object = None
-    #: the covariates known ahead (``--covariates``), indexed like ``y``; None
-    #: without covariates
+    #: the covariates (``--covariates``, then ``--past-covariates``), indexed like
+    #: ``y``; None without covariates
     X: pd.DataFrame | None = None
+    #: the columns of ``X`` known only up to the end of the data
+    past_covariates: list = field(default_factory=list)
+
+    @property
+    def future_covariates(self) -> list:
+        """The columns of ``X`` known ahead: their values at the forecast steps
+        come from ``--future``."""
+        if self.X is None:
+            return []
+        return [c for c in self.X.columns if c not in self.past_covariates]
 
     @property
     def n_series(self) -> int:
@@ -164,7 +174,7 @@ def _check_columns(frame, path, time_col, targets, id_col, covariates=()):
     for target in targets or []:
         need(target, "--target")
     for covariate in covariates:
-        need(covariate, "--covariates")
+        need(covariate, "--covariates or --past-covariates")
 
     taken = {id_col, *(targets or []), *covariates}
     if time_col is None:
@@ -381,11 +391,21 @@ def load_dataset(
     targets: list[str] | None = None,
     id_col: str | None = None,
     covariates: list[str] | None = None,
+    past_covariates: list[str] | None = None,
 ) -> Dataset:
     """Read ``path`` and turn it into a checked :class:`Dataset`; ``covariates``
-    are columns known ahead, held as the dataset's ``X``."""
+    (known ahead) and ``past_covariates`` (known up to the end of the data) are
+    held as the dataset's ``X``."""
     frame = read_table(path, id_col)
-    covariates = list(dict.fromkeys(covariates or []))
+    past = list(dict.fromkeys(past_covariates or []))
+    both = [c for c in dict.fromkeys(covariates or []) if c in past]
+    if both:
+        raise CLIError(
+            f"{path}: column {both[0]!r} is given with --covariates and with "
+            "--past-covariates; a covariate is known ahead or only up to now, "
+            "name it once"
+        )
+    covariates = list(dict.fromkeys(covariates or [])) + past
     time_col, targets = _check_columns(
         frame, path, time_col, targets, id_col, covariates
     )
@@ -405,7 +425,7 @@ def load_dataset(
         y, X = split(frame[columns].iloc[order].set_axis(index, axis=0))
         how = given_as or how
         return Dataset(
-            y, path, time_col, targets, None, freq, {None: len(y)}, how, tz, X
+            y, path, time_col, targets, None, freq, {None: len(y)}, how, tz, X, past
         )
 
     if frame[id_col].isna().any():

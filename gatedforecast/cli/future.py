@@ -42,14 +42,15 @@ def _as_data_times(times: pd.Series, data: Dataset) -> pd.Index:
 def load_future(path: str | None, data: Dataset, horizon: int) -> pd.DataFrame | None:
     """The covariates of the next ``horizon`` steps of every series, indexed as
     the forecasts are (None when the data have no covariates)."""
-    if data.X is None:
+    covariates = data.future_covariates
+    if not covariates:
         if path is not None:
             raise CLIError(
                 f"{path}: --future gives the covariates of the forecast steps, but "
-                "no --covariates were named; name them or leave out --future"
+                "no --covariates (known ahead) were named; name them or leave out "
+                "--future"
             )
         return None
-    covariates = list(data.X.columns)
     if path is None:
         raise CLIError(
             f"covariates {', '.join(map(repr, covariates))} are known ahead, so the "

@@ -137,6 +137,8 @@ def network_params(options, season: int) -> dict:
     params.update(seasonal_period=season if season > 1 else None)
     params.update(baseline=library_value(options.baseline))
     params.update(interval_method=library_value(options.interval_method))
+    past = getattr(options, "past_covariates", None)
+    params.update(past_covariates=list(dict.fromkeys(past)) if past else None)
     return params
 
 
@@ -221,6 +223,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="numeric column(s) known ahead (prices, holidays, calendar): the "
         "networks read them beside the target; forecast needs their values for the "
         "forecast steps (--future)",
+    )
+    data.add_argument(
+        "--past-covariates",
+        metavar="COL",
+        nargs="+",
+        action="extend",
+        help="numeric column(s) known only up to the last time of the data (a "
+        "sensor, yesterday's traffic): the networks read them in the input window "
+        "only, and the forecast needs no future values of them",
     )
     data.add_argument(
         "--season",
