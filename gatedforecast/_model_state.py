@@ -9,9 +9,10 @@ written), on loading (after decoding), and for files of format version 1 once
 their attributes are converted.
 
 A schema is a mapping of key to kind: a record (a nested mapping), :class:`Maybe`
-(the kind or ``None``), :class:`ListOf`, or the name of a leaf kind in
-:data:`LEAVES`. The keys are the file format: rename or remove one only with a new
-format version, and a conversion from the old one.
+(the kind or ``None``), :class:`Optional` (a key that may be absent),
+:class:`ListOf`, or the name of a leaf kind in :data:`LEAVES`. The keys are the
+file format: rename or remove one only with a new format version, and a
+conversion from the old one.
 """
 
 from __future__ import annotations
@@ -27,12 +28,20 @@ from sktime.forecasting.base import ForecastingHorizon
 from ._model_archive import NUMERIC_KINDS, ModelFileError
 from .networks import ForecastNetwork
 
-__all__ = ["SCHEMAS", "ListOf", "Maybe", "check_state"]
+__all__ = ["SCHEMAS", "ListOf", "Maybe", "Optional", "check_state"]
 
 
 @dataclass(frozen=True)
 class Maybe:
     """The kind, or ``None``."""
+
+    kind: object
+
+
+@dataclass(frozen=True)
+class Optional:
+    """A key that may be absent (a file written before the key existed, or a
+    state without the feature it records), else of the kind."""
 
     kind: object
 
@@ -112,6 +121,8 @@ SETUP = {
         "seasonal_period": Maybe("int"),
         "horizon": "int",
         "n_targets": Maybe("int"),
+        # written only for a network with mask channels (missing targets)
+        "masked": Optional("bool"),
     },
     "scaler_method": Maybe("str"),
     "columns": "index",
@@ -191,13 +202,19 @@ def check_state(schema, value, where: str = "state") -> None:
         if not isinstance(value, dict):
             raise ModelFileError(f"{where} is not a mapping: {value!r:.80}")
         unknown = sorted(map(str, set(value) - set(schema)))
-        missing = sorted(set(schema) - set(value))
+        missing = sorted(
+            k for k in set(schema) - set(value) if not isinstance(schema[k], Optional)
+        )
         if unknown or missing:
             raise ModelFileError(
                 f"{where} has unknown keys {unknown!s:.200} or lacks {missing}; "
                 f"the declared keys are {list(schema)}"
             )
         for key, kind in schema.items():
+            if isinstance(kind, Optional):
+                if key in value:
+                    check_state(kind.kind, value[key], f"{where}[{key!r}]")
+                continue
             check_state(kind, value[key], f"{where}[{key!r}]")
     elif isinstance(schema, Maybe):
         if value is not None:
