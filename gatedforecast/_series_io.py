@@ -146,7 +146,8 @@ def check_series_values(
     y: pd.DataFrame, name: str = "y", missing_allowed: bool = False
 ) -> np.ndarray:
     """The values of ``y`` as a float64 array, refusing non-numeric or infinite
-    data, and missing values (NaN) unless ``missing_allowed``."""
+    data, and missing values (NaN) unless ``missing_allowed`` (covariates are
+    checked with it off)."""
     bad = [
         c
         for c in y.columns
@@ -167,8 +168,9 @@ def check_series_values(
         where = list(y.index[missing.any(axis=1)][:5])
         raise ValueError(
             f"{name} has {int(missing.sum())} missing (NaN) value(s), first at {where}. "
-            "Fill them before fitting, e.g. with sktime's Imputer in a "
-            "TransformedTargetForecaster."
+            "Missing values are allowed in y, not in the covariates: fill them "
+            "first, e.g. with sktime's Imputer in a ForecastingPipeline (which "
+            "transforms X)."
         )
     infinite = np.isinf(values)
     if infinite.any():

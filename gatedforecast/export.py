@@ -151,6 +151,15 @@ def _engine_of(forecaster):
             "panel), so there is no one forecast path to export. Export each series' "
             "forecaster from forecaster.forecasters_, or fit with global_model=True."
         )
+    if engine.setup.masked:
+        raise ValueError(
+            "This forecaster was fitted on series with missing values, so its "
+            "network reads a mask channel per target beside windows filled "
+            "forward; the exported graph does not compute them and exports only "
+            "networks of complete series. Fill the missing values (e.g. with "
+            "sktime's Imputer) and fit again to export, or forecast with the "
+            "forecaster itself."
+        )
     return engine
 
 
