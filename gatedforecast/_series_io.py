@@ -308,8 +308,9 @@ class SeriesBookkeeping:
             if absent.any():
                 where = "" if key is None else f" of series {key!r}"
                 raise ValueError(
-                    f"X does not cover the forecast horizon{where}: no values at "
-                    f"{list(expected[absent][:5])}. X must have a row, without "
+                    f"X does not cover the forecast horizon{where}: no values, or "
+                    f"missing (NaN) ones, at {list(expected[absent][:5])}. X must "
+                    "have a row, without "
                     f"missing values, for every step from the cutoff up to the "
                     f"largest step of fh ({n_steps})."
                 )
