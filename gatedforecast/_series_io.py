@@ -84,8 +84,9 @@ def _check_integer_steps(index: pd.Index, where: str, name: str) -> None:
         f"{where} has an integer time index with a gap: {index[at]} is followed by "
         f"{index[at + 1]}. Integer time points count steps one by one (fh=1 is the "
         "next integer), so they must be consecutive. Fill the missing steps (for "
-        f"example {name}.reindex(range(first, last + 1)), then fill the NaN with "
-        "sktime's Imputer); for a regular step k, number the steps instead "
+        f"example {name}.reindex(range(first, last + 1)): the new rows are NaN, "
+        "which y may hold and X may not); for a regular step k, number the steps "
+        "instead "
         f"({name}.index // k); or use a DatetimeIndex or PeriodIndex with a "
         "frequency."
     )
@@ -129,8 +130,9 @@ def _check_time_points(keys: list, frames: list, name: str = "y"):
                 f"{where} has an irregular DatetimeIndex: no frequency fits its "
                 f"time points (steps of {', '.join(str(s) for s in steps)}), so "
                 "forecast time points cannot be named. Make it regular first, for "
-                f"example {name}.asfreq('D') (gaps become NaN: fill them, e.g. with "
-                "sktime's Imputer) or resample to a coarser frequency; or pass a "
+                f"example {name}.asfreq('D') (gaps become NaN, which y may hold; "
+                "fill them in X, e.g. with sktime's Imputer) or resample to a "
+                "coarser frequency; or pass a "
                 "PeriodIndex or integer index."
             )
         freqs.add(pd.tseries.frequencies.to_offset(freq))
