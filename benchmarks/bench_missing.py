@@ -23,14 +23,16 @@ complete arm's (same seed).
 Every arm appends its record to ``missing_runs.jsonl`` in ``--output-dir``; the
 tables (``missing.md``, ``missing.json``) are rebuilt from it after each run,
 from the latest record per arm and seed, so arms and seeds can be run
-separately. One torch thread by default (``--threads``); the load average before
-each fit is recorded (the machine may be shared).
+separately (or at once, in separate processes; ``--tables-only`` rebuilds the
+tables from the records afterwards). One torch thread by default
+(``--threads``); the load average before each fit is recorded (the machine may
+be shared).
 
 Usage::
 
     python benchmarks/bench_missing.py [--arms complete masked imputed]
         [--seeds 0 1] [--threads 1] [--series N] [--max-epochs N]
-        [--output-dir benchmarks/results]
+        [--output-dir benchmarks/results] [--tables-only]
 """
 
 from __future__ import annotations
@@ -249,7 +251,16 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--output-dir", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="rebuild the tables from the records, fitting nothing",
+    )
     args = parser.parse_args(argv)
+    runs = args.output_dir / RECORDS
+    if args.tables_only:
+        write_tables(runs, args.output_dir)
+        return
 
     import torch
 
@@ -258,7 +269,6 @@ def main(argv=None) -> None:
     import torch._dynamo
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    runs = args.output_dir / RECORDS
     for seed in args.seeds:
         for arm in args.arms:
             record = run_arm(arm, seed, args)
@@ -269,12 +279,15 @@ def main(argv=None) -> None:
             )
             with runs.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
-            records = [json.loads(line) for line in runs.read_text().splitlines()]
-            markdown, summary = tables(records)
-            (args.output_dir / "missing.md").write_text(markdown)
-            (args.output_dir / "missing.json").write_text(
-                json.dumps(summary, indent=2) + "\n"
-            )
+            write_tables(runs, args.output_dir)
+
+
+def write_tables(runs: Path, output_dir: Path) -> None:
+    """``missing.md`` and ``missing.json`` from the records in ``runs``."""
+    records = [json.loads(line) for line in runs.read_text().splitlines()]
+    markdown, summary = tables(records)
+    (output_dir / "missing.md").write_text(markdown)
+    (output_dir / "missing.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":
