@@ -158,7 +158,8 @@ def check_float32_range(values: np.ndarray, name: str, fix: str) -> None:
     fix : str
         The sentence that ends the message: how to bring the values in range.
     """
-    largest = float(np.max(np.abs(values), initial=0.0))
+    # missing values (NaN) are left out, not allowed to hide a large one
+    largest = float(np.max(np.abs(values), initial=0.0, where=~np.isnan(values)))
     if largest > FLOAT32_MAX:
         raise ValueError(
             f"{name} reaches {largest:.3g}, beyond the float32 range (about "

@@ -280,3 +280,9 @@ def test_onnx_export_refuses_a_network_with_mask_channels(tmp_path):
     with pytest.raises(ValueError, match="fitted on series with missing values"):
         forecaster.to_onnx(tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_values_beyond_float32_are_refused_beside_missing_ones():
+    y = _gaps(_sine(60)) * 1e38
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        GRUForecaster(**PARAMS, scaler=None).fit(y, fh=[1])
