@@ -150,21 +150,28 @@ def run_arm(arm: str, seed: int, args) -> dict:
     }
 
 
+def _setting(record: dict) -> str:
+    """The parameters of a record, as a key."""
+    return json.dumps(record["params"], sort_keys=True)
+
+
 def latest(records: list[dict]) -> dict:
-    """The latest record per (arm, seed, n_series)."""
+    """The latest record per (arm, seed, n_series, parameters)."""
     out = {}
     for record in records:
-        out[(record["arm"], record["seed"], record["n_series"])] = record
+        key = (record["arm"], record["seed"], record["n_series"], _setting(record))
+        out[key] = record
     return out
 
 
 def tables(records: list[dict]) -> tuple[str, dict]:
     chosen = latest(records)
     rows = []
-    for (arm, seed, n_series), r in sorted(
-        chosen.items(), key=lambda kv: (kv[0][2], kv[0][1], ARMS.index(kv[0][0]))
+    for (arm, seed, n_series, setting), r in sorted(
+        chosen.items(),
+        key=lambda kv: (kv[0][3], kv[0][2], kv[0][1], ARMS.index(kv[0][0])),
     ):
-        base = chosen.get(("complete", seed, n_series))
+        base = chosen.get(("complete", seed, n_series, setting))
         rows.append(
             {
                 "arm": arm,
@@ -215,7 +222,7 @@ def tables(records: list[dict]) -> tuple[str, dict]:
         )
     medians = {}
     for arm in ARMS:
-        group = [row for row in rows if row["arm"] == arm]
+        group = [row for row in rows if row["arm"] == arm and not _short(row)]
         if len({row["seed"] for row in group}) > 1:
             medians[arm] = {
                 key: statistics.median(row[key] for row in group)
@@ -237,6 +244,11 @@ def tables(records: list[dict]) -> tuple[str, dict]:
         "",
     ]
     return "\n".join(lines), {"rows": rows, "medians": medians, "machine": machine}
+
+
+def _short(row: dict) -> bool:
+    """A run with fewer epochs than the defaults (``--max-epochs``)."""
+    return "max_epochs" in row["params"]
 
 
 def main(argv=None) -> None:
