@@ -181,7 +181,7 @@ FORECASTER_DATA = [
         ValueError, r"y has no observed value of 'y' in its last 6 time points "
         r"\(window_length=6\).*more recent observations.*longer window_length"),
     Bad("forecaster", "too few observed values to train on",
-        _fit(y=_monthly().where(lambda s: np.arange(48) % 8 == 0),
+        _fit(y=_monthly().where(lambda s: np.arange(48) % 8 == 7),
              params={"window_length": 2}),
         ValueError, r"No training window has an observed value of every target"),
     Bad("forecaster", "inf inside", _fit(y=_with(_monthly(), 20, np.inf)),
