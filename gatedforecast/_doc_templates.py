@@ -44,6 +44,12 @@ future-known covariates: in ``fit`` it has the rows of ``y``; the network reads 
 beside ``y`` in each input window and, through its head, at the forecast steps, so
 ``predict`` needs ``X`` with a row for every step up to the largest step of ``fh``.
 
+``y`` may have missing values (NaN; ``X`` may not): the network then reads each
+window filled forward beside a mask channel per target, the scaling and the loss
+ignore the missing values, and forecasts stay finite; a series whose last
+``window_length`` values of a target are all missing is refused. On complete
+series the network has no mask channel.
+
 Parameters
 ----------
 {parameters}

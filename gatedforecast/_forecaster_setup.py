@@ -23,6 +23,7 @@ import pandas as pd
 from ._params import check_value
 from ._series_io import _series_name
 from .engine import INTERVAL_METHODS, _Setup, resolve_ensemble_size
+from .missing import fill_series, has_missing
 from .scaling import WindowTransform, get_scaler
 from .seasonality import (
     auto_window_length,
@@ -182,7 +183,9 @@ class ForecasterSetup:
         head = self._head_length(fh)
         shortest = int(np.argmin([len(v) for v in values]))
         n_targets = y.shape[1]
-        targets = [v[:, :n_targets] for v in values]
+        # the season and the baseline are chosen on series without gaps: each
+        # missing value carries the last observed one forward
+        targets = [fill_series(v[:, :n_targets]) for v in values]
         season = self._season(targets, self._index_freq(y))
         window, baseline = self._window_length(
             len(values[shortest]), head, _series_name(keys[shortest]), season, targets
@@ -197,6 +200,9 @@ class ForecasterSetup:
                 seasonal_period=season,
                 horizon=head,
                 n_targets=n_targets,
+                # a mask channel only for series with a missing target, so
+                # networks of complete series stay as they were
+                masked=has_missing(values, n_targets),
             ),
             scaler_method=scaler.series_method,
             columns=y.columns,

@@ -21,16 +21,21 @@ __all__ = ["ForecasterState", "setup_from_state", "setup_state"]
 def setup_state(setup: _Setup) -> dict:
     """The plain values of ``setup``: the ``"setup"`` entry of the state."""
     transform = setup.transform
+    transform_state = {
+        "normalize": transform.normalize,
+        "baseline": transform.baseline,
+        "seasonal_period": transform.seasonal_period,
+        "horizon": transform.horizon,
+        "n_targets": transform.n_targets,
+    }
+    if transform.masked:
+        # written only when set, so files of networks without mask channels
+        # stay as they were (and files written before read as unmasked)
+        transform_state["masked"] = True
     return {
         "window_length": setup.window_length,
         "horizon": setup.horizon,
-        "transform": {
-            "normalize": transform.normalize,
-            "baseline": transform.baseline,
-            "seasonal_period": transform.seasonal_period,
-            "horizon": transform.horizon,
-            "n_targets": transform.n_targets,
-        },
+        "transform": transform_state,
         "scaler_method": setup.scaler_method,
         "columns": setup.columns,
         "x_columns": setup.x_columns,

@@ -9,10 +9,11 @@ written), on loading (after decoding), and for files of format version 1 once
 their attributes are converted.
 
 A schema is a mapping of key to kind: a record (a nested mapping), :class:`Maybe`
-(the kind or ``None``), :class:`ListOf`, :class:`Added` (a key that files written
-before it lack: :func:`with_added` gives them its default), or the name of a leaf
-kind in :data:`LEAVES`. The keys are the file format: rename or remove one only
-with a new format version, and a conversion from the old one.
+(the kind or ``None``), :class:`Optional` (a key that may be absent),
+:class:`ListOf`, :class:`Added` (a key that files written before it lack:
+:func:`with_added` gives them its default), or the name of a leaf kind in
+:data:`LEAVES`. The keys are the file format: rename or remove one only with a
+new format version, and a conversion from the old one.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from sktime.forecasting.base import ForecastingHorizon
 from ._model_archive import NUMERIC_KINDS, ModelFileError
 from .networks import ForecastNetwork
 
-__all__ = ["SCHEMAS", "Added", "ListOf", "Maybe", "check_state", "with_added"]
+__all__ = [
+    "SCHEMAS",
+    "Added",
+    "ListOf",
+    "Maybe",
+    "Optional",
+    "check_state",
+    "with_added",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,14 @@ class Added:
 
     kind: object
     default: object = None
+
+
+@dataclass(frozen=True)
+class Optional:
+    """A key that may be absent (a file written before the key existed, or a
+    state without the feature it records), else of the kind."""
+
+    kind: object
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,8 @@ SETUP = {
         "seasonal_period": Maybe("int"),
         "horizon": "int",
         "n_targets": Maybe("int"),
+        # written only for a network with mask channels (missing targets)
+        "masked": Optional("bool"),
     },
     "scaler_method": Maybe("str"),
     "columns": "index",
@@ -204,13 +223,19 @@ def check_state(schema, value, where: str = "state") -> None:
         if not isinstance(value, dict):
             raise ModelFileError(f"{where} is not a mapping: {value!r:.80}")
         unknown = sorted(map(str, set(value) - set(schema)))
-        missing = sorted(set(schema) - set(value))
+        missing = sorted(
+            k for k in set(schema) - set(value) if not isinstance(schema[k], Optional)
+        )
         if unknown or missing:
             raise ModelFileError(
                 f"{where} has unknown keys {unknown!s:.200} or lacks {missing}; "
                 f"the declared keys are {list(schema)}"
             )
         for key, kind in schema.items():
+            if isinstance(kind, Optional):
+                if key in value:
+                    check_state(kind.kind, value[key], f"{where}[{key!r}]")
+                continue
             check_state(kind, value[key], f"{where}[{key!r}]")
     elif isinstance(schema, Added):
         check_state(schema.kind, value, where)

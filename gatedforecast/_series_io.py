@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .engine.calibration import pad_rows
+from .missing import has_missing, unobserved_ends
 from .panels import cutoff_like, split_series, steps_after, steps_until
 
 
@@ -83,8 +84,9 @@ def _check_integer_steps(index: pd.Index, where: str, name: str) -> None:
         f"{where} has an integer time index with a gap: {index[at]} is followed by "
         f"{index[at + 1]}. Integer time points count steps one by one (fh=1 is the "
         "next integer), so they must be consecutive. Fill the missing steps (for "
-        f"example {name}.reindex(range(first, last + 1)), then fill the NaN with "
-        "sktime's Imputer); for a regular step k, number the steps instead "
+        f"example {name}.reindex(range(first, last + 1)): the new rows are NaN, "
+        "which y may hold and X may not); for a regular step k, number the steps "
+        "instead "
         f"({name}.index // k); or use a DatetimeIndex or PeriodIndex with a "
         "frequency."
     )
@@ -128,8 +130,9 @@ def _check_time_points(keys: list, frames: list, name: str = "y"):
                 f"{where} has an irregular DatetimeIndex: no frequency fits its "
                 f"time points (steps of {', '.join(str(s) for s in steps)}), so "
                 "forecast time points cannot be named. Make it regular first, for "
-                f"example {name}.asfreq('D') (gaps become NaN: fill them, e.g. with "
-                "sktime's Imputer) or resample to a coarser frequency; or pass a "
+                f"example {name}.asfreq('D') (gaps become NaN, which y may hold; "
+                "fill them in X, e.g. with sktime's Imputer) or resample to a "
+                "coarser frequency; or pass a "
                 "PeriodIndex or integer index."
             )
         freqs.add(pd.tseries.frequencies.to_offset(freq))
@@ -141,8 +144,12 @@ def _check_time_points(keys: list, frames: list, name: str = "y"):
     return freqs.pop() if freqs else None
 
 
-def check_series_values(y: pd.DataFrame, name: str = "y") -> np.ndarray:
-    """The values of ``y`` as a float64 array, refusing non-numeric or non-finite data."""
+def check_series_values(
+    y: pd.DataFrame, name: str = "y", missing_allowed: bool = False
+) -> np.ndarray:
+    """The values of ``y`` as a float64 array, refusing non-numeric or infinite
+    data, and missing values (NaN) unless ``missing_allowed`` (covariates are
+    checked with it off)."""
     bad = [
         c
         for c in y.columns
@@ -159,14 +166,15 @@ def check_series_values(y: pd.DataFrame, name: str = "y") -> np.ndarray:
     if values.shape[0] == 0:
         raise ValueError(f"{name} is empty; pass a series with observations.")
     missing = np.isnan(values)
-    if missing.any():
+    if missing.any() and not missing_allowed:
         where = list(y.index[missing.any(axis=1)][:5])
         raise ValueError(
             f"{name} has {int(missing.sum())} missing (NaN) value(s), first at {where}. "
-            "Fill them before fitting, e.g. with sktime's Imputer in a "
-            "TransformedTargetForecaster."
+            "Missing values are allowed in y, not in the covariates: fill them "
+            "first, e.g. with sktime's Imputer in a ForecastingPipeline (which "
+            "transforms X)."
         )
-    infinite = ~np.isfinite(values)
+    infinite = np.isinf(values)
     if infinite.any():
         where = list(y.index[infinite.any(axis=1)][:5])
         raise ValueError(
@@ -184,7 +192,18 @@ class SeriesBookkeeping:
         columns in the ``order`` given, else as they are), per series."""
         keys, frames = split_series(y)
         self._time_freq = _check_time_points(keys, frames)
-        values = [check_series_values(f, _series_name(k)) for k, f in zip(keys, frames)]
+        values = [
+            check_series_values(f, _series_name(k), missing_allowed=True)
+            for k, f in zip(keys, frames)
+        ]
+        for key, v in zip(keys, values):
+            empty = np.isnan(v).all(axis=0)
+            if empty.any():
+                raise ValueError(
+                    f"{_series_name(key)} has no observed value in column(s) "
+                    f"{list(y.columns[empty])}: every value is missing (NaN). Drop "
+                    "that series (or column), or pass observations of it."
+                )
         x_columns = None if X is None or X.shape[1] == 0 else X.columns
         if x_columns is not None:
             x_frames = _frames_by_key(X, keys)
@@ -301,8 +320,9 @@ class SeriesBookkeeping:
             if absent.any():
                 where = "" if key is None else f" of series {key!r}"
                 raise ValueError(
-                    f"X does not cover the forecast horizon{where}: no values at "
-                    f"{list(expected[absent][:5])}. X must have a row, without "
+                    f"X does not cover the forecast horizon{where}: no values, or "
+                    f"missing (NaN) ones, at {list(expected[absent][:5])}. X must "
+                    "have a row, without "
                     f"missing values, for every step from the cutoff up to the "
                     f"largest step of fh ({n_steps})."
                 )
@@ -343,7 +363,7 @@ class SeriesBookkeeping:
         time points replace the stored covariates too.
         """
         where = _series_name(key)
-        values = check_series_values(revised, where)
+        values = check_series_values(revised, where, missing_allowed=True)
         stored = steps_until(last, len(tail), self._freq())
         positions = stored.get_indexer(revised.index)
         kept = positions >= 0
@@ -375,6 +395,33 @@ class SeriesBookkeeping:
                     slice(n_targets, None),
                 )
         return tail
+
+    def _check_missing(self, keys, values, setup) -> None:
+        """Refuse missing target values a network without a mask channel would
+        read, and a series whose last window misses every value of a target
+        (nothing to forecast it from)."""
+        n_targets, window = setup.n_targets, setup.window_length
+        if not setup.masked and has_missing(values, n_targets):
+            where = next(
+                _series_name(k)
+                for k, v in zip(keys, values)
+                if np.isnan(v[:, :n_targets]).any()
+            )
+            raise ValueError(
+                f"{where} has missing (NaN) values, but the network was trained on "
+                "series without any, so it has no input channel that marks them. "
+                "Fit again on the series with their missing values (the network "
+                "then learns where values are missing), or fill them first, e.g. "
+                "with sktime's Imputer."
+            )
+        for i, j in unobserved_ends(values, n_targets, window):
+            raise ValueError(
+                f"{_series_name(keys[i])} has no observed value of "
+                f"{setup.columns[j]!r} in its last {window} time points "
+                f"(window_length={window}), so there is nothing to forecast it "
+                "from. Pass more recent observations, fill the gap (e.g. with "
+                "sktime's Imputer), or fit with a longer window_length."
+            )
 
     def _fitted_cutoff(self) -> pd.Index:
         """The cutoff of the data seen so far: the latest end of any series."""
@@ -435,7 +482,7 @@ class SeriesBookkeeping:
             if len(new) == 0:
                 continue
             self._check_continues(key, ends[i], new.index)
-            values = check_series_values(new, _series_name(key))
+            values = check_series_values(new, _series_name(key), missing_allowed=True)
             if x_frames is not None:
                 rows = _select_columns(x_frames[key], self._x_columns)
                 values = np.hstack(

@@ -140,10 +140,11 @@ class Callback:
 
 def _absolute_errors(prediction, targets) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean absolute error of ``prediction`` and of zero outputs on ``targets``;
-    a quantile head's extra last axis of levels is compared with the targets."""
+    a quantile head's extra last axis of levels is compared with the targets.
+    Missing (NaN) targets are left out."""
     if prediction.dim() == targets.dim() + 1:
         targets = targets.unsqueeze(-1)
-    return (prediction - targets).abs().mean(), targets.abs().mean()
+    return (prediction - targets).abs().nanmean(), targets.abs().nanmean()
 
 
 def _diverged(what: str, epoch: int, config) -> TrainingDivergedError:

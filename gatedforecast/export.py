@@ -161,6 +161,15 @@ def _engine_of(forecaster):
             "input holds every covariate for the window and the forecast steps. "
             "Fit without past_covariates to export, or serve it with predict."
         )
+    if engine.setup.masked:
+        raise ValueError(
+            "This forecaster was fitted on series with missing values, so its "
+            "network reads a mask channel per target beside windows filled "
+            "forward; the exported graph does not compute them and exports only "
+            "networks of complete series. Fill the missing values (e.g. with "
+            "sktime's Imputer) and fit again to export, or forecast with the "
+            "forecaster itself."
+        )
     return engine
 
 

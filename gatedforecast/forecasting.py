@@ -75,7 +75,7 @@ class _RecurrentForecaster(
         "capability:insample": True,
         "capability:pred_int": True,
         "capability:pred_int:insample": False,
-        "capability:missing_values": False,
+        "capability:missing_values": True,
         "capability:update": True,
         "capability:random_state": True,
         "capability:pretrain": True,
@@ -201,6 +201,7 @@ class _RecurrentForecaster(
             setup = self.pretrained_setup_
             self._check_pretrained_fits(setup, y, x_columns, keys, values, past)
             epochs = self.fine_tune_epochs
+        self._check_missing(keys, values, setup)
         self.device_ = settings.device
         # sktime hands pretrained attributes over by reference: the engine trains
         # a copy of the pretrained network, never the network itself
@@ -246,6 +247,7 @@ class _RecurrentForecaster(
         settings = self._core_settings()
         keys, _, values, x_columns, past = self._collect_covariates(y, X)
         setup = self._new_setup(y, keys, values, x_columns, fh, past)
+        self._check_missing(keys, values, setup)
         settings = self._with_ensemble_size(settings, setup, values)
         generator, _ = generators(settings.seed, settings.device)
         network = network_for(setup, settings, generator)
@@ -259,6 +261,7 @@ class _RecurrentForecaster(
         keys, _, values, x_columns, past = self._collect_covariates(y, X)
         setup = self.pretrained_setup_
         self._check_pretrained_fits(setup, y, x_columns, keys, values, past)
+        self._check_missing(keys, values, setup)
         generator, _ = generators(settings.seed, settings.device)
         network = copy.deepcopy(self.pretrained_network_)
         first = len(self.pretrained_history_) + 1
@@ -350,9 +353,11 @@ class _RecurrentForecaster(
                 block = past[i]
                 if ahead.any():
                     block[ahead] = scaled[i, s[ahead] - 1]
-                # points with a full window before them (the others stay NaN)
+                # points with a full window before them, in which every target
+                # was observed (the others stay NaN)
                 position = len(engine.series[i]) - 1 + s
                 windowed = position >= engine.setup.window_length
+                windowed &= ~np.isnan(block).any(axis=-1)
             block = engine.scaler.inverse_transform(block, i, targets)
             check_finite_output(block[windowed], "forecasts", OVERFLOW_FIX)
             values.append(block)
@@ -431,6 +436,7 @@ class _RecurrentForecaster(
         engine = self._engine
         whole = engine.series is not None
         buffers, ends = self._extended_series(y, X)
+        self._check_missing(self._keys, buffers, engine.setup)
         # training continues on the kept tail of each series and its new values
         stored = engine.series if whole else engine.tails
         added = [len(b) - len(s) for b, s in zip(buffers, stored)]

@@ -64,6 +64,9 @@ def typical_spreads(series: list[np.ndarray], window: int) -> np.ndarray:
         if len(values) < window:
             out.append(np.zeros(values.shape[1]))
             continue
+        if np.isnan(values).any():
+            out.append(_typical_spread_observed(values, window))
+            continue
         # each window's variance from running sums, in time linear in the series'
         # length and without a copy per window; centring first keeps the
         # difference of sums accurate
@@ -78,6 +81,30 @@ def typical_spreads(series: list[np.ndarray], window: int) -> np.ndarray:
         variance[flat] = 0.0
         out.append(np.sqrt(np.mean(variance, axis=0)))
     return np.stack(out)
+
+
+def _typical_spread_observed(values: np.ndarray, window: int) -> np.ndarray:
+    """:func:`typical_spreads` of one series with missing (NaN) values: each
+    window's standard deviation is that of its observed values, and windows
+    without one are left out (a channel with none in any window: zero)."""
+    observed = ~np.isnan(values)
+    centred = np.where(observed, values - np.nanmean(values, axis=0), 0.0)
+    zero = np.zeros((1, values.shape[1]))
+
+    def running(v):
+        sums = np.cumsum(np.vstack([zero, v]), axis=0)
+        return sums[window:] - sums[:-window]
+
+    counts = running(observed.astype(np.float64))
+    seen = counts > 0
+    count = np.where(seen, counts, 1.0)
+    mean = running(centred) / count
+    variance = np.maximum(running(centred**2) / count - mean**2, 0.0)
+    flat = variance < 1e-10 * np.nanmean(np.where(observed, centred**2, np.nan), 0)
+    variance[flat] = 0.0
+    variance = np.where(seen, variance, 0.0)
+    n_seen = seen.sum(axis=0)
+    return np.sqrt(variance.sum(axis=0) / np.maximum(n_seen, 1))
 
 
 def normalizing_spread(spread: np.ndarray, typical: np.ndarray) -> np.ndarray:
@@ -213,6 +240,8 @@ def conformal_quantiles(residuals: np.ndarray, alpha, warn: bool = True) -> np.n
     quantile, so a wider coverage always gives a strictly wider interval (unless
     every residual is zero); ``warn`` then raises a warning.
     """
+    if np.isnan(residuals).any():
+        return _conformal_observed(residuals, alpha, warn)
     n = residuals.shape[0]
     ordered = np.sort(np.abs(residuals), axis=0)
     z = NormalDist().inv_cdf
@@ -231,6 +260,25 @@ def conformal_quantiles(residuals: np.ndarray, alpha, warn: bool = True) -> np.n
     short = unresolved_coverages(n, alpha)
     if warn and short:
         warn_unresolved(n, short, stacklevel=2)
+    return out
+
+
+def _conformal_observed(residuals: np.ndarray, alpha, warn: bool) -> np.ndarray:
+    """:func:`conformal_quantiles` of residuals some of which are missing (NaN:
+    a missing true value), step by step and channel by channel on the others;
+    NaN where a step and channel has none."""
+    out = np.full((len(alpha), *residuals.shape[1:]), np.nan)
+    fewest = residuals.shape[0]
+    for cell in np.ndindex(*residuals.shape[1:]):
+        values = residuals[(slice(None), *cell)]
+        values = values[~np.isnan(values)]
+        fewest = min(fewest, len(values))
+        if len(values):
+            column = conformal_quantiles(values.reshape(-1, 1), alpha, warn=False)
+            out[(slice(None), *cell)] = column[:, 0]
+    short = unresolved_coverages(fewest, alpha)
+    if warn and short:
+        warn_unresolved(fewest, short, stacklevel=3)
     return out
 
 

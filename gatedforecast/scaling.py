@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
+
+from .missing import fill_window
 
 __all__ = [
     "SCALERS",
@@ -155,7 +158,8 @@ def check_float32_range(values: np.ndarray, name: str, fix: str) -> None:
     fix : str
         The sentence that ends the message: how to bring the values in range.
     """
-    largest = float(np.max(np.abs(values), initial=0.0))
+    # missing values (NaN) are left out, not allowed to hide a large one
+    largest = float(np.max(np.abs(values), initial=0.0, where=~np.isnan(values)))
     if largest > FLOAT32_MAX:
         raise ValueError(
             f"{name} reaches {largest:.3g}, beyond the float32 range (about "
@@ -183,6 +187,18 @@ def check_finite_output(values: np.ndarray, name: str, fix: str) -> np.ndarray:
             f"exceed the float64 range (about 1.8e308). {fix}"
         )
     return values
+
+
+def _observed_statistics(statistics: Statistics, values: np.ndarray):
+    """``statistics`` of each channel of ``values`` on its observed (not NaN)
+    values; a channel without any is left unscaled (location 0, scale 1)."""
+    locs, scales = np.zeros(values.shape[1]), np.ones(values.shape[1])
+    for j in range(values.shape[1]):
+        column = values[~np.isnan(values[:, j]), j : j + 1]
+        if len(column):
+            loc, scale = statistics(column)
+            locs[j], scales[j] = loc[0], scale[0]
+    return locs, scales
 
 
 class SeriesScaler:
@@ -216,15 +232,20 @@ class SeriesScaler:
         locs, scales = [], []
         for values in series:
             values = np.asarray(values, dtype=np.float64)
+            observed = ~np.isnan(values)
+            measure = statistics
+            if not observed.all():
+                # missing values: each channel's statistics of its observed ones
+                measure = partial(_observed_statistics, statistics)
             with np.errstate(over="ignore", invalid="ignore"):
-                loc, scale = statistics(values)
+                loc, scale = measure(values)
             if not (np.isfinite(loc).all() and np.isfinite(scale).all()):
                 # sums of squares (or of the values) beyond the float64 range,
                 # from values above ~1e154: compute on values divided by their
                 # largest magnitude, then scale back
-                magnitude = np.max(np.abs(values), axis=0)
+                magnitude = np.max(np.abs(values), axis=0, where=observed, initial=0)
                 magnitude = np.where(magnitude > 0, magnitude, 1.0)
-                loc, scale = statistics(values / magnitude)
+                loc, scale = measure(values / magnitude)
                 with np.errstate(over="ignore"):
                     loc, scale = loc * magnitude, scale * magnitude
                 if not np.isfinite(scale).all():
@@ -252,7 +273,8 @@ class SeriesScaler:
         values = np.asarray(values, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             scaled = (values - loc) / scale
-        if not np.isfinite(scaled).all():
+        # missing values (NaN) stay missing
+        if not np.isfinite(scaled[~np.isnan(values)]).all():
             # a difference beyond the float64 range (values near +-1.8e308 on
             # either side of the location): divide first
             scaled = values / scale - loc / scale
@@ -295,6 +317,11 @@ class WindowTransform:
         The first ``n_targets`` channels of a window are the forecast targets; the
         others are covariates, passed through unchanged. ``None``: all channels are
         targets.
+    masked : bool, default=False
+        The targets may be missing (NaN): each window's are filled
+        (:func:`gatedforecast.missing.fill_window`), its level and spread are
+        those of the observed values, and the inputs end with one channel per
+        target, 1 where the value was observed and 0 where it was missing.
     """
 
     normalize: bool
@@ -302,13 +329,23 @@ class WindowTransform:
     seasonal_period: int | None
     horizon: int
     n_targets: int | None = None
+    masked: bool = False
 
-    def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _stats(
+        self, x: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.normalize:
             zero = x.new_zeros((x.shape[0], 1, x.shape[2]))
             return zero, torch.ones_like(zero)
-        level = x.mean(dim=1, keepdim=True)
-        spread = x.std(dim=1, keepdim=True, unbiased=False)
+        if observed is None:
+            level = x.mean(dim=1, keepdim=True)
+            spread = x.std(dim=1, keepdim=True, unbiased=False)
+        else:
+            weight = observed.to(x.dtype)
+            count = weight.sum(dim=1, keepdim=True).clamp(min=1.0)
+            level = (x * weight).sum(dim=1, keepdim=True) / count
+            variance = (((x - level) * weight) ** 2).sum(dim=1, keepdim=True) / count
+            spread = variance.sqrt()
         floor = 1e-5 * level.abs() + 1e-8
         return level, torch.maximum(spread, floor)
 
@@ -328,12 +365,24 @@ class WindowTransform:
         Returns the transformed inputs and a context to map targets and outputs.
         """
         targets = x[..., : self.n_targets]
-        level, spread = self._stats(targets)
+        observed = None
+        if self.masked:
+            targets, observed = fill_window(targets)
+        level, spread = self._stats(targets, observed)
         base = self._baseline(targets, level)
         normalized = (targets - level) / spread
         if self.n_targets is not None and self.n_targets < x.shape[-1]:
             normalized = torch.cat([normalized, x[..., self.n_targets :]], dim=-1)
+        if observed is not None:
+            normalized = torch.cat([normalized, observed.to(x.dtype)], dim=-1)
         return normalized, (base, spread)
+
+    def covariates(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The covariate channels of transformed ``inputs``: after the targets,
+        before the mask channels of a masked transform (which needs
+        ``n_targets``)."""
+        end = inputs.shape[-1] - (self.n_targets if self.masked else 0)
+        return inputs[..., self.n_targets : end]
 
     def covariate_offset(
         self, effect_window: torch.Tensor, effect_future: torch.Tensor, context

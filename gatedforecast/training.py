@@ -36,6 +36,7 @@ __all__ = [
     "OPTIMIZERS",
     "LOSSES",
     "PinballLoss",
+    "MaskedLoss",
     "LR_SCHEDULES",
     "Batches",
     "Callback",
@@ -74,6 +75,24 @@ class PinballLoss(nn.Module):
         error = target.unsqueeze(-1) - prediction
         levels = self.levels.to(prediction.device)
         return torch.maximum(levels * error, (levels - 1) * error).mean()
+
+
+class MaskedLoss(nn.Module):
+    """A loss over the observed targets only: missing (NaN) targets are left
+    out, so point losses and the pinball loss average over the observed ones.
+
+    ``loss`` is what :func:`make_loss` takes; it is called on the observed
+    targets and their predictions, flattened (a quantile head's predictions
+    keep their last axis of levels). A batch needs one observed target.
+    """
+
+    def __init__(self, loss) -> None:
+        super().__init__()
+        self.loss = make_loss(loss)
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        observed = ~torch.isnan(target)
+        return self.loss(prediction[observed], target[observed])
 
 
 def make_optimizer(spec, parameters, learning_rate: float) -> torch.optim.Optimizer:

@@ -24,7 +24,13 @@ from gatedforecast import (
     ModelFileError,
     load_model,
 )
-from gatedforecast._model_state import FORECASTER, REGRESSOR, ListOf, Maybe
+from gatedforecast._model_state import (
+    FORECASTER,
+    REGRESSOR,
+    ListOf,
+    Maybe,
+    Optional,
+)
 from gatedforecast.persistence import (
     ARRAYS,
     FORMAT_VERSION,
@@ -286,8 +292,13 @@ def _declared_keys(schema, value, where="state"):
         for item in value:
             _declared_keys(schema.kind, item, where)
     elif isinstance(schema, dict):
-        assert set(value) == set(schema), where
+        required = {k for k, kind in schema.items() if not isinstance(kind, Optional)}
+        assert required <= set(value) <= set(schema), where
         for key, kind in schema.items():
+            if isinstance(kind, Optional):
+                if key in value:
+                    _declared_keys(kind.kind, value[key], f"{where}.{key}")
+                continue
             _declared_keys(kind, value[key], f"{where}.{key}")
 
 

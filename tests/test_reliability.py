@@ -162,7 +162,6 @@ def _rpredict(X, **params):
     return call
 
 
-SKTIME_MISSING = r"cannot handle missing data \(nans\)"
 SKTIME_CATEGORICAL = r"do not support categorical features"
 SKTIME_INSAMPLE = r"can not perform in-sample prediction"
 SKLEARN_NAN = r"Input X contains NaN"
@@ -172,9 +171,19 @@ FORECASTER_DATA = [
     Bad("forecaster", "empty series", _fit(y=_monthly(0)), ValueError,
         r"y is empty; pass a series with observations"),
     Bad("forecaster", "all-NaN", _fit(y=_monthly() * np.nan), ValueError,
-        SKTIME_MISSING),
-    Bad("forecaster", "NaN inside", _fit(y=_with(_monthly(), 20, np.nan)),
-        ValueError, SKTIME_MISSING),
+        r"y has no observed value in column\(s\) \['y'\].*Drop that series"),
+    Bad("forecaster", "all-NaN series of a panel",
+        _fit(y=_panel().assign(v=lambda d: d["v"].where(
+            d.index.get_level_values("id") != "s1")).astype(float)),
+        ValueError, r"y\['s1'\] has no observed value in column\(s\) \['v'\]"),
+    Bad("forecaster", "NaN over the last window",
+        _fit(y=_monthly().where(lambda s: np.arange(48) < 40)),
+        ValueError, r"y has no observed value of 'y' in its last 6 time points "
+        r"\(window_length=6\).*more recent observations.*longer window_length"),
+    Bad("forecaster", "too few observed values to train on",
+        _fit(y=_monthly().where(lambda s: np.arange(48) % 8 == 7),
+             params={"window_length": 2}),
+        ValueError, r"No training window has an observed value of every target"),
     Bad("forecaster", "inf inside", _fit(y=_with(_monthly(), 20, np.inf)),
         ValueError, r"y has 1 infinite value.*2001-09.*Replace or drop them"),
     Bad("forecaster", "-inf inside", _fit(y=_with(_monthly(), 3, -np.inf)),
@@ -242,7 +251,8 @@ FORECASTER_DATA = [
         r"X must hold numbers.*'a'.*pd.to_numeric"),
     Bad("forecaster", "X with NaN in fit",
         _fit(y=_exogenous()[0], X=_exogenous()[1].assign(a=np.nan)), ValueError,
-        SKTIME_MISSING),
+        r"X has 48 missing \(NaN\) value\(s\).*allowed in y, not in the "
+        r"covariates.*Imputer in a ForecastingPipeline"),
     Bad("forecaster", "X missing rows in fit",
         _fit(y=_exogenous()[0], X=_exogenous()[1].iloc[:30]), ValueError,
         r"indices .* are not contained in index"),
@@ -267,7 +277,7 @@ FORECASTER_DATA = [
         ValueError, r"X does not cover the forecast horizon.*2001-02-11.*a row"),
     Bad("forecaster", "X with NaN at predict",
         _on_fitted("predict", with_x=True, X=_exogenous()[1].iloc[40:].assign(a=np.nan)),
-        ValueError, SKTIME_MISSING),
+        ValueError, r"X does not cover the forecast horizon.*without missing values"),
     Bad("forecaster", "X with inf at predict",
         _on_fitted("predict", with_x=True, X=_exogenous()[1].iloc[40:].assign(a=np.inf)),
         ValueError, r"X has 2 infinite value.*Replace or drop"),
@@ -278,6 +288,11 @@ FORECASTER_DATA = [
     Bad("forecaster", "update on another kind of index",
         _on_fitted("update", y=_daily(4), update_params=False), ValueError,
         r"update got y on a DatetimeIndex that cannot follow.*indexed like the data"),
+    Bad("forecaster", "update with NaN, fitted on complete series",
+        _on_fitted("update", y=_with(_monthly(52).iloc[48:], 1, np.nan),
+                   update_params=False),
+        ValueError, r"y has missing \(NaN\) values, but the network was trained on "
+        r"series without any.*Fit again on the series with their missing values"),
     Bad("forecaster", "update with inf",
         _on_fitted("update", y=_with(_monthly(52).iloc[48:], 1, np.inf),
                    update_params=False),

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..missing import complete_windows
 from ..scaling import WindowTransform
 from ..windows import WindowIndex
 
@@ -59,15 +60,14 @@ def effect_offset(
     """The effect of the covariates in the units of the network's output,
     ``(batch, horizon, n_targets)``.
 
-    ``inputs`` are the transformed windows (their covariates, after the targets,
-    pass the transform unchanged), ``future`` the future-known covariates of the
+    ``inputs`` are the transformed windows (their covariates pass the
+    transform unchanged), ``future`` the future-known covariates of the
     forecast steps (the first of the window's covariates; past-only ones follow
     them and have no effect here) and ``context`` the window's baseline and
     spread.
     """
     effect = network.effect
-    known = slice(transform.n_targets, transform.n_targets + future.shape[-1])
-    window = effect(inputs[..., known])
+    window = effect(transform.covariates(inputs)[..., : future.shape[-1]])
     return transform.covariate_offset(window, effect(future), context)
 
 
@@ -131,18 +131,25 @@ def start_effect(network, scaled: list[np.ndarray], setup) -> None:
     constant: its coefficients are the effect's first weights, so a relation
     linear in the covariates holds from the first step. The head starts at
     zero, its bias at the median of what remains, in the units of the network's
-    output (what the absolute error loss would choose). Nothing changes
-    without an effect or without a window.
+    output (what the absolute error loss would choose). Only windows that miss
+    no target are read. Nothing changes without an effect or without such a
+    window.
     """
     if not has_effect(network):
         return
     transform, window = setup.transform, setup.window_length
     index = WindowIndex.build([len(s) for s in scaled], window, setup.horizon)
-    if len(index) == 0:
+    values = np.concatenate(scaled) if len(index) else None
+    starts = index.starts
+    if setup.masked and len(index):
+        # the windows that miss no target
+        span = window + setup.horizon
+        starts = starts[complete_windows(values, starts, span, setup.n_targets)]
+    if len(starts) == 0:
         return
-    chosen = np.unique(np.linspace(0, len(index) - 1, MAX_START_WINDOWS).astype(int))
-    starts = torch.as_tensor(index.starts[chosen])
-    buffer = torch.as_tensor(np.concatenate(scaled), dtype=torch.float64)
+    chosen = np.unique(np.linspace(0, len(starts) - 1, MAX_START_WINDOWS).astype(int))
+    starts = torch.as_tensor(starts[chosen])
+    buffer = torch.as_tensor(values, dtype=torch.float64)
     spans = buffer[starts.unsqueeze(1) + torch.arange(window + setup.horizon)]
     n_targets = setup.n_targets
     targets = spans[..., :n_targets]

@@ -19,8 +19,9 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ..missing import usable_windows
 from ..scaling import check_float32_range
-from ..training import Batches, PinballLoss, TrainingResult, train_network
+from ..training import Batches, MaskedLoss, PinballLoss, TrainingResult, train_network
 from ..windows import WindowIndex, gather_windows, validation_count
 from .effect import WithCovariateEffect, has_effect
 from .setup import _Setup, divergence_hint
@@ -112,6 +113,18 @@ def train_on_series(
             "shorter window_length, or a longer series."
         )
     values = np.concatenate(scaled)
+    if setup.masked:
+        train, val = (
+            s[usable_windows(values, s, window, head, transform.n_targets)]
+            for s in (train, val)
+        )
+        if train.size == 0:
+            raise ValueError(
+                "No training window has an observed value of every target in its "
+                f"input and an observed target after it (window_length={window}, "
+                f"a head of {head} step(s)): y is missing too many values. Pass "
+                "series with more observed values, or a longer window_length."
+            )
     check_float32_range(
         values,
         "y" if setup.x_columns is None else "y or X",
@@ -150,8 +163,19 @@ def train_on_series(
         epochs=epochs,
         description=description,
         hint=divergence_hint(setup),
-        loss=None if setup.levels is None else PinballLoss(setup.levels),
+        loss=training_loss(setup, settings),
     )
+
+
+def training_loss(setup: _Setup, settings):
+    """The loss a forecaster's network trains with: the pinball loss of a
+    quantile head, else the configured one; over the observed targets only
+    when targets may be missing (:class:`~gatedforecast.training.MaskedLoss`).
+    None: the configured loss as it is."""
+    loss = None if setup.levels is None else PinballLoss(setup.levels)
+    if setup.masked:
+        return MaskedLoss(settings.config.loss if loss is None else loss)
+    return loss
 
 
 def training_count(n_samples: int, validation_size) -> int:

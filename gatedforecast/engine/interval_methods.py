@@ -121,7 +121,9 @@ class MCDropoutIntervals:
         noise = extend_to_steps(residuals[pick] * sign, n_steps)
         paths = paths + noise * np.repeat(spread, samples, axis=0)
         paths = paths.reshape(len(contexts), samples, n_steps, -1)
-        return np.quantile(paths, alpha, axis=1)
+        # a residual of a missing true value is NaN: the other paths count
+        quantile = np.nanquantile if np.isnan(residuals).any() else np.quantile
+        return quantile(paths, alpha, axis=1)
 
 
 #: interval methods by the name ``interval_method`` takes

@@ -169,7 +169,19 @@ class SeriesEngine:
             windows.contexts, held_out.horizon, windows.future, runtime
         )
         spread = self.spread(windows.contexts, windows.series)
-        return (windows.truths - forecast) / spread
+        residuals = (windows.truths - forecast) / spread
+        if self.setup.masked:
+            # a missing true value has no residual (NaN already), nor has a
+            # target forecast from a window where it was never observed
+            unread = self.unread(windows.contexts)
+            residuals = np.where(unread[:, None, :], np.nan, residuals)
+        return residuals
+
+    def unread(self, contexts: np.ndarray) -> np.ndarray:
+        """Which targets of the scaled ``contexts`` ``(n, window, channels)``
+        have no observed value: ``(n, n_targets)`` (all False unless targets
+        may be missing)."""
+        return np.isnan(contexts[..., : self.setup.n_targets]).all(axis=1)
 
     def continued(
         self, series: list[np.ndarray], settings, epochs: int, first_epoch: int
@@ -241,7 +253,9 @@ class SeriesEngine:
         repeated past the series' end, as out-of-sample forecasts shorter than
         the head repeat the last row given). Returns per series ``(len(positions[i]),
         n_targets)`` in the scaled space: NaN for a point with fewer than
-        ``window_length`` stored values before it (or none at all).
+        ``window_length`` stored values before it (or none at all), or whose
+        window has no observed value of a target. A missing point is forecast
+        like any other.
         """
         if self.series is None:
             raise ValueError(
@@ -275,6 +289,8 @@ class SeriesEngine:
                     ]
                 )
             forecast = self.forecast(contexts, 1, future, runtime)[:, 0]
+            # no forecast from a window where a target was never observed
+            forecast[self.unread(contexts).any(axis=1)] = np.nan
             for (i, r, _), value in zip(chosen, forecast):
                 out[i][r] = value
         return out

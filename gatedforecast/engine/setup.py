@@ -88,6 +88,18 @@ class _Setup:
         """The future-known covariates' channels of a window."""
         return slice(self.n_targets, self.n_targets + self.n_future)
 
+    @property
+    def masked(self) -> bool:
+        """Whether targets may be missing: the network then reads a mask channel
+        per target after the covariates, the last channels of a window (fixed when
+        it is first trained)."""
+        return self.transform.masked
+
+    @property
+    def n_inputs(self) -> int:
+        """Input channels of the network: targets, covariates, mask channels."""
+        return self.n_targets * (2 if self.masked else 1) + self.n_covariates
+
 
 def resolve_ensemble_size(value, n_samples: int, batch_size: int) -> int:
     """The number of networks ``ensemble_size=value`` trains on ``n_samples``
@@ -145,7 +157,7 @@ def network_for(
     """
     network = build_network(
         settings,
-        n_inputs=setup.n_targets + setup.n_covariates,
+        n_inputs=setup.n_inputs,
         n_targets=setup.n_targets,
         horizon=setup.horizon,
         generator=generator,
