@@ -272,6 +272,18 @@ def test_missing_target_values(tmp_path, capsys):
     frame.loc[[3, 9], "sales"] = np.nan
     line = _error(capsys, "compare", _write(tmp_path, frame))
     assert "2 missing value(s), first in data row 4" in line
+    assert "or use forecast, which trains on series with gaps" in line
+
+
+def test_forecast_trains_on_a_target_with_gaps(tmp_path):
+    frame = _monthly()
+    frame.loc[[3, 9, 30], "sales"] = np.nan
+    out = tmp_path / "out"
+    args = ["forecast", str(_write(tmp_path, frame)), "--horizon", "3", "--no-plot"]
+    assert main([*args, "--output-dir", str(out), *TINY]) == 0
+    table = pd.read_csv(out / "forecast.csv")
+    assert len(table) == 3
+    assert np.isfinite(table["sales"]).all()
 
 
 def test_several_candidate_targets_need_a_choice(tmp_path, capsys):
@@ -310,10 +322,10 @@ def test_an_empty_file_is_one_error_line(tmp_path, capsys):
     assert line.endswith("the file has a header but no rows")
 
 
-def test_an_all_missing_target_says_to_fill_it(tmp_path, capsys):
+def test_an_all_missing_target_is_one_error_line(tmp_path, capsys):
     frame = _monthly(n=40).assign(sales=np.nan)
     line = _one_line_and_nothing_written(tmp_path, capsys, frame)
-    assert "'sales' has 40 missing value(s), first in data row 1; fill them" in line
+    assert line.endswith("target column 'sales' has no values")
 
 
 def test_a_series_too_short_to_forecast_names_the_options(tmp_path, capsys):

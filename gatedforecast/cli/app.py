@@ -61,6 +61,9 @@ def _load(options):
             options.id_col,
             options.covariates,
             options.past_covariates,
+            # forecast trains on series with gaps; compare scores folds against
+            # every actual value
+            allow_missing=options.command == "forecast",
         )
 
     shortest = min(data.lengths.values())

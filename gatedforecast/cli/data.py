@@ -210,9 +210,11 @@ def _check_columns(frame, path, time_col, targets, id_col, covariates=()):
     return time_col, list(dict.fromkeys(targets))
 
 
-def _check_targets(frame, path, targets, kind="target"):
+def _check_targets(frame, path, targets, kind="target", allow_missing=False):
     """Turn the ``kind`` columns (``"target"`` or ``"covariate"``) of ``frame``
-    into float64, or refuse, naming the first value that is not a finite number."""
+    into float64, or refuse, naming the first value that is not a finite number
+    (with ``allow_missing``, an empty value is missing: refused only when the
+    whole column is)."""
     for target in targets:
         column = frame[target]
         if pd.api.types.is_bool_dtype(column):
@@ -232,12 +234,20 @@ def _check_targets(frame, path, targets, kind="target"):
             frame[target] = numbers
         values = frame[target].to_numpy(dtype=np.float64)
         missing = np.isnan(values)
-        if missing.any():
+        if missing.all():
+            raise CLIError(f"{path}: {kind} column {target!r} has no values")
+        if missing.any() and not allow_missing:
             row = int(np.flatnonzero(missing)[0])
+            why = (
+                "covariates cannot be missing: fill them first"
+                if kind == "covariate"
+                else "compare scores every fold against the actual values: fill "
+                "them first, or use forecast, which trains on series with gaps"
+            )
             raise CLIError(
                 f"{path}: {kind} column {target!r} has {int(missing.sum())} missing "
-                f"value(s), first in data row {row + 1}; fill them first (the networks "
-                "take no missing values; see the docs on missing values)"
+                f"value(s), first in data row {row + 1}; {why} (see the docs on "
+                "missing values)"
             )
         if np.isinf(values).any():
             row = int(np.flatnonzero(np.isinf(values))[0])
@@ -392,10 +402,12 @@ def load_dataset(
     id_col: str | None = None,
     covariates: list[str] | None = None,
     past_covariates: list[str] | None = None,
+    allow_missing: bool = False,
 ) -> Dataset:
     """Read ``path`` and turn it into a checked :class:`Dataset`; ``covariates``
     (known ahead) and ``past_covariates`` (known up to the end of the data) are
-    held as the dataset's ``X``."""
+    held as the dataset's ``X``. With ``allow_missing``, target values may be
+    missing (empty), but not a whole column."""
     frame = read_table(path, id_col)
     past = list(dict.fromkeys(past_covariates or []))
     both = [c for c in dict.fromkeys(covariates or []) if c in past]
@@ -409,7 +421,7 @@ def load_dataset(
     time_col, targets = _check_columns(
         frame, path, time_col, targets, id_col, covariates
     )
-    _check_targets(frame, path, targets)
+    _check_targets(frame, path, targets, allow_missing=allow_missing)
     _check_targets(frame, path, covariates, kind="covariate")
     times, given_as, tz = _parse_time(frame[time_col], path, time_col)
     columns = targets + covariates

@@ -119,7 +119,7 @@ def float_format(y: pd.DataFrame) -> str:
     the data's scale: the same decimals for every value (``%.4f`` for data in the
     hundreds), or ``%.7g`` for data whose scale no fixed decimals suit."""
     values = np.abs(y.to_numpy(dtype=np.float64))
-    largest = float(values.max()) if values.size else 0.0
+    largest = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
     if not 1e-6 <= largest < 1e15:
         return f"%.{SIGNIFICANT_DIGITS}g"
     decimals = SIGNIFICANT_DIGITS - 1 - int(np.floor(np.log10(largest)))
