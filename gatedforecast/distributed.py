@@ -81,7 +81,8 @@ def check_distributed(name: str, value):
 def rank_device(device: torch.device, setting) -> torch.device:
     """The device a process trains on: ``cuda:LOCAL_RANK`` for a CUDA device
     given without an index when this process trains data-parallel (so the
-    processes of one machine use one GPU each), else ``device``."""
+    processes of one machine use one GPU each; the current CUDA device when
+    ``LOCAL_RANK`` is not set), else ``device``."""
     if (
         setting is False
         or device.type != "cuda"
@@ -90,8 +91,10 @@ def rank_device(device: torch.device, setting) -> torch.device:
     ):
         return device
     local = os.environ.get("LOCAL_RANK")
-    index = int(local) if local is not None else torch.cuda.current_device()
-    return torch.device("cuda", index)
+    if local is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    # more processes than GPUs share them (gloo allows it; nccl refuses)
+    return torch.device("cuda", int(local) % torch.cuda.device_count())
 
 
 def data_parallel(setting, device: torch.device) -> DataParallel | None:

@@ -99,7 +99,7 @@ def _worker(out: str) -> None:
     import torch.distributed as dist
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo")
+    dist.init_process_group(os.environ.get("TEST_BACKEND", "gloo"))
     rank = dist.get_rank()
     results = fits(distributed=True)
     unseeded = GRUForecaster(
@@ -123,10 +123,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def two_processes(tmp_path_factory):
+def _two_processes(folder: Path, backend: str = "gloo") -> list[dict]:
     """The results of the two worker processes, by rank."""
-    folder = tmp_path_factory.mktemp("distributed")
     port = str(_free_port())
     workers = []
     for rank in range(2):
@@ -139,6 +137,7 @@ def two_processes(tmp_path_factory):
             "MASTER_PORT": port,
             "PYTHONPATH": str(ROOT),
             "OMP_NUM_THREADS": "1",
+            "TEST_BACKEND": backend,
         }
         command = [sys.executable, __file__, str(folder / f"rank{rank}.npz")]
         workers.append(
@@ -150,6 +149,11 @@ def two_processes(tmp_path_factory):
         output, _ = worker.communicate(timeout=300)
         assert worker.returncode == 0, output.decode()[-3000:]
     return [dict(np.load(folder / f"rank{r}.npz")) for r in range(2)]
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    return _two_processes(tmp_path_factory.mktemp("distributed"))
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +175,22 @@ def test_two_gloo_processes_forecast_as_one_process_does(
         )
     # every process ends with the same fitted estimator
     np.testing.assert_array_equal(two_processes[0][name], two_processes[1][name])
+
+
+@pytest.mark.skipif(
+    not (torch.cuda.device_count() >= 2 and torch.distributed.is_nccl_available()),
+    reason="needs two CUDA devices and NCCL",
+)
+def test_two_nccl_processes_on_two_gpus_forecast_as_one_process_does(
+    tmp_path, one_process
+):
+    results = _two_processes(tmp_path, "nccl")
+    for name in ("panel", "ensemble", "regressor"):
+        for rank in range(2):
+            np.testing.assert_allclose(
+                results[rank][name], one_process[name], rtol=1e-3, atol=1e-4
+            )
+        np.testing.assert_array_equal(results[0][name], results[1][name])
 
 
 def test_an_unseeded_fit_trains_one_network_on_every_process(two_processes):
