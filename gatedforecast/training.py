@@ -277,8 +277,8 @@ def train_network(
         before any step and the epoch's error of zero outputs, or a weight no
         longer finite.
     """
-    network.to(batches.train.device)
     parallel = data_parallel(config.distributed, batches.train.device)
+    network.to(batches.train.device)
     if parallel is not None and parallel.rank:
         # one progress bar, the first process's
         config = copy.copy(config)
@@ -429,7 +429,7 @@ def _run_epochs(
         network.eval()
         for callback in callbacks:
             callback.on_train_end(state)
-    if parallel is not None:
+    if parallel is not None and not state.interrupted:
         parallel.finish(network)
     return TrainingResult(
         history=history.frame(),

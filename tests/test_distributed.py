@@ -106,13 +106,25 @@ def _worker(out: str) -> None:
         window_length=5, hidden_sizes=4, ensemble_size=1, max_epochs=2
     ).fit(_panel().loc["s0"]["y"], fh=[1])
     results["unseeded"] = unseeded.predict().to_numpy()
-    y = _panel().loc["s0"]["y"].iloc[: 30 + rank]
-    try:
-        GRUForecaster(window_length=5, hidden_sizes=4, max_epochs=1).fit(y, fh=[1])
-        message = ""
-    except ValueError as error:
-        message = str(error)
-    results["mismatch"] = np.array(message)
+    dropout = GRUForecaster(
+        window_length=5, hidden_sizes=4, dropout=0.3, max_epochs=2, random_state=0
+    ).fit(_panel().loc["s0"]["y"], fh=[1])
+    results["dropout_shuffling_state"] = dropout._engine.rng_state.numpy()
+    y = _panel().loc["s0"]["y"]
+    noise = np.random.default_rng(5).standard_normal(len(y))
+    # another length, or the same length and other values, in each process
+    for name, data in [
+        ("mismatch", y.iloc[: 30 + rank]),
+        ("mismatch_values", y + rank * noise),
+    ]:
+        try:
+            GRUForecaster(window_length=5, hidden_sizes=4, max_epochs=1).fit(
+                data, fh=[1]
+            )
+            message = ""
+        except ValueError as error:
+            message = str(error)
+        results[name] = np.array(message)
     np.savez(out, **results)
     dist.destroy_process_group()
 
@@ -199,11 +211,20 @@ def test_an_unseeded_fit_trains_one_network_on_every_process(two_processes):
     )
 
 
+def test_with_dropout_every_process_still_draws_the_same_order(two_processes):
+    # the masks come from each process's own generator, not the shuffling one
+    np.testing.assert_array_equal(
+        two_processes[0]["dropout_shuffling_state"],
+        two_processes[1]["dropout_shuffling_state"],
+    )
+
+
+@pytest.mark.parametrize("case", ["mismatch", "mismatch_values"])
 def test_processes_fitting_different_data_are_refused_on_every_process(
-    two_processes,
+    two_processes, case
 ):
     for rank in range(2):
-        message = str(two_processes[rank]["mismatch"])
+        message = str(two_processes[rank][case])
         assert "do not train the same problem" in message
         assert "distributed=False" in message
 
