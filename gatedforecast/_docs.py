@@ -274,6 +274,17 @@ available and the CPU otherwise.""",
 torch threads used while fitting and predicting (restored afterwards);
 ``None`` keeps torch's setting. Set 1 when several fits run in parallel
 processes (joblib, Dask) so they do not oversubscribe the cores.""",
+    "distributed": """\
+Train data-parallel with ``torch.distributed``: each process of the default
+process group trains on its share of every batch and the gradients are summed
+across processes, so one network is trained with the effective batch
+``batch_size``. ``"auto"`` does so when a group of more than one process is
+initialised (``torchrun`` and ``torch.distributed.init_process_group()``),
+``True`` requires one, ``False`` trains in this process alone. Every process
+must call ``fit`` (and ``update``) with the same data and ends with the same
+fitted estimator; predicting needs no group. With a CUDA device each process
+uses the GPU ``LOCAL_RANK`` names. See the distributed training page of the
+docs.""",
     "random_state": """\
 Seeds local generators for the initial weights, shuffling and dropout. The
 global torch and numpy random states are never touched. With an int, two fits

@@ -39,6 +39,7 @@ from ._checks import (
     check_size,
 )
 from .devices import resolve_device
+from .distributed import check_distributed, rank_device
 from .networks import CELLS
 from .training import TrainingConfig
 
@@ -58,10 +59,10 @@ class Parameter:
     ``"bool"``, ``"choice"`` (one of ``registry``), ``"component"`` (a name from
     ``registry``, a subclass of ``base`` or a callable), ``"sizes"`` (layer
     widths), ``"size"`` (a fraction or a count), ``"levels"`` (quantile levels),
-    ``"labels"`` (column labels),
-    ``"device"`` and ``"seed"``. ``registry`` is ``"module:NAME"`` inside the
-    package, read when needed. ``default`` is a value, or a mapping from family to
-    value when the families differ.
+    ``"labels"`` (column labels), ``"device"``, ``"seed"`` and ``"distributed"``
+    (``"auto"`` or a bool). ``registry`` is ``"module:NAME"`` inside the
+    package, read when needed. ``default`` is a value, or a mapping from family
+    to value when the families differ.
     """
 
     name: str
@@ -143,6 +144,7 @@ _KIND_CHECKS: dict[str, Callable] = {
     "labels": check_labels,
     "device": _check_device,
     "seed": check_random_state,
+    "distributed": check_distributed,
 }
 
 _F, _R = ONLY_FORECASTER, ONLY_REGRESSOR
@@ -213,6 +215,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("n_samples", "int", 100, _F, low=2),
     Parameter("device", "device", "auto", type_doc="str or torch.device"),
     Parameter("n_threads", "int", None, low=1, none=True),
+    Parameter("distributed", "distributed", "auto", type_doc='"auto" or bool'),
     Parameter(
         "random_state", "seed", None, none=True,
         type_doc="int, RandomState, Generator or None",
@@ -396,6 +399,7 @@ def core_settings(est, cell: str) -> CoreSettings:
                 "lr_schedule",
                 "verbose",
                 "n_threads",
+                "distributed",
             )
         }
     )
@@ -407,7 +411,7 @@ def core_settings(est, cell: str) -> CoreSettings:
         ensemble_size=_ensemble_size(value("ensemble_size"), config.bptt_chunk),
         config=config,
         validation_size=value("validation_size"),
-        device=value("device"),
+        device=rank_device(value("device"), config.distributed),
         seed=seed_from(est.random_state),
     )
 

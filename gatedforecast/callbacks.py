@@ -117,12 +117,17 @@ class Callback:
     ) -> None:
         """After the optimizer's step on one batch. Keep values on the device
         (return them from :meth:`device_values`): reading them here would make
-        the loop wait on the device at every batch."""
+        the loop wait on the device at every batch. In data-parallel training
+        the batch is this process's share (``n_items`` may then be 0, with
+        empty tensors)."""
 
     def device_values(self, state: TrainingState) -> list[torch.Tensor]:
         """Scalar tensors to read from the device at the end of the epoch,
         together with the training loss; :meth:`on_epoch_trained` gets them as
-        floats."""
+        floats. In data-parallel training (:mod:`gatedforecast.distributed`)
+        each value is summed over the processes first, so return sums, or
+        shares of the epoch's totals (divided by ``state.n_samples``, the
+        windows of all processes)."""
         return []
 
     def on_epoch_trained(self, state: TrainingState, values: list[float]) -> None:
@@ -178,12 +183,20 @@ class DivergenceCheck(Callback):
         self.resting = torch.zeros((), device=device)
 
     def on_batch_end(self, state, prediction, targets, loss, n_items):
+        if not n_items:
+            # an empty share of a data-parallel batch
+            if self.start is None:
+                self.start = self.start_items = torch.zeros((), device=state.device)
+            return
         with torch.no_grad():
             errors = _absolute_errors(prediction.detach(), targets)
             self.error += errors[0] * n_items
             self.resting += errors[1] * n_items
             if self.start is None:
-                self.start = errors[0]
+                # the first batch's error, as a sum (summed over processes in
+                # data-parallel training) and its number of windows
+                self.start = errors[0] * n_items
+                self.start_items = torch.full_like(self.start, n_items)
 
     def device_values(self, state):
         finite = torch.stack(
@@ -193,11 +206,13 @@ class DivergenceCheck(Callback):
             self.error / state.n_samples,
             self.resting / state.n_samples,
             self.start,
-            finite.all().to(self.error.dtype),
+            self.start_items,
+            (~finite.all()).to(self.error.dtype),
         ]
 
     def on_epoch_trained(self, state, values):
-        error, resting, start, finite = values
+        error, resting, start, start_items, not_finite = values
+        start = start / start_items
         loss, epoch, config = state.train_loss, state.epoch, state.config
         if not math.isfinite(loss):
             raise _diverged(f"the training loss became {loss}", epoch, config)
@@ -209,7 +224,7 @@ class DivergenceCheck(Callback):
                 epoch,
                 config,
             )
-        if not finite:
+        if not_finite:
             raise _diverged("the network's weights stopped being finite", epoch, config)
 
 

@@ -128,6 +128,7 @@ class _RecurrentForecaster(
         n_samples: int = 100,
         device: str = "auto",
         n_threads: int | None = None,
+        distributed: bool | str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -165,6 +166,7 @@ class _RecurrentForecaster(
         self.n_samples = n_samples
         self.device = device
         self.n_threads = n_threads
+        self.distributed = distributed
         self.random_state = random_state
         self.verbose = verbose
         super().__init__()

@@ -96,6 +96,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         warm_start: bool = False,
         device: str = "auto",
         n_threads: int | None = None,
+        distributed: bool | str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -122,6 +123,7 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self.warm_start = warm_start
         self.device = device
         self.n_threads = n_threads
+        self.distributed = distributed
         self.random_state = random_state
         self.verbose = verbose
 

@@ -10,6 +10,7 @@ and read once per epoch, so the loop never waits on the device inside an epoch.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from .callbacks import (
 )
 from .chunked_bptt import bptt_chunks
 from .devices import torch_threads
+from .distributed import data_parallel
 
 __all__ = [
     "OPTIMIZERS",
@@ -134,6 +136,9 @@ class TrainingConfig:
     lr_schedule: str | None = None
     verbose: int = 0
     n_threads: int | None = None
+    #: ``"auto"``, True or False: train data-parallel in the initialised
+    #: torch.distributed process group (:mod:`gatedforecast.distributed`)
+    distributed: bool | str = False
     #: what the progress bar calls the run (``None``: the epoch it starts from)
     description: str | None = None
     #: how to avoid divergence with the estimator at hand, ends the error message
@@ -207,14 +212,50 @@ def _clip(network, max_norm: float) -> None:
         nn.utils.clip_grad_norm_(network.parameters(), max_norm)
 
 
-def _evaluate(network, batches, loss_fn, batch_size) -> torch.Tensor:
+def _evaluate(network, batches, loss_fn, batch_size, parallel=None) -> torch.Tensor:
     network.eval()
     total = torch.zeros((), device=batches.validation.device)
+    ids = batches.validation
+    if parallel is not None:
+        ids = parallel.shard(ids)[0]
     with torch.no_grad():
-        for items in batches.validation.split(batch_size):
+        for items in ids.split(batch_size):
             inputs, targets = batches.make(items)
             total += loss_fn(_forward(network, inputs), targets) * items.numel()
+    if parallel is not None:
+        total = parallel.sum(total)
     return total / batches.validation.numel()
+
+
+def _fingerprint(batches, parameters, config, n_draw, members) -> list[float]:
+    """What every process of a data-parallel run must agree on: the numbers of
+    windows, weights, batch size, draws and epochs, and the first windows' sum."""
+    first = batches.train[: config.batch_size]
+    inputs, targets = batches.make(first)
+    return [
+        batches.train.numel(),
+        batches.validation.numel(),
+        sum(p.numel() for p in parameters),
+        config.batch_size,
+        n_draw,
+        config.max_epochs,
+        members,
+        float(targets.double().sum()),
+    ]
+
+
+def _empty_share_step(state, parallel, parameters, callbacks) -> None:
+    """A data-parallel step of a process whose share of a small last batch is
+    empty: no forward pass, but the same gradient exchange, clipping, optimizer
+    step and callbacks (with ``n_items=0``) as the other processes."""
+    state.optimizer.zero_grad(set_to_none=True)
+    parallel.reduce_gradients(parameters, 0.0)
+    if state.config.gradient_clip is not None:
+        _clip(state.network, state.config.gradient_clip)
+    state.optimizer.step()
+    nothing = torch.zeros(0, device=state.device)
+    for callback in callbacks:
+        callback.on_batch_end(state, nothing, nothing, nothing.sum(), 0)
 
 
 def train_network(
@@ -259,7 +300,12 @@ def train_network(
         before any step and the epoch's error of zero outputs, or a weight no
         longer finite.
     """
+    parallel = data_parallel(config.distributed, batches.train.device)
     network.to(batches.train.device)
+    if parallel is not None and parallel.rank:
+        # one progress bar, the first process's
+        config = copy.copy(config)
+        config.verbose = 0
     try:
         with torch_threads(config.n_threads), bptt_chunks(network, config.bptt_chunk):
             return _run_epochs(
@@ -270,15 +316,25 @@ def train_network(
                 dropout_generator,
                 first_epoch,
                 list(callbacks),
+                parallel,
             )
     finally:
         network.to("cpu")
 
 
 def _run_epochs(
-    network, batches, config, generator, dropout_generator, first_epoch, callbacks
+    network,
+    batches,
+    config,
+    generator,
+    dropout_generator,
+    first_epoch,
+    callbacks,
+    parallel=None,
 ):
-    """The epoch loop of :func:`train_network`."""
+    """The epoch loop of :func:`train_network`; with ``parallel`` (a
+    :class:`~gatedforecast.distributed.DataParallel`), each process trains on
+    its share of every batch."""
     device = batches.train.device
     loss_fn = make_loss(config.loss)
     optimizer = make_optimizer(
@@ -306,6 +362,14 @@ def _run_epochs(
     callbacks = [*default_callbacks(config, history), *callbacks]
     members = getattr(network, "n_members", 1)
     eval_batch = max(config.batch_size, 1024)
+    parameters = [p for p in network.parameters() if p.requires_grad]
+    if parallel is not None:
+        dropout_generator = parallel.start(
+            network,
+            generator,
+            dropout_generator,
+            _fingerprint(batches, parameters, config, n_draw, members),
+        )
 
     for callback in callbacks:
         callback.on_train_begin(state)
@@ -320,6 +384,11 @@ def _run_epochs(
             state.n_samples = order.numel()
             total = torch.zeros((), device=device)
             for positions in order.split(config.batch_size):
+                if parallel is not None:
+                    positions, share = parallel.shard(positions)
+                    if not positions.numel():
+                        _empty_share_step(state, parallel, parameters, callbacks)
+                        continue
                 items = batches.train[positions]
                 inputs, targets = batches.make(items)
                 optimizer.zero_grad(set_to_none=True)
@@ -331,6 +400,8 @@ def _run_epochs(
                     prediction = _forward(network, inputs, generator=dropout_generator)
                     loss = loss_fn(prediction, targets)
                     loss.backward()
+                if parallel is not None:
+                    parallel.reduce_gradients(parameters, share)
                 if config.gradient_clip is not None:
                     _clip(network, config.gradient_clip)
                 optimizer.step()
@@ -344,14 +415,18 @@ def _run_epochs(
             wanted = [callback.device_values(state) for callback in callbacks]
             values = torch.stack(
                 [total / order.numel(), *(v for group in wanted for v in group)]
-            ).tolist()
+            )
+            if parallel is not None:
+                # sums (or shares of the epoch's totals), summed over processes
+                values = parallel.sum(values)
+            values = values.tolist()
             state.train_loss = values[0]
             at = 1
             for callback, group in zip(callbacks, wanted):
                 callback.on_epoch_trained(state, values[at : at + len(group)])
                 at += len(group)
             state.val_loss = (
-                _evaluate(network, batches, loss_fn, eval_batch).item()
+                _evaluate(network, batches, loss_fn, eval_batch, parallel).item()
                 if state.has_validation
                 else float("nan")
             )
@@ -377,6 +452,8 @@ def _run_epochs(
         network.eval()
         for callback in callbacks:
             callback.on_train_end(state)
+    if parallel is not None and not state.interrupted:
+        parallel.finish(network)
     return TrainingResult(
         history=history.frame(),
         n_epochs=len(history.rows),

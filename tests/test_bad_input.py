@@ -204,6 +204,9 @@ def _bad_values(param):
         yield -1, ValueError, rf"^{name} must be a non-negative int, got -1"
         for value in ("seed", 1.5):
             yield value, TypeError, rf"^{name} must be None, an int, or a numpy Random"
+    elif param.kind == "distributed":
+        for value in ("yes", 1, None):
+            yield value, TypeError, rf'^{name} must be "auto", True or False, got'
     else:
         raise AssertionError(f"no bad values for the kind {param.kind!r} of {name}")
 

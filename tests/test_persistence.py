@@ -566,9 +566,10 @@ def test_a_version_1_file_is_converted_to_the_declared_state(case, tmp_path):
     with zipfile.ZipFile(tmp_path / "v2.gfm") as archive:
         new = json.loads(archive.read(MODEL_JSON))
     assert new["format_version"] == 2
-    # the parameters it was saved with, the default of one added since, and the
-    # single network a file written before ensembles holds
+    # the parameters it was saved with, the defaults of those added since, and
+    # the single network a file written before ensembles holds
     added = {"attention": False, "ensemble_size": 1, "bptt_chunk": None}
+    added["distributed"] = "auto"
     if case.endswith("forecaster"):
         added["past_covariates"] = None
     assert new["params"] == {**old["params"], **added}
