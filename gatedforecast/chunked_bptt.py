@@ -127,6 +127,13 @@ def bptt_chunks(network: torch.nn.Module, chunk: int | None):
         yield
         return
     encoders = [m for m in network.modules() if hasattr(m, "bptt_chunk")]
+    if not encoders:
+        raise ValueError(
+            f"bptt_chunk={chunk!r} trains the package's recurrent encoders chunk "
+            f"by chunk, but {type(network).__name__} holds none (an ensemble, or an "
+            "encoder of your own, reads whole windows). Use bptt_chunk=None, or "
+            "ensemble_size=1 with a built-in cell."
+        )
     before = [m.__dict__.get("bptt_chunk", _UNSET) for m in encoders]
     for module in encoders:
         module.bptt_chunk = chunk

@@ -47,12 +47,22 @@ def test_chunked_gradients_equal_whole_windows(encoder_class, cell, dropout):
     assert torch.equal(chunked[2], whole[2])
 
 
-def test_chunks_are_used_only_while_training():
+def test_bptt_chunks_sets_the_chunk_within_the_block_only():
     encoder = StackedRNN(2, (4,), cell="gru")
     assert encoder.bptt_chunk is None
     with bptt_chunks(encoder, 5):
         assert encoder.bptt_chunk == 5
     assert encoder.bptt_chunk is None
+    assert "bptt_chunk" not in vars(encoder)
+
+
+def test_a_network_without_a_chunkable_encoder_is_refused():
+    """Nothing to chunk is an error, not whole windows in silence."""
+    with (
+        pytest.raises(ValueError, match="holds none"),
+        bptt_chunks(torch.nn.Linear(2, 2), 5),
+    ):
+        pass
 
 
 def _saved_bytes(encoder, steps, chunk):
