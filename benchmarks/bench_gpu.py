@@ -13,6 +13,11 @@ For each cell (GRU, LSTM), on one CUDA device:
   taken relative to the last value, MAE loss, Adam 1e-3, gradient clipping at 1.0,
   windows drawn at random from a tensor of all training windows kept on the GPU:
   training windows per second at batch 32 (the forecasters' default) and 256.
+* ``options``: the forecaster again with each accelerator option of
+  ``--options`` (``bf16``: ``mixed_precision="bf16"``, ``fp16``:
+  ``mixed_precision="fp16"``, ``compile``: ``torch_compile=True``): the same
+  figures, and the largest relative difference of its forecasts from the float32
+  fit's.
 * ``cpu equality``: the fitted forecaster's forecasts computed on the GPU and on the
   CPU from the same weights (largest relative difference), and two short fits
   (``max_epochs=2``) from the same seed, one on each device.
@@ -22,7 +27,8 @@ The figures are written to ``gpu.md`` and ``gpu.json`` in ``--output-dir``.
 Usage::
 
     python benchmarks/bench_gpu.py [--cells gru lstm] [--seed 0]
-        [--bare-steps 2000] [--output-dir benchmarks/results]
+        [--bare-steps 2000] [--options bf16 fp16 compile]
+        [--output-dir benchmarks/results]
 
 The M4 files are read as ``m4_data.py`` says (``GATEDFORECAST_M4_DIR``).
 """
@@ -47,6 +53,12 @@ from machine import machine_info  # noqa: E402
 
 WINDOW = 52
 HIDDEN = 64
+#: ``--options``: the accelerator parameters each arm sets
+OPTIONS = {
+    "bf16": {"mixed_precision": "bf16"},
+    "fp16": {"mixed_precision": "fp16"},
+    "compile": {"torch_compile": True},
+}
 
 
 def _forecaster(cell: str, **params):
@@ -74,10 +86,12 @@ class _StepCounter:
         self._handle.remove()
 
 
-def run_ours(cell: str, seed: int, panel, test, train, ids, repeats: int) -> dict:
+def run_ours(
+    cell: str, seed: int, panel, test, train, ids, repeats: int, **options
+) -> dict:
     import torch
 
-    forecaster = _forecaster(cell, device="cuda", random_state=seed)
+    forecaster = _forecaster(cell, device="cuda", random_state=seed, **options)
     fh = np.arange(1, HORIZON + 1)
     torch.cuda.synchronize()
     with _StepCounter() as counter:
@@ -204,12 +218,34 @@ def write_tables(results: dict, out: Path) -> None:
             f"| {o['mase']:.3f} | {o['fit_seconds']:.1f} | {o['optimizer_steps']:,} "
             f"| {o['windows_per_second']:,.0f} | {o['predict_ms']:.1f} |"
         )
+        for name, a in r.get("options", {}).items():
+            lines.append(
+                f"| {cell} | forecaster, `{_describe(OPTIONS[name])}` "
+                f"| {a['smape']:.3f} | {a['mase']:.3f} | {a['fit_seconds']:.1f} "
+                f"| {a['optimizer_steps']:,} | {a['windows_per_second']:,.0f} "
+                f"| {a['predict_ms']:.1f} |"
+            )
         for b in r["bare"]:
             lines.append(
                 f"| {cell} | bare cuDNN loop, batch {b['batch_size']} | | | "
                 f"{b['seconds']:.1f} | {b['steps']:,} "
                 f"| {b['windows_per_second']:,.0f} | |"
             )
+    if any(r.get("options") for r in results["cells"].values()):
+        lines += [
+            "",
+            "Accelerator options against the float32 fit on the GPU (largest "
+            "relative difference of the forecasts):",
+            "",
+            "| cell | option | max relative difference |",
+            "|---|---|---:|",
+        ]
+        for cell, r in results["cells"].items():
+            for name, a in r.get("options", {}).items():
+                lines.append(
+                    f"| {cell} | `{_describe(OPTIONS[name])}` "
+                    f"| {a['max_rel_diff_to_float32']:.2e} |"
+                )
     lines += [
         "",
         "GPU against CPU forecasts (largest relative difference over all 359 x 13 "
@@ -228,12 +264,19 @@ def write_tables(results: dict, out: Path) -> None:
     (out / "gpu.md").write_text("\n".join(lines) + "\n")
 
 
+def _describe(params: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="+", default=["gru", "lstm"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bare-steps", type=int, default=2000)
     parser.add_argument("--predict-repeats", type=int, default=5)
+    parser.add_argument(
+        "--options", nargs="*", default=list(OPTIONS), choices=list(OPTIONS)
+    )
     parser.add_argument("--output-dir", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
 
@@ -254,8 +297,26 @@ def main(argv=None) -> None:
     for cell in args.cells:
         ours = run_ours(cell, args.seed, panel, test, train, ids, args.predict_repeats)
         fitted = ours.pop("forecaster")
-        ours.pop("yhat")
+        reference = ours.pop("yhat")
         print(cell, "ours", json.dumps(ours), flush=True)
+        options = {}
+        for name in args.options:
+            arm = run_ours(
+                cell,
+                args.seed,
+                panel,
+                test,
+                train,
+                ids,
+                args.predict_repeats,
+                **OPTIONS[name],
+            )
+            arm.pop("forecaster")
+            arm["max_rel_diff_to_float32"] = _relative_difference(
+                arm.pop("yhat"), reference
+            )
+            options[name] = arm
+            print(cell, name, json.dumps(arm), flush=True)
         bare = [
             run_bare(cell, args.seed, train, batch, args.bare_steps)
             for batch in (32, 256)
@@ -263,7 +324,12 @@ def main(argv=None) -> None:
         print(cell, "bare", json.dumps(bare), flush=True)
         equality = cpu_equality(cell, args.seed, fitted, panel, ids)
         print(cell, "equality", json.dumps(equality), flush=True)
-        results["cells"][cell] = {"ours": ours, "bare": bare, "cpu_equality": equality}
+        results["cells"][cell] = {
+            "ours": ours,
+            "options": options,
+            "bare": bare,
+            "cpu_equality": equality,
+        }
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "gpu.json").write_text(json.dumps(results, indent=2) + "\n")
     write_tables(results, args.output_dir)

@@ -285,6 +285,18 @@ must call ``fit`` (and ``update``) with the same data and ends with the same
 fitted estimator; predicting needs no group. With a CUDA device each process
 uses the GPU ``LOCAL_RANK`` names. See the distributed training page of the
 docs.""",
+    "mixed_precision": """\
+Train on CUDA with the forward pass under ``torch.autocast``: ``"bf16"``
+(bfloat16; GPUs from Ampere on) or ``"fp16"`` (float16, with the loss scaled
+by a ``torch.amp.GradScaler`` and unscaled before clipping). The loss, the
+weights and the optimizer stay in float32, and forecasts are computed in
+float32. On the CPU it would make training about twice as slow, so a CPU fit
+warns and trains in float32. ``None``: float32 throughout.""",
+    "torch_compile": """\
+Compile the network's forward pass with ``torch.compile`` for training on CUDA
+(the first steps then take the compilation's time, often tens of seconds).
+Forecasts run eagerly. On the CPU a compiled step was slower than the eager
+one, so a CPU fit warns and trains eagerly.""",
     "random_state": """\
 Seeds local generators for the initial weights, shuffling and dropout. The
 global torch and numpy random states are never touched. With an int, two fits

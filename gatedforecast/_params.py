@@ -38,6 +38,7 @@ from ._checks import (
     check_random_state,
     check_size,
 )
+from .accelerate import warn_off_cuda
 from .devices import resolve_device
 from .distributed import check_distributed, rank_device
 from .networks import CELLS
@@ -216,6 +217,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("device", "device", "auto", type_doc="str or torch.device"),
     Parameter("n_threads", "int", None, low=1, none=True),
     Parameter("distributed", "distributed", "auto", type_doc='"auto" or bool'),
+    Parameter(
+        "mixed_precision", "choice", None, none=True,
+        registry="accelerate:MIXED_PRECISION",
+    ),
+    Parameter("torch_compile", "bool", False),
     Parameter(
         "random_state", "seed", None, none=True,
         type_doc="int, RandomState, Generator or None",
@@ -400,9 +406,13 @@ def core_settings(est, cell: str) -> CoreSettings:
                 "verbose",
                 "n_threads",
                 "distributed",
+                "mixed_precision",
+                "torch_compile",
             )
         }
     )
+    device = rank_device(value("device"), config.distributed)
+    warn_off_cuda(device, config.mixed_precision, config.torch_compile)
     return CoreSettings(
         hidden_sizes=value("hidden_sizes"),
         cell=cell,
@@ -411,7 +421,7 @@ def core_settings(est, cell: str) -> CoreSettings:
         ensemble_size=_ensemble_size(value("ensemble_size"), config.bptt_chunk),
         config=config,
         validation_size=value("validation_size"),
-        device=rank_device(value("device"), config.distributed),
+        device=device,
         seed=seed_from(est.random_state),
     )
 

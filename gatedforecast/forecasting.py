@@ -129,6 +129,8 @@ class _RecurrentForecaster(
         device: str = "auto",
         n_threads: int | None = None,
         distributed: bool | str = "auto",
+        mixed_precision: str | None = None,
+        torch_compile: bool = False,
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -167,6 +169,8 @@ class _RecurrentForecaster(
         self.device = device
         self.n_threads = n_threads
         self.distributed = distributed
+        self.mixed_precision = mixed_precision
+        self.torch_compile = torch_compile
         self.random_state = random_state
         self.verbose = verbose
         super().__init__()

@@ -249,7 +249,12 @@ def _check_document(document, source):
 
 #: parameters added after model files were first written, with the value that a
 #: file written before them was fitted with (not today's default)
-PARAMETERS_ADDED = {"ensemble_size": 1, "bptt_chunk": None}
+PARAMETERS_ADDED = {
+    "ensemble_size": 1,
+    "bptt_chunk": None,
+    "mixed_precision": None,
+    "torch_compile": False,
+}
 
 
 def _parameters(cls, params: dict) -> dict:

@@ -97,6 +97,8 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         device: str = "auto",
         n_threads: int | None = None,
         distributed: bool | str = "auto",
+        mixed_precision: str | None = None,
+        torch_compile: bool = False,
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -124,6 +126,8 @@ class _RecurrentRegressor(FittedNetworkMixin, RegressorMixin, BaseEstimator):
         self.device = device
         self.n_threads = n_threads
         self.distributed = distributed
+        self.mixed_precision = mixed_precision
+        self.torch_compile = torch_compile
         self.random_state = random_state
         self.verbose = verbose
 

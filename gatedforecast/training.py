@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .accelerate import Accelerator
 from .callbacks import (
     DIVERGENCE_FACTOR,
     HISTORY_COLUMNS,
@@ -139,6 +140,11 @@ class TrainingConfig:
     #: ``"auto"``, True or False: train data-parallel in the initialised
     #: torch.distributed process group (:mod:`gatedforecast.distributed`)
     distributed: bool | str = False
+    #: ``None``, ``"bf16"`` or ``"fp16"``: the forward pass under autocast on CUDA
+    #: (:mod:`gatedforecast.accelerate`)
+    mixed_precision: str | None = None
+    #: compile the network's forward pass with ``torch.compile`` on CUDA
+    torch_compile: bool = False
     #: what the progress bar calls the run (``None``: the epoch it starts from)
     description: str | None = None
     #: how to avoid divergence with the estimator at hand, ends the error message
@@ -189,14 +195,16 @@ def _forward(network, inputs, **options) -> torch.Tensor:
     return network(inputs, **options)
 
 
-def _member_step(network, inputs, targets, loss_fn, generator):
+def _member_step(network, inputs, targets, loss_fn, generator, accelerator):
     """One backward pass of an ensemble: each member's loss, summed, so that
     each member gets the gradient it would get alone. Returns the members'
     predictions and the targets, stacked as one batch (what the callbacks
     compare), and the mean of the members' losses."""
-    prediction = _forward(network, inputs, generator=generator, members=True)
+    with accelerator.autocast():
+        prediction = _forward(network, inputs, generator=generator, members=True)
+    prediction = prediction.float()
     losses = torch.stack([loss_fn(p, targets) for p in prediction.unbind(0)])
-    losses.sum().backward()
+    accelerator.backward(losses.sum())
     k = prediction.shape[0]
     stacked = targets.unsqueeze(0).expand(k, *targets.shape).flatten(0, 1)
     return prediction.flatten(0, 1), stacked, losses.detach().mean()
@@ -212,7 +220,9 @@ def _clip(network, max_norm: float) -> None:
         nn.utils.clip_grad_norm_(network.parameters(), max_norm)
 
 
-def _evaluate(network, batches, loss_fn, batch_size, parallel=None) -> torch.Tensor:
+def _evaluate(
+    network, batches, loss_fn, batch_size, parallel, accelerator
+) -> torch.Tensor:
     network.eval()
     total = torch.zeros((), device=batches.validation.device)
     ids = batches.validation
@@ -221,7 +231,9 @@ def _evaluate(network, batches, loss_fn, batch_size, parallel=None) -> torch.Ten
     with torch.no_grad():
         for items in ids.split(batch_size):
             inputs, targets = batches.make(items)
-            total += loss_fn(_forward(network, inputs), targets) * items.numel()
+            with accelerator.autocast():
+                prediction = _forward(network, inputs)
+            total += loss_fn(prediction.float(), targets) * items.numel()
     if parallel is not None:
         total = parallel.sum(total)
     return total / batches.validation.numel()
@@ -244,15 +256,16 @@ def _fingerprint(batches, parameters, config, n_draw, members) -> list[float]:
     ]
 
 
-def _empty_share_step(state, parallel, parameters, callbacks) -> None:
+def _empty_share_step(state, parallel, parameters, callbacks, accelerator) -> None:
     """A data-parallel step of a process whose share of a small last batch is
     empty: no forward pass, but the same gradient exchange, clipping, optimizer
     step and callbacks (with ``n_items=0``) as the other processes."""
     state.optimizer.zero_grad(set_to_none=True)
     parallel.reduce_gradients(parameters, 0.0)
     if state.config.gradient_clip is not None:
+        accelerator.unscale(state.optimizer)
         _clip(state.network, state.config.gradient_clip)
-    state.optimizer.step()
+    accelerator.step(state.optimizer)
     nothing = torch.zeros(0, device=state.device)
     for callback in callbacks:
         callback.on_batch_end(state, nothing, nothing, nothing.sum(), 0)
@@ -363,6 +376,8 @@ def _run_epochs(
     members = getattr(network, "n_members", 1)
     eval_batch = max(config.batch_size, 1024)
     parameters = [p for p in network.parameters() if p.requires_grad]
+    accelerator = Accelerator(device, config.mixed_precision, config.torch_compile)
+    model = accelerator.model(network)
     if parallel is not None:
         dropout_generator = parallel.start(
             network,
@@ -387,24 +402,31 @@ def _run_epochs(
                 if parallel is not None:
                     positions, share = parallel.shard(positions)
                     if not positions.numel():
-                        _empty_share_step(state, parallel, parameters, callbacks)
+                        _empty_share_step(
+                            state, parallel, parameters, callbacks, accelerator
+                        )
                         continue
                 items = batches.train[positions]
                 inputs, targets = batches.make(items)
                 optimizer.zero_grad(set_to_none=True)
                 if members > 1:
                     prediction, targets, loss = _member_step(
-                        network, inputs, targets, loss_fn, dropout_generator
+                        model, inputs, targets, loss_fn, dropout_generator, accelerator
                     )
                 else:
-                    prediction = _forward(network, inputs, generator=dropout_generator)
+                    with accelerator.autocast():
+                        prediction = _forward(
+                            model, inputs, generator=dropout_generator
+                        )
+                    prediction = prediction.float()
                     loss = loss_fn(prediction, targets)
-                    loss.backward()
+                    accelerator.backward(loss)
                 if parallel is not None:
                     parallel.reduce_gradients(parameters, share)
                 if config.gradient_clip is not None:
+                    accelerator.unscale(optimizer)
                     _clip(network, config.gradient_clip)
-                optimizer.step()
+                accelerator.step(optimizer)
                 total += loss.detach() * items.numel()
                 for callback in callbacks:
                     callback.on_batch_end(
@@ -426,7 +448,9 @@ def _run_epochs(
                 callback.on_epoch_trained(state, values[at : at + len(group)])
                 at += len(group)
             state.val_loss = (
-                _evaluate(network, batches, loss_fn, eval_batch, parallel).item()
+                _evaluate(
+                    model, batches, loss_fn, eval_batch, parallel, accelerator
+                ).item()
                 if state.has_validation
                 else float("nan")
             )
