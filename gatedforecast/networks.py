@@ -399,9 +399,10 @@ class ForecastNetwork(nn.Module):
         ``static_at .. static_at + n_static`` of the input, then one channel per
         entry of ``static_levels`` holding a category's code. The network reads
         these channels at the window's last step only, once per window: the
-        encoder does not see them, and the head reads the numeric values and a
-        learned embedding of each category
-        (:class:`~gatedforecast.static.StaticInput`) beside the summary.
+        encoder does not see them. The numeric values and a learned embedding
+        of each category (:class:`~gatedforecast.static.StaticInput`) scale the
+        summary and future-known covariates the head reads (a gate that starts
+        at one) and are read by the head beside them.
     static_levels : tuple of int, default=()
         The number of levels of each static category.
     static_at : int, default=0
@@ -454,23 +455,16 @@ class ForecastNetwork(nn.Module):
         )
         self.n_members = n_members
         # static covariates: read once per window, not as the encoder's channels
-        self.static = None
+        self.static_at = static_at
         if n_static or static_levels:
             self._arguments.update(
                 n_static=n_static, static_levels=static_levels, static_at=static_at
             )
-            self.static = StaticInput(n_static, static_levels, n_members)
-        self.static_at = static_at
-        n_encoded = n_inputs - self.n_static_channels
-        extra = horizon * n_future + (self.static.output_size if self.static else 0)
+        n_encoded = n_inputs - n_static - len(static_levels)
+        n_outputs = horizon * n_targets * max(1, n_quantiles)
         if n_members > 1:
             self.encoder = MemberEncoder(
                 n_encoded, hidden_sizes, cell, dropout, bidirectional, n_members
-            )
-            self.head = MemberHead(
-                self.encoder.output_size + extra,
-                horizon * n_targets * max(1, n_quantiles),
-                n_members,
             )
         else:
             # torch's modules draw default weights from the global generator on
@@ -481,10 +475,16 @@ class ForecastNetwork(nn.Module):
                 self.encoder = build_encoder(
                     cell, n_encoded, hidden_sizes, dropout, bidirectional
                 )
-                self.head = nn.Linear(
-                    self.encoder.output_size + extra,
-                    horizon * n_targets * max(1, n_quantiles),
-                )
+        n_read = self.encoder.output_size + horizon * n_future
+        self.static = None
+        if n_static or static_levels:
+            self.static = StaticInput(n_static, static_levels, n_read, n_members)
+            n_read += self.static.output_size
+        if n_members > 1:
+            self.head = MemberHead(n_read, n_outputs, n_members)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                self.head = nn.Linear(n_read, n_outputs)
         with torch.random.fork_rng(devices=[]):
             self.effect = (
                 CovariateEffect(n_future, n_targets, covariate_effect)
@@ -534,7 +534,7 @@ class ForecastNetwork(nn.Module):
                 future = future.unsqueeze(0).expand(self.n_members, *future.shape)
             summary = torch.cat([summary, future], dim=-1)
         if static is not None:
-            summary = torch.cat([summary, static], dim=-1)
+            summary = torch.cat([self.static.gated(summary, static), static], dim=-1)
         out = self.head(summary)
         shape = (self.horizon, self.n_targets)
         if self.n_quantiles:

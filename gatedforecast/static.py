@@ -17,8 +17,9 @@ reads, and give the network the module that reads them.
   the series scaler leaves them as they are (:func:`fit_series_scaler`).
 * :class:`StaticInput` is the network's part: it takes those channels at the
   window's last step, once per window, and gives the head the numeric values
-  beside a learned embedding of each category (:func:`embedding_size` wide).
-  The encoder never reads them as channels.
+  beside a learned embedding of each category (:func:`embedding_size` wide),
+  which also gate what the head reads of the encoder's summary. The encoder
+  never reads them as channels.
 """
 
 from __future__ import annotations
@@ -215,12 +216,18 @@ class StaticInput(nn.Module):
 
     Takes ``(batch, n_numeric + n_categories)`` (the static channels at one
     step) and gives ``(batch, output_size)``: the numeric values, then an
-    embedding of each category of :func:`embedding_size` width. For an ensemble
-    of ``n_members`` each member has its own tables, and the output is
-    ``(n_members, batch, output_size)``.
+    embedding of each category of :func:`embedding_size` width. These features
+    also gate what the head reads (:meth:`gated`): the ``n_gated`` values of the
+    encoder's summary and the future-known covariates are scaled by ``1 + s G``,
+    ``G`` starting at zero, so that a category can change how the head reads
+    the window (a drift, a response), not only add an offset. For an ensemble
+    of ``n_members`` each member has its own tables and gate, and the outputs
+    have a leading axis of members.
     """
 
-    def __init__(self, n_numeric: int, levels: tuple, n_members: int = 1) -> None:
+    def __init__(
+        self, n_numeric: int, levels: tuple, n_gated: int, n_members: int = 1
+    ) -> None:
         super().__init__()
         self.n_numeric = n_numeric
         self.levels = tuple(levels)
@@ -230,6 +237,7 @@ class StaticInput(nn.Module):
             nn.Parameter(torch.zeros(*lead, n, embedding_size(n))) for n in self.levels
         )
         self.output_size = n_numeric + sum(embedding_size(n) for n in self.levels)
+        self.gate = nn.Parameter(torch.zeros(*lead, self.output_size, n_gated))
 
     def forward(self, static: torch.Tensor) -> torch.Tensor:
         parts = [static[:, : self.n_numeric]]
@@ -240,17 +248,27 @@ class StaticInput(nn.Module):
             parts.append(table[:, codes] if self.n_members > 1 else table[codes])
         return torch.cat(parts, dim=-1)
 
+    def gated(self, read: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """``read`` (what the head reads beside the static features) scaled by
+        ``1 + features G``."""
+        if self.n_members > 1:
+            return read * (1.0 + torch.bmm(features, self.gate))
+        return read * (1.0 + features @ self.gate)
+
     @torch.no_grad()
     def initialize(self, generator: torch.Generator) -> None:
-        """Embeddings drawn from N(0, 1), as ``torch.nn.Embedding`` draws them."""
+        """Embeddings drawn from N(0, 1), as ``torch.nn.Embedding`` draws them;
+        the gate at zero (the head first reads the summary as it is)."""
         for table in self.tables:
             table.normal_(0.0, 1.0, generator=generator)
+        self.gate.zero_()
 
     @torch.no_grad()
     def load_member(self, member: int, single: StaticInput) -> None:
-        """Write the tables of the single network's ``single`` into slot ``member``."""
+        """Write the single network's ``single`` into slot ``member``."""
         for table, theirs in zip(self.tables, single.tables):
             table[member] = theirs
+        self.gate[member] = single.gate
 
 
 def static_sizes_valid(n_numeric, levels) -> bool:
