@@ -380,3 +380,87 @@ def test_evaluate_grid_search_and_a_pipeline_with_static_covariates():
     pipeline.fit(_until(y, 36), X=_until(X, 36), fh=[1, 2])
     forecast = pipeline.predict(X=_future(X, 36, 2))
     assert np.isfinite(forecast.to_numpy()).all()
+
+
+# ---------------------------------------------------------------------- CLI
+def _store_csv(tmp_path, region=("north", "south"), extra=3):
+    """Two stores' weekly sales with a static ``region`` (text) and ``size`` and
+    a known-ahead ``price``; the data file and the --future file."""
+    rng = np.random.default_rng(0)
+    data, future = [], []
+    for i, (store, where) in enumerate(zip(("s0", "s1"), region)):
+        n = 40 + 10 * i
+        dates = pd.date_range("2020-01-06", periods=n + extra, freq="W-MON")
+        price = rng.normal(size=n + extra)
+        frame = pd.DataFrame(
+            {
+                "store": store,
+                "date": dates.strftime("%Y-%m-%d"),
+                "sales": 10 + 3 * price + i,
+                "price": price,
+                "region": where,
+                "size": 100.0 * (i + 1),
+            }
+        )
+        data.append(frame.iloc[:n])
+        future.append(frame.iloc[n:][["store", "date", "price"]])
+    pd.concat(data).to_csv(tmp_path / "d.csv", index=False)
+    pd.concat(future).to_csv(tmp_path / "f.csv", index=False)
+    return tmp_path / "d.csv", tmp_path / "f.csv"
+
+
+CLI_TINY = ["--epochs", "2", "--hidden-sizes", "4", "--device", "cpu"]
+
+
+def _cli_error(capsys) -> str:
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_the_cli_forecasts_with_static_covariates(tmp_path):
+    from gatedforecast.cli import main
+    from gatedforecast.cli.data import load_dataset
+
+    data, future = _store_csv(tmp_path)
+    dataset = load_dataset(
+        str(data), "date", ["sales"], "store", ["price"], static_covariates=["region"]
+    )
+    assert isinstance(dataset.X["region"].dtype, pd.CategoricalDtype)
+    assert dataset.future_covariates == ["price"]
+    args = ["forecast", str(data), "--id-col", "store", "--target", "sales"]
+    args += ["--covariates", "price", "--static-covariates", "region", "size"]
+    args += ["--future", str(future), "--horizon", "3"]
+    args += ["--no-plot", "--output-dir", str(tmp_path / "out"), *CLI_TINY]
+    assert main(args) == 0
+    forecast = pd.read_csv(tmp_path / "out" / "forecast.csv")
+    assert len(forecast) == 6
+    assert np.isfinite(forecast["sales"]).all()
+
+
+@pytest.mark.parametrize(
+    ("options", "region", "message"),
+    [
+        (["--static-covariates", "region"], ("north", "north"), None),
+        (["--static-covariates", "zone"], ("north", "south"), "no column 'zone' "
+         "(from --covariates, --past-covariates or --static-covariates)"),
+        (["--static-covariates", "price"], ("north", "south"), "static covariate "
+         "'price' varies within series 's0'"),
+        (["--covariates", "size", "--static-covariates", "size"], ("n", "s"),
+         "column 'size' is given with --covariates and with --static-covariates"),
+    ],
+)  # fmt: skip
+def test_cli_static_covariate_errors(tmp_path, capsys, options, region, message):
+    from gatedforecast.cli import main
+
+    data, _ = _store_csv(tmp_path, region=region)
+    frame = pd.read_csv(data)
+    if message is None:
+        # a value that changes within a series of the file
+        frame.loc[3, "region"] = "south"
+        frame.to_csv(data, index=False)
+        message = "static covariate 'region' varies within series 's0' ('north', "
+    args = ["compare", str(data), "--id-col", "store", "--target", "sales"]
+    args += [*options, "--output-dir", str(tmp_path / "o"), *CLI_TINY]
+    assert main(args) == 2
+    error = _cli_error(capsys)
+    assert message in error
+    assert error.count("\n") == 0
