@@ -71,15 +71,21 @@ def text_column_error(column, dtype, static: bool) -> TypeError:
             f"categorical, X[{column!r}] = X[{column!r}].astype('category'), so "
             "that each level gets a learned embedding, or convert it to numbers."
         )
-    kind = "categorical" if is_categorical(dtype) else "text"
+    dummies = f"pd.get_dummies(X, columns=[{column!r}], dtype=float)"
+    if is_categorical(dtype):
+        return TypeError(
+            f"X must hold numbers, but column {column!r} is categorical (dtype "
+            f"{dtype}), and dynamic category columns are not supported yet: "
+            "categories are embedded as static covariates only. Name it in "
+            "static_covariates if it holds one value per series; otherwise "
+            f"encode it as numbers, e.g. one column per level with {dummies}."
+        )
     return TypeError(
-        f"The X column {column!r} is {kind} (dtype {dtype}) but not named in "
-        "static_covariates: categories are embedded only as static covariates "
-        "(one level per series); dynamic category columns are not supported yet. "
-        f"If it is constant within each series, name it in static_covariates "
-        f"(as astype('category') for text); otherwise encode it as numbers, e.g. "
-        f"one column per level with pd.get_dummies(X, columns=[{column!r}], "
-        "dtype=float)."
+        f"X must hold numbers, but column {column!r} holds text (dtype {dtype}). "
+        "Convert it with pd.to_numeric(...) if it holds numbers as text; name it "
+        f"in static_covariates as X[{column!r}].astype('category') if it holds "
+        "one value per series; otherwise encode it as numbers, e.g. one column "
+        f"per level with {dummies}."
     )
 
 
@@ -100,7 +106,7 @@ def static_table(frames: dict, keys: list, columns, names: list) -> pd.DataFrame
                     f"The static covariate {column!r} has missing (NaN) values in "
                     f"series {name}; give every series its value."
                 )
-            distinct = values.unique()
+            distinct = values.unique().tolist()
             if len(distinct) > 1:
                 shown = ", ".join(map(repr, list(distinct[:3])))
                 raise ValueError(

@@ -47,7 +47,7 @@ def static_columns(frame: pd.DataFrame, path, static: list, id_col) -> None:
                 "give every row its series' value"
             )
         for key, rows in groups:
-            values = rows[column].unique()
+            values = rows[column].unique().tolist()
             if len(values) > 1:
                 where = "the series" if id_col is None else f"series {key!r}"
                 raise CLIError(
