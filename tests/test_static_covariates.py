@@ -464,3 +464,20 @@ def test_cli_static_covariate_errors(tmp_path, capsys, options, region, message)
     error = _cli_error(capsys)
     assert message in error
     assert error.count("\n") == 0
+
+
+def test_update_revising_earlier_values_keeps_the_static_channels():
+    y, X = _panel(n=32)
+    forecaster = GRUForecaster(static_covariates=["kind"], **TINY)
+    forecaster.fit(_until(y, 30), X=_until(X, 30), fh=[1])
+    stored = forecaster._engine.series[0].copy()
+    # the last two points again (revised), and one new point, with X for all
+    revised = _future(y, 28, 3) + 1.0
+    forecaster.update(revised, X=_future(X, 28, 3), update_params=False)
+    series = forecaster._engine.series[0]
+    setup = forecaster._engine.setup
+    assert series.shape == (31, stored.shape[1])
+    np.testing.assert_array_equal(
+        series[:, setup.static_channels], stored[:1, setup.static_channels][[0] * 31]
+    )
+    assert not np.allclose(series[28:30, 0], stored[28:30, 0])
