@@ -481,3 +481,14 @@ def test_update_revising_earlier_values_keeps_the_static_channels():
         series[:, setup.static_channels], stored[:1, setup.static_channels][[0] * 31]
     )
     assert not np.allclose(series[28:30, 0], stored[28:30, 0])
+
+
+def test_local_models_of_a_panel_take_static_covariates_too():
+    y, X = _panel()
+    forecaster = GRUForecaster(
+        static_covariates=["size", "kind"], global_model=False, **TINY
+    )
+    forecaster.fit(y, X=X[["size", "kind"]], fh=[1, 2])
+    forecast = forecaster.predict()
+    assert forecast.shape == (6, 1)
+    assert np.isfinite(forecast.to_numpy()).all()
