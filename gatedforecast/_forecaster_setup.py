@@ -3,13 +3,14 @@ to the frozen :class:`~gatedforecast.engine._Setup` a network reads series with.
 
 :class:`ForecasterSetup` is a mixin of the sktime forecasters
 (:mod:`gatedforecast.forecasting`): it reads the estimator's parameters
-(``strategy``, ``horizon``, ``past_covariates``, ``window_length``,
-``seasonal_period``, ``baseline``, ``scaler``, ``interval_method``,
-``quantiles``, ``fine_tune_epochs``, ``attention``, ``ensemble_size``) and
-decides on arrays (the series' values, one ``(n_t, n_channels)`` array each):
-the order of the covariates' channels, the head's length, the season, the
-window and its baseline, the quantile head's levels, and whether a pretrained
-network can read the data.
+(``strategy``, ``horizon``, ``past_covariates``, ``static_covariates``,
+``window_length``, ``seasonal_period``, ``baseline``, ``scaler``,
+``interval_method``, ``quantiles``, ``fine_tune_epochs``, ``attention``,
+``ensemble_size``) and decides on arrays (the series' values, one ``(n_t,
+n_channels)`` array each): the order of the covariates' channels, the static
+covariates' encoding (:mod:`gatedforecast.static`), the head's length, the
+season, the window and its baseline, the quantile head's levels, and whether a
+pretrained network can read the data.
 """
 
 from __future__ import annotations
