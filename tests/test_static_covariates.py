@@ -492,3 +492,18 @@ def test_local_models_of_a_panel_take_static_covariates_too():
     forecast = forecaster.predict()
     assert forecast.shape == (6, 1)
     assert np.isfinite(forecast.to_numpy()).all()
+
+
+def test_the_cli_asks_no_future_rows_of_a_panels_past_only_columns(tmp_path):
+    from gatedforecast.cli import main
+    from gatedforecast.cli.data import load_dataset
+
+    data, _ = _store_csv(tmp_path)
+    dataset = load_dataset(str(data), "date", ["sales"], "store", None, ["price"])
+    assert dataset.past_covariates == ["price"]
+    assert dataset.future_covariates == []
+    args = ["forecast", str(data), "--id-col", "store", "--target", "sales"]
+    args += ["--past-covariates", "price", "--static-covariates", "region"]
+    args += ["--horizon", "2", "--no-plot", "--output-dir", str(tmp_path / "out")]
+    assert main([*args, *CLI_TINY]) == 0
+    assert len(pd.read_csv(tmp_path / "out" / "forecast.csv")) == 4
