@@ -99,6 +99,19 @@ head (``strategy="recursive"``, or steps past ``horizon``) reads windows that
 reach past the cutoff, where these values are unknown: it holds them at their
 last observed value, warns once, and its calibrated intervals measure that
 roll-out. ``None``: every column of ``X`` is known for the forecast steps.""",
+    "static_covariates": """\
+Columns of ``X`` that describe each series as a whole (a store's size, its
+region, a product family): constant within every series, numbers or
+``category`` dtype. The network reads them once per window, not through time:
+the head reads the numeric ones (standardised across the series with the
+fit-time mean and standard deviation) and a learned embedding of each
+category (``min(8, (n_levels + 1) // 2)`` wide) beside the encoder's summary.
+A named column that varies within a series is an error. Only ``fit`` reads
+them: ``predict`` and ``update`` take each series' values from the fit and
+ignore these columns of their ``X``. A level the network was not trained on
+(a pretrained network applied to new series) is an error. Other ``category``
+or text columns of ``X`` are refused: dynamic categories are not supported.
+``None``: no static covariates.""",
     "scaler": """\
 ``"window"``: each input window is normalised by its own mean and standard
 deviation, and the forecast is mapped back with them (suits series whose level

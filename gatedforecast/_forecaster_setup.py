@@ -3,13 +3,14 @@ to the frozen :class:`~gatedforecast.engine._Setup` a network reads series with.
 
 :class:`ForecasterSetup` is a mixin of the sktime forecasters
 (:mod:`gatedforecast.forecasting`): it reads the estimator's parameters
-(``strategy``, ``horizon``, ``past_covariates``, ``window_length``,
-``seasonal_period``, ``baseline``, ``scaler``, ``interval_method``,
-``quantiles``, ``fine_tune_epochs``, ``attention``, ``ensemble_size``) and
-decides on arrays (the series' values, one ``(n_t, n_channels)`` array each):
-the order of the covariates' channels, the head's length, the season, the
-window and its baseline, the quantile head's levels, and whether a pretrained
-network can read the data.
+(``strategy``, ``horizon``, ``past_covariates``, ``static_covariates``,
+``window_length``, ``seasonal_period``, ``baseline``, ``scaler``,
+``interval_method``, ``quantiles``, ``fine_tune_epochs``, ``attention``,
+``ensemble_size``) and decides on arrays (the series' values, one ``(n_t,
+n_channels)`` array each): the order of the covariates' channels, the static
+covariates' encoding (:mod:`gatedforecast.static`), the head's length, the
+season, the window and its baseline, the quantile head's levels, and whether a
+pretrained network can read the data.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._params import check_value
-from ._series_io import _series_name
+from ._series_io import _frames_by_key, _series_name
 from .engine import INTERVAL_METHODS, _Setup, resolve_ensemble_size
 from .missing import fill_series, has_missing
 from .scaling import WindowTransform, get_scaler
@@ -30,6 +31,13 @@ from .seasonality import (
     check_window_reaches_season,
     choose_baseline,
     detect_season,
+)
+from .static import (
+    StaticEncoding,
+    is_categorical,
+    is_text,
+    static_table,
+    text_column_error,
 )
 from .windows import WindowIndex
 
@@ -118,40 +126,83 @@ class ForecasterSetup:
         return check_value("quantiles", levels)
 
     def _covariate_columns(self, X):
-        """The columns of ``X`` in the order of a window's channels (future-known
-        first, then the past-only ones that ``past_covariates`` names, each in
-        ``X``'s order) and the past-only ones; (None, None) without ``X``."""
+        """The columns of ``X`` read through time, in the order of a window's
+        channels (future-known first, then the past-only ones that
+        ``past_covariates`` names, each in ``X``'s order; None when there are
+        none), the past-only ones and the static ones (``static_covariates``;
+        None without either)."""
         past = check_value("past_covariates", self.past_covariates)
+        static = check_value("static_covariates", self.static_covariates)
+        kinds = (("past_covariates", past), ("static_covariates", static))
+        named = [(name, labels) for name, labels in kinds if labels is not None]
         if X is None or X.shape[1] == 0:
-            if past is not None:
+            for name, labels in named:
                 raise ValueError(
-                    f"past_covariates={list(past)!r} names columns of X, but fit "
-                    "got no X. Pass X with these columns, or leave "
-                    "past_covariates=None."
+                    f"{name}={list(labels)!r} names columns of X, but fit got no "
+                    f"X. Pass X with these columns, or leave {name}=None."
                 )
-            return None, None
-        if past is None:
-            return X.columns, None
-        unknown = [c for c in past if c not in X.columns]
-        if unknown:
+            return None, None, None
+        for name, labels in named:
+            unknown = [c for c in labels if c not in X.columns]
+            if unknown:
+                raise ValueError(
+                    f"{name} names {unknown!r}, which X lacks; X has the columns "
+                    f"{list(X.columns)!r}. Name columns of X, or leave {name}=None."
+                )
+        both = [c for c in past or () if c in set(static or ())]
+        if both:
             raise ValueError(
-                f"past_covariates names {unknown!r}, which X lacks; X has the "
-                f"columns {list(X.columns)!r}. Name columns of X, or leave "
-                "past_covariates=None."
+                f"{both!r} named in both past_covariates and static_covariates; a "
+                "column is of one kind: static (one value per series) or past-only "
+                "(read through time up to the cutoff)."
             )
-        chosen = set(past)
-        known = [c for c in X.columns if c not in chosen]
-        only_past = [c for c in X.columns if c in chosen]
-        return pd.Index(known + only_past), pd.Index(only_past)
+        static_set = set(static or ())
+        for column in X.columns:
+            dtype = X[column].dtype
+            if column not in static_set and (is_categorical(dtype) or is_text(dtype)):
+                raise text_column_error(column, dtype, static=False)
+        if past is None and static is None:
+            return X.columns, None, None
+        chosen = set(past or ())
+        dynamic = [c for c in X.columns if c not in static_set]
+        known = [c for c in dynamic if c not in chosen]
+        only_past = [c for c in dynamic if c in chosen]
+        columns = pd.Index(known + only_past) if dynamic else None
+        return (
+            columns,
+            None if past is None else pd.Index(only_past),
+            None if static is None else pd.Index(static),
+        )
 
     def _collect_covariates(self, y: pd.DataFrame, X):
         """:meth:`_collect` with X's columns in the order of a window's channels
-        (the past-only ones last), and the past-only columns (None without)."""
-        x_columns, past = self._covariate_columns(X)
+        (the past-only ones last), the past-only columns (None without) and a
+        table of the static covariates, one row per series (None without)."""
+        x_columns, past, static = self._covariate_columns(X)
+        ordered = past is not None or static is not None
         keys, frames, values, x_columns = self._collect(
-            y, X, None if past is None else x_columns
+            y, None if x_columns is None else X, x_columns if ordered else None
         )
-        return keys, frames, values, x_columns, past
+        statics = None
+        if static is not None:
+            x_frames = _frames_by_key(X, keys)
+            at_y = {k: x_frames[k].reindex(f.index) for k, f in zip(keys, frames)}
+            names = [_series_name(k) for k in keys]
+            statics = static_table(at_y, keys, static, names)
+        return keys, frames, values, x_columns, past, statics
+
+    def _series_values(self, keys, values, setup: _Setup, statics) -> list:
+        """``values`` checked for missing targets (:meth:`_check_missing`), each
+        with its series' encoded static covariates as constant channels after
+        the others (as they are without static covariates)."""
+        self._check_missing(keys, values, setup)
+        if statics is None:
+            return values
+        encoded = setup.static.encode(statics, [_series_name(k) for k in keys])
+        return [
+            np.hstack([v, np.repeat(row[None], len(v), axis=0)])
+            for v, row in zip(values, encoded)
+        ]
 
     def _warn_past_held_once(self, n_steps: int) -> None:
         """Warn, once per fitted model, that a roll-out beyond the head holds
@@ -176,10 +227,12 @@ class ForecasterSetup:
         if given is not None:
             given.append("past held")
 
-    def _new_setup(self, y, keys, values, x_columns, fh, past=None) -> _Setup:
+    def _new_setup(
+        self, y, keys, values, x_columns, fh, past=None, statics=None
+    ) -> _Setup:
         """The setup a new network reads ``values`` (the series of ``y``, named
         by ``keys``, covariates after the targets, the ``past`` ones last)
-        with."""
+        with, and the encoding of the ``statics`` table."""
         head = self._head_length(fh)
         shortest = int(np.argmin([len(v) for v in values]))
         n_targets = y.shape[1]
@@ -209,6 +262,7 @@ class ForecasterSetup:
             x_columns=x_columns,
             levels=self._levels(),
             past_columns=past,
+            static=None if statics is None else StaticEncoding.fit(statics),
         )
 
     def _with_ensemble_size(self, settings, setup: _Setup, values):
@@ -222,7 +276,7 @@ class ForecasterSetup:
         return dataclasses.replace(settings, ensemble_size=size)
 
     def _check_pretrained_fits(
-        self, setup: _Setup, y, x_columns, keys, values, past=None
+        self, setup: _Setup, y, x_columns, keys, values, past=None, statics=None
     ):
         """Refuse data the pretrained network cannot read, and settings that ask
         for another encoder than the one it was pretrained with."""
@@ -262,7 +316,17 @@ class ForecasterSetup:
                 f"column(s); past_covariates names {got_past}. Set "
                 "past_covariates as it was when pretraining, or pretrain again."
             )
+        if (setup.static is None) != (statics is None):
+            had = "no" if setup.static is None else setup.static.describe()
+            raise ValueError(
+                f"The network was pretrained with {had} static covariates; "
+                f"static_covariates={self.static_covariates!r}. Set "
+                "static_covariates as it was when pretraining, or pretrain again."
+            )
+        if statics is not None:
+            setup.static.check_matches(statics)
         needed = setup.window_length + (setup.horizon if self.fine_tune_epochs else 0)
+
         for key, v in zip(keys, values):
             if len(v) < needed:
                 raise ValueError(

@@ -14,6 +14,7 @@ import torch
 
 from .engine import SeriesEngine, _Setup
 from .scaling import SeriesScaler, WindowTransform
+from .static import StaticEncoding
 
 __all__ = ["ForecasterState", "setup_from_state", "setup_state"]
 
@@ -32,7 +33,7 @@ def setup_state(setup: _Setup) -> dict:
         # written only when set, so files of networks without mask channels
         # stay as they were (and files written before read as unmasked)
         transform_state["masked"] = True
-    return {
+    state = {
         "window_length": setup.window_length,
         "horizon": setup.horizon,
         "transform": transform_state,
@@ -42,11 +43,26 @@ def setup_state(setup: _Setup) -> dict:
         "levels": None if setup.levels is None else list(setup.levels),
         "past_columns": setup.past_columns,
     }
+    if setup.static is not None:
+        # written only when set, so files without static covariates stay as
+        # they were (and files written before read as without)
+        static = setup.static
+        state["static"] = {
+            "columns": static.columns,
+            "n_numeric": static.n_numeric,
+            "loc": static.loc,
+            "scale": static.scale,
+            "levels": list(static.levels),
+        }
+    return state
 
 
 def setup_from_state(state: dict) -> _Setup:
     """The :class:`_Setup` whose plain values :func:`setup_state` gave."""
     levels = state["levels"]
+    static = state.get("static")
+    if static is not None:
+        static = StaticEncoding(**{**static, "levels": tuple(static["levels"])})
     return _Setup(
         window_length=state["window_length"],
         horizon=state["horizon"],
@@ -56,6 +72,7 @@ def setup_from_state(state: dict) -> _Setup:
         x_columns=state["x_columns"],
         levels=None if levels is None else tuple(levels),
         past_columns=state["past_columns"],
+        static=static,
     )
 
 

@@ -8,6 +8,7 @@ import torch
 
 from ._model_archive import MODEL_JSON, WEIGHTS, ModelFileError
 from .networks import CELLS, ForecastNetwork
+from .static import static_sizes_valid
 
 
 # ---------------------------------------------------------------------- networks
@@ -33,12 +34,18 @@ def network_spec(network) -> dict:
     # their description
     if getattr(network, "covariate_effect", 0):
         spec["covariate_effect"] = network.covariate_effect
+    if getattr(network, "static", None) is not None:
+        spec["n_static"] = network.static.n_numeric
+        spec["static_levels"] = list(network.static.levels)
+        spec["static_at"] = network.static_at
     return spec
 
 
 def build_network(spec: dict) -> ForecastNetwork:
     spec = dict(spec)
     spec["hidden_sizes"] = tuple(spec["hidden_sizes"])
+    if "static_levels" in spec:
+        spec["static_levels"] = tuple(spec["static_levels"])
     return ForecastNetwork(**spec)
 
 
@@ -68,6 +75,7 @@ def check_spec(spec) -> dict:
         "n_future",
     }
     optional = {"n_quantiles", "n_members", "covariate_effect"}
+    optional |= {"n_static", "static_levels", "static_at"}
     unknown = sorted(set(spec) - required - optional)
     missing = sorted(required - set(spec))
     if unknown or missing:
@@ -78,11 +86,19 @@ def check_spec(spec) -> dict:
     counts["n_quantiles"] = spec.get("n_quantiles", 0)
     counts["n_members"] = spec.get("n_members", 1)
     counts["covariate_effect"] = spec.get("covariate_effect", 0)
+    counts["static_at"] = spec.get("static_at", 0)
+    if not static_sizes_valid(spec.get("n_static", 0), spec.get("static_levels", [])):
+        raise ModelFileError(
+            f"the static input {spec.get('n_static')!r:.40}, "
+            f"{spec.get('static_levels')!r:.80} is not a count and a list of counts"
+        )
     sizes = spec["hidden_sizes"]
     if not isinstance(sizes, list) or not sizes:
         raise ModelFileError(f"hidden_sizes {sizes!r:.80} is not a list of sizes")
     for name, value in [*counts.items(), *(("hidden_sizes", v) for v in sizes)]:
-        least = 0 if name in ("n_future", "n_quantiles", "covariate_effect") else 1
+        least = 1
+        if name in ("n_future", "n_quantiles", "covariate_effect", "static_at"):
+            least = 0
         if type(value) is not int or value < least:
             raise ModelFileError(f"{name} {value!r:.80} is not an integer >= {least}")
     dropout = spec["dropout"]

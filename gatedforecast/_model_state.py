@@ -149,6 +149,18 @@ SETUP = {
     "levels": Maybe(ListOf("float")),
     # the covariates known only up to the cutoff, the last of x_columns
     "past_columns": Added(Maybe("index"), None),
+    # static covariates (written only when there are some): their columns,
+    # numeric ones first, the numeric ones' fit-time location and scale, and
+    # the levels of each category
+    "static": Optional(
+        {
+            "columns": "index",
+            "n_numeric": "int",
+            "loc": "array",
+            "scale": "array",
+            "levels": ListOf("index"),
+        }
+    ),
 }
 
 FORECASTER = {

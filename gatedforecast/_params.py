@@ -167,6 +167,10 @@ PARAMETERS: tuple[Parameter, ...] = (
         "past_covariates", "labels", None, _F, none=True,
         type_doc="list of column labels or None",
     ),
+    Parameter(
+        "static_covariates", "labels", None, _F, none=True,
+        type_doc="list of column labels or None",
+    ),
     Parameter("scaler", "choice", "window", _F, none=True, registry="scaling:SCALER_REGISTRY"),
     Parameter(
         "baseline", "choice", "auto", _F, none=True, auto=True,

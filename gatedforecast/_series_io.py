@@ -389,10 +389,9 @@ class SeriesBookkeeping:
             )
             complete = given.notna().all(axis=1).to_numpy()
             if complete.any():
-                tail[rows[complete], n_targets:] = self._engine.scaler.transform(
-                    check_series_values(given[complete], "X"),
-                    i,
-                    slice(n_targets, None),
+                channels = slice(n_targets, n_targets + len(self._x_columns))
+                tail[rows[complete], channels] = self._engine.scaler.transform(
+                    check_series_values(given[complete], "X"), i, channels
                 )
         return tail
 
@@ -488,6 +487,9 @@ class SeriesBookkeeping:
                 values = np.hstack(
                     [values, check_series_values(rows.reindex(new.index), "X")]
                 )
+            # static covariates: the series' values from fit, as stored
+            static = buffers[i][-1:, engine.setup.static_channels]
+            values = np.hstack([values, np.repeat(static, len(values), axis=0)])
             buffers[i] = np.concatenate(
                 [buffers[i], engine.scaler.transform(values, i)]
             )

@@ -20,7 +20,8 @@ The graph takes the raw (unscaled) values and gives raw-unit point forecasts:
   ``series`` list: the per-series scaling statistics are constants of the graph,
   picked by this number (one file serves every series of a panel);
 * ``X`` (only when the forecaster was fitted with covariates; a forecaster
-  with past-only covariates, ``past_covariates``, is refused):
+  with past-only covariates, ``past_covariates``, or static ones,
+  ``static_covariates``, is refused):
   ``(batch, window_length + horizon, n_covariates)`` float64, the covariates of
   the window's time points followed by those of the forecast steps;
 * output ``forecast``: ``(batch, horizon, n_targets)`` float64, steps
@@ -151,6 +152,13 @@ def _engine_of(forecaster):
             "This forecaster holds one network per series (global_model=False on a "
             "panel), so there is no one forecast path to export. Export each series' "
             "forecaster from forecaster.forecasters_, or fit with global_model=True."
+        )
+    if engine.setup.static is not None:
+        raise ValueError(
+            f"This forecaster reads static covariates {list(engine.setup.static.columns)} "
+            "(static_covariates), which the exported graph does not take: it has no "
+            "input for per-series values or category embeddings. Fit without "
+            "static_covariates to export, or serve it with predict."
         )
     if engine.setup.n_past:
         # the graph's X input holds every covariate at the window and the steps

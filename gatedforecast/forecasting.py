@@ -38,7 +38,8 @@ from .engine import (
 from .intervals import unresolved_coverages, warn_unresolved
 from .networks import count_parameters
 from .panels import join_forecasts
-from .scaling import SeriesScaler, check_finite_output
+from .scaling import check_finite_output
+from .static import fit_series_scaler
 
 __all__ = ["GRUForecaster", "LSTMForecaster"]
 
@@ -103,6 +104,7 @@ class _RecurrentForecaster(
         strategy: str = "direct",
         horizon: int | None = None,
         past_covariates: list | None = None,
+        static_covariates: list | None = None,
         scaler: str | None = "window",
         baseline: str | None = "auto",
         seasonal_period: int | str | None = "auto",
@@ -143,6 +145,7 @@ class _RecurrentForecaster(
         self.strategy = strategy
         self.horizon = horizon
         self.past_covariates = past_covariates
+        self.static_covariates = static_covariates
         self.scaler = scaler
         self.baseline = baseline
         self.seasonal_period = seasonal_period
@@ -196,18 +199,20 @@ class _RecurrentForecaster(
     def _fit(self, y: pd.DataFrame, X=None, fh=None):
         self._check_params()
         settings = self._core_settings()
-        keys, frames, values, x_columns, past = self._collect_covariates(y, X)
+        keys, frames, values, x_columns, past, statics = self._collect_covariates(y, X)
         self._name_cutoff_freq()
         pretrained = getattr(self, "pretrained_network_", None)
         if pretrained is None:
-            setup = self._new_setup(y, keys, values, x_columns, fh, past)
+            setup = self._new_setup(y, keys, values, x_columns, fh, past, statics)
             settings = self._with_ensemble_size(settings, setup, values)
             epochs = settings.config.max_epochs
         else:
             setup = self.pretrained_setup_
-            self._check_pretrained_fits(setup, y, x_columns, keys, values, past)
+            self._check_pretrained_fits(
+                setup, y, x_columns, keys, values, past, statics
+            )
             epochs = self.fine_tune_epochs
-        self._check_missing(keys, values, setup)
+        values = self._series_values(keys, values, setup, statics)
         self.device_ = settings.device
         # sktime hands pretrained attributes over by reference: the engine trains
         # a copy of the pretrained network, never the network itself
@@ -251,9 +256,9 @@ class _RecurrentForecaster(
         """Train the global network on a panel, for later fits to apply."""
         self._check_params()
         settings = self._core_settings()
-        keys, _, values, x_columns, past = self._collect_covariates(y, X)
-        setup = self._new_setup(y, keys, values, x_columns, fh, past)
-        self._check_missing(keys, values, setup)
+        keys, _, values, x_columns, past, statics = self._collect_covariates(y, X)
+        setup = self._new_setup(y, keys, values, x_columns, fh, past, statics)
+        values = self._series_values(keys, values, setup, statics)
         settings = self._with_ensemble_size(settings, setup, values)
         generator, _ = generators(settings.seed, settings.device)
         network = network_for(setup, settings, generator)
@@ -264,10 +269,10 @@ class _RecurrentForecaster(
         """Continue pretraining the network on more series."""
         self._check_params()
         settings = self._core_settings()
-        keys, _, values, x_columns, past = self._collect_covariates(y, X)
+        keys, _, values, x_columns, past, statics = self._collect_covariates(y, X)
         setup = self.pretrained_setup_
-        self._check_pretrained_fits(setup, y, x_columns, keys, values, past)
-        self._check_missing(keys, values, setup)
+        self._check_pretrained_fits(setup, y, x_columns, keys, values, past, statics)
+        values = self._series_values(keys, values, setup, statics)
         generator, _ = generators(settings.seed, settings.device)
         network = copy.deepcopy(self.pretrained_network_)
         first = len(self.pretrained_history_) + 1
@@ -275,7 +280,7 @@ class _RecurrentForecaster(
         return self
 
     def _pretrain_network(self, network, setup, values, settings, generator, first):
-        scaler = SeriesScaler(setup.scaler_method).fit(values)
+        scaler = fit_series_scaler(setup, values)
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
         if first == 1:
             # a new network's covariate effect starts from these series' windows

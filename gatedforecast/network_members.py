@@ -226,6 +226,8 @@ def copy_member(ensemble, member: int, single) -> None:
     :class:`~gatedforecast.networks.ForecastNetwork`)."""
     ensemble.encoder.load_member(member, single.encoder)
     ensemble.head.load_member(member, single.head)
+    if ensemble.static is not None:
+        ensemble.static.load_member(member, single.static)
 
 
 def clip_member_gradients(parameters, max_norm: float, n_members: int) -> None:

@@ -45,6 +45,7 @@ from .network_members import (
 from .network_members import (
     masked_dropout as _dropout,
 )
+from .static import StaticInput
 
 __all__ = [
     "ENCODERS",
@@ -393,6 +394,19 @@ class ForecastNetwork(nn.Module):
         With ``n_quantiles > 0`` the head gives that many quantiles per step and
         target, sorted so they never cross: output ``(batch, horizon, n_targets,
         n_quantiles)``.
+    n_static : int, default=0
+        Numeric static covariates (per-series values): channels
+        ``static_at .. static_at + n_static`` of the input, then one channel per
+        entry of ``static_levels`` holding a category's code. The network reads
+        these channels at the window's last step only, once per window: the
+        encoder does not see them. The numeric values and a learned embedding
+        of each category (:class:`~gatedforecast.static.StaticInput`) scale the
+        summary and future-known covariates the head reads (a gate that starts
+        at one) and are read by the head beside them.
+    static_levels : tuple of int, default=()
+        The number of levels of each static category.
+    static_at : int, default=0
+        The input channel of the first static covariate.
     n_members : int, default=1
         With ``n_members > 1`` the network is an ensemble of that many networks
         of this architecture, computed as one batched model
@@ -422,8 +436,12 @@ class ForecastNetwork(nn.Module):
         n_quantiles: int = 0,
         n_members: int = 1,
         covariate_effect: int = 0,
+        n_static: int = 0,
+        static_levels: tuple[int, ...] = (),
+        static_at: int = 0,
     ) -> None:
         super().__init__()
+        static_levels = tuple(static_levels)
         self._arguments = dict(
             n_inputs=n_inputs,
             n_targets=n_targets,
@@ -436,14 +454,17 @@ class ForecastNetwork(nn.Module):
             n_quantiles=n_quantiles,
         )
         self.n_members = n_members
+        # static covariates: read once per window, not as the encoder's channels
+        self.static_at = static_at
+        if n_static or static_levels:
+            self._arguments.update(
+                n_static=n_static, static_levels=static_levels, static_at=static_at
+            )
+        n_encoded = n_inputs - n_static - len(static_levels)
+        n_outputs = horizon * n_targets * max(1, n_quantiles)
         if n_members > 1:
             self.encoder = MemberEncoder(
-                n_inputs, hidden_sizes, cell, dropout, bidirectional, n_members
-            )
-            self.head = MemberHead(
-                self.encoder.output_size + horizon * n_future,
-                horizon * n_targets * max(1, n_quantiles),
-                n_members,
+                n_encoded, hidden_sizes, cell, dropout, bidirectional, n_members
             )
         else:
             # torch's modules draw default weights from the global generator on
@@ -452,12 +473,18 @@ class ForecastNetwork(nn.Module):
             # local generator.
             with torch.random.fork_rng(devices=[]):
                 self.encoder = build_encoder(
-                    cell, n_inputs, hidden_sizes, dropout, bidirectional
+                    cell, n_encoded, hidden_sizes, dropout, bidirectional
                 )
-                self.head = nn.Linear(
-                    self.encoder.output_size + horizon * n_future,
-                    horizon * n_targets * max(1, n_quantiles),
-                )
+        n_read = self.encoder.output_size + horizon * n_future
+        self.static = None
+        if n_static or static_levels:
+            self.static = StaticInput(n_static, static_levels, n_read, n_members)
+            n_read += self.static.output_size
+        if n_members > 1:
+            self.head = MemberHead(n_read, n_outputs, n_members)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                self.head = nn.Linear(n_read, n_outputs)
         with torch.random.fork_rng(devices=[]):
             self.effect = (
                 CovariateEffect(n_future, n_targets, covariate_effect)
@@ -469,6 +496,13 @@ class ForecastNetwork(nn.Module):
         self.n_future = n_future
         self.n_quantiles = n_quantiles
         self.covariate_effect = covariate_effect if self.effect is not None else 0
+
+    @property
+    def n_static_channels(self) -> int:
+        """Input channels holding static covariates (0 without)."""
+        if self.static is None:
+            return 0
+        return self.static.n_numeric + len(self.static.levels)
 
     def forward(
         self,
@@ -487,12 +521,20 @@ class ForecastNetwork(nn.Module):
         n_targets)``. The covariate ``effect``, when there is one, is not part
         of this output: the engine adds it (:mod:`gatedforecast.engine.effect`).
         """
+        static = None
+        if self.static is not None:
+            # one value per window: the last step's, then out of the channels
+            at, end = self.static_at, self.static_at + self.n_static_channels
+            static = self.static(x[:, -1, at:end])
+            x = torch.cat([x[..., :at], x[..., end:]], dim=-1)
         summary = self.encoder(x, generator=generator, dropout=dropout)
         if self.n_future:
             future = future.flatten(start_dim=1)
             if self.n_members > 1:
                 future = future.unsqueeze(0).expand(self.n_members, *future.shape)
             summary = torch.cat([summary, future], dim=-1)
+        if static is not None:
+            summary = torch.cat([self.static.gated(summary, static), static], dim=-1)
         out = self.head(summary)
         shape = (self.horizon, self.n_targets)
         if self.n_quantiles:
@@ -509,6 +551,8 @@ class ForecastNetwork(nn.Module):
         member's on its own."""
         if self.n_members > 1:
             members = [*self.encoder.parameters(), *self.head.parameters()]
+            if self.static is not None:
+                members += list(self.static.parameters())
             clip_member_gradients(members, max_norm, self.n_members)
             # the covariate effect is one module for all members
             if self.effect is not None:
@@ -535,6 +579,8 @@ class ForecastNetwork(nn.Module):
             bound = 1.0 / math.sqrt(self.head.in_features)
             self.head.weight.uniform_(-bound, bound, generator=generator)
             self.head.bias.uniform_(-bound, bound, generator=generator)
+            if self.static is not None:
+                self.static.initialize(generator)
         if self.effect is not None:
             self.effect.initialize(generator)
         return self

@@ -122,7 +122,8 @@ def test_compare_with_covariates(tmp_path):
         (
             ["--covariates", "prize"],
             None,
-            "no column 'prize' (from --covariates or --past-covariates)",
+            "no column 'prize' (from --covariates, --past-covariates or "
+            "--static-covariates)",
         ),
         (["--covariates", "sales"], None, "as a covariate and as the"),
         ([], "drop", "no column 'price'; the --future file needs"),
@@ -230,7 +231,7 @@ def test_a_covariate_named_as_both_kinds_is_refused(tmp_path, capsys):
 
 def test_covariates_need_a_file(capsys):
     assert main(["compare", "--covariates", "price", *TINY]) == 2
-    assert "--past-covariates need a FILE" in _error(capsys)
+    assert "--static-covariates need a FILE" in _error(capsys)
 
 
 @pytest.mark.parametrize(

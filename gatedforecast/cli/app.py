@@ -47,10 +47,11 @@ def _load(options):
         if options.command == "forecast":
             raise CLIError("forecast needs a file: gatedforecast forecast FILE ...")
         named = (options.id_col, options.target, options.time_col)
-        if any(named) or options.covariates or options.past_covariates:
+        kinds = (options.covariates, options.past_covariates, options.static_covariates)
+        if any(named) or any(kinds):
             raise CLIError(
-                "--time-col, --target, --id-col, --covariates and --past-covariates "
-                "need a FILE"
+                "--time-col, --target, --id-col, --covariates, --past-covariates and "
+                "--static-covariates need a FILE"
             )
         data = airline()
     else:
@@ -64,6 +65,7 @@ def _load(options):
             # forecast trains on series with gaps; compare scores folds against
             # every actual value
             allow_missing=options.command == "forecast",
+            static_covariates=options.static_covariates,
         )
 
     shortest = min(data.lengths.values())

@@ -16,6 +16,7 @@ import pandas as pd
 from ..panels import split_series
 from .errors import CLIError, first_line
 from .options import option_message
+from .static import covariate_kinds, static_columns
 
 __all__ = [
     "CLIError",
@@ -56,6 +57,8 @@ class Dataset:
     X: pd.DataFrame | None = None
     #: the columns of ``X`` known only up to the end of the data
     past_covariates: list = field(default_factory=list)
+    #: the columns of ``X`` with one value per series (categories for text)
+    static_covariates: list = field(default_factory=list)
 
     @property
     def future_covariates(self) -> list:
@@ -63,7 +66,8 @@ class Dataset:
         come from ``--future``."""
         if self.X is None:
             return []
-        return [c for c in self.X.columns if c not in self.past_covariates]
+        other = {*self.past_covariates, *self.static_covariates}
+        return [c for c in self.X.columns if c not in other]
 
     @property
     def n_series(self) -> int:
@@ -174,7 +178,7 @@ def _check_columns(frame, path, time_col, targets, id_col, covariates=()):
     for target in targets or []:
         need(target, "--target")
     for covariate in covariates:
-        need(covariate, "--covariates or --past-covariates")
+        need(covariate, "--covariates, --past-covariates or --static-covariates")
 
     taken = {id_col, *(targets or []), *covariates}
     if time_col is None:
@@ -403,26 +407,23 @@ def load_dataset(
     covariates: list[str] | None = None,
     past_covariates: list[str] | None = None,
     allow_missing: bool = False,
+    static_covariates: list[str] | None = None,
 ) -> Dataset:
     """Read ``path`` and turn it into a checked :class:`Dataset`; ``covariates``
     (known ahead) and ``past_covariates`` (known up to the end of the data) are
     held as the dataset's ``X``. With ``allow_missing``, target values may be
     missing (empty), but not a whole column."""
     frame = read_table(path, id_col)
-    past = list(dict.fromkeys(past_covariates or []))
-    both = [c for c in dict.fromkeys(covariates or []) if c in past]
-    if both:
-        raise CLIError(
-            f"{path}: column {both[0]!r} is given with --covariates and with "
-            "--past-covariates; a covariate is known ahead or only up to now, "
-            "name it once"
-        )
-    covariates = list(dict.fromkeys(covariates or [])) + past
+    known, past, static = covariate_kinds(
+        path, covariates, past_covariates, static_covariates
+    )
+    covariates = known + past + static
     time_col, targets = _check_columns(
         frame, path, time_col, targets, id_col, covariates
     )
     _check_targets(frame, path, targets, allow_missing=allow_missing)
-    _check_targets(frame, path, covariates, kind="covariate")
+    _check_targets(frame, path, known + past, kind="covariate")
+    static_columns(frame, path, static, id_col)
     times, given_as, tz = _parse_time(frame[time_col], path, time_col)
     columns = targets + covariates
 
@@ -436,8 +437,9 @@ def load_dataset(
         order = np.argsort(times.to_numpy(), kind="stable")
         y, X = split(frame[columns].iloc[order].set_axis(index, axis=0))
         how = given_as or how
+        lengths = {None: len(y)}
         return Dataset(
-            y, path, time_col, targets, None, freq, {None: len(y)}, how, tz, X, past
+            y, path, time_col, targets, None, freq, lengths, how, tz, X, past, static
         )
 
     if frame[id_col].isna().any():
@@ -472,7 +474,10 @@ def load_dataset(
         )
     y, X = split(pd.concat(frames))
     how = given_as or hows.pop()
-    return Dataset(y, path, time_col, targets, id_col, freqs.pop(), lengths, how, tz, X)
+    freq = freqs.pop()
+    return Dataset(
+        y, path, time_col, targets, id_col, freq, lengths, how, tz, X, past, static
+    )
 
 
 # ---------------------------------------------------------------------- seasons

@@ -139,6 +139,8 @@ def network_params(options, season: int) -> dict:
     params.update(interval_method=library_value(options.interval_method))
     past = getattr(options, "past_covariates", None)
     params.update(past_covariates=list(dict.fromkeys(past)) if past else None)
+    static = getattr(options, "static_covariates", None)
+    params.update(static_covariates=list(dict.fromkeys(static)) if static else None)
     return params
 
 
@@ -232,6 +234,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="numeric column(s) known only up to the last time of the data (a "
         "sensor, yesterday's traffic): the networks read them in the input window "
         "only, and the forecast needs no future values of them",
+    )
+    data.add_argument(
+        "--static-covariates",
+        metavar="COL",
+        nargs="+",
+        action="extend",
+        help="column(s) with one value per series (store size, region): the "
+        "networks read them once per window, text as categories with a learned "
+        "embedding; the forecast needs no future values of them",
     )
     data.add_argument(
         "--season",

@@ -23,6 +23,7 @@ import torch
 from .._params import generators
 from ..intervals import conformal_quantiles, extend_to_steps, typical_spreads
 from ..scaling import SeriesScaler
+from ..static import fit_series_scaler
 from ..training import TrainingResult, empty_history
 from .calibration import calibration_set, hold_out, window_spread
 from .fitting import train_on_series
@@ -107,7 +108,7 @@ class SeriesEngine:
         ``calibration_horizon`` steps to measure the residuals. Returns the
         engine and the training result of its network.
         """
-        scaler = SeriesScaler(setup.scaler_method).fit(values)
+        scaler = fit_series_scaler(setup, values)
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
         held_out = hold_out(
             scaled, setup, calibration_horizon, calibration_size, calibrate

@@ -15,6 +15,7 @@ import torch
 
 from ..networks import ForecastNetwork
 from ..scaling import WindowTransform
+from ..static import StaticEncoding
 from .effect import EFFECT_HIDDEN, start_effect
 
 __all__ = [
@@ -45,7 +46,10 @@ class _Setup:
     ``x_columns``: a window's channels are the targets, the future-known
     covariates, then the past-only ones. Only the window reads past-only
     covariates; the head's future input and the covariate effect read the
-    future-known ones.
+    future-known ones. ``static`` (None: none) encodes the static covariates,
+    whose channels come after all those (before a masked transform's mask
+    channels): constant through each series, and read by the network once per
+    window (:mod:`gatedforecast.static`).
     """
 
     window_length: int
@@ -56,6 +60,7 @@ class _Setup:
     x_columns: object | None
     levels: tuple[float, ...] | None = None
     past_columns: object | None = None
+    static: StaticEncoding | None = None
 
     @property
     def median(self) -> int | None:
@@ -89,6 +94,17 @@ class _Setup:
         return slice(self.n_targets, self.n_targets + self.n_future)
 
     @property
+    def n_static(self) -> int:
+        """Static covariate channels, after the other covariates (0 without)."""
+        return 0 if self.static is None else self.static.n_channels
+
+    @property
+    def static_channels(self) -> slice:
+        """The static covariates' channels of a series' array."""
+        start = self.n_targets + self.n_covariates
+        return slice(start, start + self.n_static)
+
+    @property
     def masked(self) -> bool:
         """Whether targets may be missing: the network then reads a mask channel
         per target after the covariates, the last channels of a window (fixed when
@@ -97,8 +113,10 @@ class _Setup:
 
     @property
     def n_inputs(self) -> int:
-        """Input channels of the network: targets, covariates, mask channels."""
-        return self.n_targets * (2 if self.masked else 1) + self.n_covariates
+        """Input channels of the network: targets, covariates, static
+        covariates, mask channels."""
+        masks = self.n_targets if self.masked else 0
+        return self.n_targets + self.n_covariates + self.n_static + masks
 
 
 def resolve_ensemble_size(value, n_samples: int, batch_size: int) -> int:
@@ -126,6 +144,7 @@ def build_network(
     n_future: int = 0,
     n_quantiles: int = 0,
     covariate_effect: int = 0,
+    static: dict | None = None,
 ) -> ForecastNetwork:
     """A new network with the cell, layers, dropout and direction of ``settings``,
     its initial weights drawn from ``generator``."""
@@ -141,6 +160,7 @@ def build_network(
         n_quantiles=n_quantiles,
         n_members=settings.ensemble_size,
         covariate_effect=covariate_effect,
+        **(static or {}),
     ).initialize(generator)
 
 
@@ -164,10 +184,23 @@ def network_for(
         n_future=setup.n_future,
         n_quantiles=0 if setup.levels is None else len(setup.levels),
         covariate_effect=EFFECT_HIDDEN if setup.n_future else 0,
+        static=static_arguments(setup),
     )
     if series is not None:
         start_effect(network, series, setup)
     return network
+
+
+def static_arguments(setup: _Setup) -> dict | None:
+    """The network's static input for ``setup`` (None without static
+    covariates): numeric count, category level counts, first channel."""
+    if setup.static is None:
+        return None
+    return {
+        "n_static": setup.static.n_numeric,
+        "static_levels": setup.static.level_counts,
+        "static_at": setup.static_channels.start,
+    }
 
 
 def divergence_hint(setup: _Setup) -> str:
