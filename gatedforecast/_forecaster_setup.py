@@ -209,6 +209,7 @@ class ForecasterSetup:
             x_columns=x_columns,
             levels=self._levels(),
             past_columns=past,
+            distribution=check_value("distribution", self.distribution),
         )
 
     def _with_ensemble_size(self, settings, setup: _Setup, values):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from ._model_archive import ModelFileError
+from .distributions import DISTRIBUTIONS
 from .engine import SeriesEngine, _Setup
 from .scaling import SeriesScaler, WindowTransform
 
@@ -32,7 +34,7 @@ def setup_state(setup: _Setup) -> dict:
         # written only when set, so files of networks without mask channels
         # stay as they were (and files written before read as unmasked)
         transform_state["masked"] = True
-    return {
+    state = {
         "window_length": setup.window_length,
         "horizon": setup.horizon,
         "transform": transform_state,
@@ -42,6 +44,19 @@ def setup_state(setup: _Setup) -> dict:
         "levels": None if setup.levels is None else list(setup.levels),
         "past_columns": setup.past_columns,
     }
+    if setup.distribution is not None:
+        # written only when set, so files of point forecasters stay as they were
+        state["distribution"] = setup.distribution
+    return state
+
+
+def known_distribution(name):
+    """A likelihood head's name read from a file, refused unless known."""
+    if name is not None and name not in DISTRIBUTIONS:
+        raise ModelFileError(
+            f"the setup names the distribution {name!r}, not one of {DISTRIBUTIONS}"
+        )
+    return name
 
 
 def setup_from_state(state: dict) -> _Setup:
@@ -56,6 +71,7 @@ def setup_from_state(state: dict) -> _Setup:
         x_columns=state["x_columns"],
         levels=None if levels is None else tuple(levels),
         past_columns=state["past_columns"],
+        distribution=known_distribution(state.get("distribution")),
     )
 
 

@@ -149,6 +149,8 @@ SETUP = {
     "levels": Maybe(ListOf("float")),
     # the covariates known only up to the cutoff, the last of x_columns
     "past_columns": Added(Maybe("index"), None),
+    # a likelihood head's name, written only for one
+    "distribution": Optional("str"),
 }
 
 FORECASTER = {

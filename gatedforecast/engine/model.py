@@ -21,11 +21,13 @@ import numpy as np
 import torch
 
 from .._params import generators
+from ..distributions import count_scaler, distribution_head
 from ..intervals import conformal_quantiles, extend_to_steps, typical_spreads
 from ..scaling import SeriesScaler
 from ..training import TrainingResult, empty_history
 from .calibration import calibration_set, hold_out, window_spread
 from .fitting import train_on_series
+from .likelihood import median_reader
 from .rollout import Runtime, batch_rows, forecast_windows, head_output
 from .setup import _Setup, network_for
 
@@ -107,7 +109,11 @@ class SeriesEngine:
         ``calibration_horizon`` steps to measure the residuals. Returns the
         engine and the training result of its network.
         """
-        scaler = SeriesScaler(setup.scaler_method).fit(values)
+        scaler = count_scaler(
+            SeriesScaler(setup.scaler_method).fit(values),
+            distribution_head(setup.distribution),
+            setup.n_targets,
+        )
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
         held_out = hold_out(
             scaled, setup, calibration_horizon, calibration_size, calibrate
@@ -241,6 +247,7 @@ class SeriesEngine:
             runtime,
             generator,
             self.setup.median,
+            median_reader(self.setup),
         )
 
     def in_sample(self, positions: list[np.ndarray], runtime: Runtime) -> list:

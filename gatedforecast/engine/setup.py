@@ -56,6 +56,8 @@ class _Setup:
     x_columns: object | None
     levels: tuple[float, ...] | None = None
     past_columns: object | None = None
+    #: the likelihood head's name (:mod:`gatedforecast.distributions`), or None
+    distribution: str | None = None
 
     @property
     def median(self) -> int | None:
@@ -162,12 +164,20 @@ def network_for(
         horizon=setup.horizon,
         generator=generator,
         n_future=setup.n_future,
-        n_quantiles=0 if setup.levels is None else len(setup.levels),
+        n_quantiles=_head_levels(setup),
         covariate_effect=EFFECT_HIDDEN if setup.n_future else 0,
     )
     if series is not None:
         start_effect(network, series, setup)
     return network
+
+
+def _head_levels(setup: _Setup) -> int:
+    """Ordered outputs per step and target: a quantile head's levels, the two
+    quartiles of a likelihood head, else 0."""
+    if setup.distribution is not None:
+        return 2
+    return 0 if setup.levels is None else len(setup.levels)
 
 
 def divergence_hint(setup: _Setup) -> str:
