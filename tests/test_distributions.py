@@ -266,3 +266,54 @@ def test_evaluate_and_grid_search():
     )
     search.fit(y)
     assert search.best_params_["distribution"] in ("normal", "student_t")
+
+
+# ---------------------------------------------------------------- command line
+CLI = ["--epochs", "2", "--hidden-sizes", "4", "--device", "cpu", "--no-plot"]
+
+
+def _count_csv(tmp_path, values):
+    dates = pd.date_range("2020-01-01", periods=len(values), freq="D")
+    frame = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "orders": values})
+    path = tmp_path / "orders.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_cli_forecast_with_a_count_distribution(tmp_path):
+    from gatedforecast.cli import main
+
+    counts = np.random.default_rng(0).negative_binomial(3, 0.3, 60)
+    path = _count_csv(tmp_path, counts)
+    out = tmp_path / "out"
+    argv = [
+        "forecast", str(path), "--horizon", "4", "--window-length", "7",
+        "--distribution", "negative_binomial", "--output-dir", str(out), *CLI,
+    ]  # fmt: skip
+    assert main(argv) == 0
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert list(forecast.columns) == ["date", "orders", "orders_lower", "orders_upper"]
+    values = forecast[["orders", "orders_lower", "orders_upper"]].to_numpy()
+    assert (values >= 0).all()
+    assert (values == np.round(values)).all()
+
+
+def test_cli_count_distribution_refuses_values_that_are_not_counts(tmp_path, capsys):
+    from gatedforecast.cli import main
+
+    path = _count_csv(tmp_path, np.linspace(-3, 5, 60))
+    argv = ["forecast", str(path), "--distribution", "negative_binomial", *CLI]
+    assert main(argv) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith(
+        "error: --distribution negative_binomial describes counts, but target "
+        "'orders' has the value -3"
+    )
+    assert "Traceback" not in line
+    argv = [
+        "forecast", str(path), "--distribution", "normal",
+        "--interval-method", "quantile", *CLI,
+    ]  # fmt: skip
+    assert main(argv) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--distribution normal gives the prediction intervals itself" in line
