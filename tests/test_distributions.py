@@ -317,3 +317,29 @@ def test_cli_count_distribution_refuses_values_that_are_not_counts(tmp_path, cap
     assert main(argv) == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--distribution normal gives the prediction intervals itself" in line
+
+
+def test_import_does_not_load_skpro():
+    import subprocess
+    import sys
+
+    code = "import gatedforecast, sys; print('skpro' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"
+
+
+def test_predict_proba_without_skpro_names_the_extra(monkeypatch):
+    import gatedforecast._distribution_face as face
+
+    forecaster = GRUForecaster(distribution="normal", max_epochs=1, **TINY)
+    forecaster.fit(_gaussian(60), fh=[1])
+    real = face.importlib.util.find_spec
+    monkeypatch.setattr(
+        face.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "skpro" else real(name, *a),
+    )
+    with pytest.raises(ImportError, match=r"pip install gatedforecast\[proba\]"):
+        forecaster.predict_proba()
