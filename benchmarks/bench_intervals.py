@@ -158,6 +158,11 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="write the tables from the recorded rows without fitting",
+    )
+    parser.add_argument(
         "--output-dir", type=Path, default=Path(__file__).parent / "results"
     )
     args = parser.parse_args()
@@ -171,7 +176,7 @@ def main() -> None:
     shape = (len(ids), HORIZON)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     records = args.output_dir / RECORDS
-    for method in args.methods:
+    for method in [] if args.table_only else args.methods:
         load = load_average()
         if method in METHODS:
             point, lower, upper, seconds, extra = run_ours(method, panel, shape)
@@ -205,8 +210,8 @@ def main() -> None:
     )
     lines = [
         "| method | coverage of 80 % interval | coverage of 95 % interval | MSIS "
-        "| CRPS | sMAPE | MASE | fit s | load before fit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| CRPS | sMAPE | MASE | fit s | load before fit | run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def maybe(row, key, fmt):
@@ -218,12 +223,21 @@ def main() -> None:
             f"{100 * row['coverage_95']:.1f} % | {row['msis']:.2f} | "
             f"{maybe(row, 'crps', lambda v: f'{v:.4f}')} | {row['smape']:.3f} | "
             f"{row['mase']:.3f} | {row['fit_seconds']:.0f} | "
-            f"{row.get('load_average_before_fit', '–')} |"
+            f"{row.get('load_average_before_fit', '–')} | {row['finished'][:10]} |"
         )
     table = "\n".join(lines)
     commands = sorted({row["command"] for row in rows})
+    note = (
+        "CRPS: twice the mean pinball loss of the quantiles at the levels 0.05, "
+        "0.10, ..., 0.95, summed over the 13 x 359 test values and divided by the "
+        "sum of their absolute values. A dash: the row was recorded before the 80 % "
+        "coverage and the CRPS were measured; rows ran at different commits (run "
+        "date), fit seconds on a shared machine (load average before the fit)."
+    )
     (args.output_dir / "intervals.md").write_text(
-        "Commands: " + "; ".join(f"`{c}`" for c in commands) + f"\n\n{table}\n"
+        "Commands: "
+        + "; ".join(f"`{c}`" for c in commands)
+        + f"\n\n{note}\n\n{table}\n"
     )
     print(table)
 
