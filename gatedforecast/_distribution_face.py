@@ -15,6 +15,7 @@ import importlib.util
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ._params import seed_from
 from .distributions import check_counts, distribution_head
@@ -56,9 +57,26 @@ class DistributionForecasts:
         if head is not None and head.counts:
             check_counts(values, setup.n_targets, setup.distribution)
 
+    def _predict_var(self, fh, X=None, cov=False):
+        """The variance of the distribution; without one, sktime's default: that
+        of the normal distribution with the quartiles of ``predict_interval``."""
+        if self.distribution is not None:
+            return self._predict_proba(fh, X).var()
+        interval = self._predict_interval(fh=fh, X=X, coverage=[0.5])
+        lower = interval.xs("lower", axis=1, level=-1).droplevel(-1, axis=1)
+        upper = interval.xs("upper", axis=1, level=-1).droplevel(-1, axis=1)
+        return ((upper - lower) / (2 * stats.norm.ppf(0.75))) ** 2
+
     def _predict_proba(self, fh, X, marginal=True):
         if self.distribution is None:
-            return super()._predict_proba(fh, X, marginal=marginal)
+            # sktime's default: normal around predict, with _predict_var's variance
+            if importlib.util.find_spec("skpro") is not None:
+                from skpro.distributions import Normal
+            else:
+                from sktime.base._proba._normal import Normal
+            mean = self._predict(fh, X)
+            sigma = np.sqrt(self._predict_var(fh, X))
+            return Normal(mu=mean, sigma=sigma, index=mean.index, columns=mean.columns)
         require_skpro()
         engine = self._engine
         head = distribution_head(engine.setup.distribution)

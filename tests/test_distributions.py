@@ -343,3 +343,11 @@ def test_predict_proba_without_skpro_names_the_extra(monkeypatch):
     )
     with pytest.raises(ImportError, match=r"pip install gatedforecast\[proba\]"):
         forecaster.predict_proba()
+
+
+def test_predict_proba_of_a_point_forecaster_is_sktimes_normal():
+    forecaster = GRUForecaster(max_epochs=1, **TINY)
+    forecaster.fit(_gaussian(60), fh=[1, 2])
+    distribution = forecaster.predict_proba()
+    assert type(distribution).__name__ == "Normal"
+    assert distribution.index.equals(forecaster.predict().index)
