@@ -90,7 +90,6 @@ class DistributionForecasts:
         future = self._future_covariates(X, n_steps)
         targets = slice(0, engine.setup.n_targets)
         runtime = self._runtime()
-        index = self.predict(fh=fh, X=X).index
         if n_steps <= engine.setup.horizon:
             parameters = head_parameters(engine, engine.contexts(), future, runtime)
             scaler = engine.scaler
@@ -103,21 +102,19 @@ class DistributionForecasts:
                 for i, s in enumerate(steps)
             ]
             frames = [
-                self._joined([b[..., j] for b in blocks], indexes, index)
-                for j in range(2)
+                self._joined([b[..., j] for b in blocks], indexes) for j in range(2)
             ]
             stacked = np.stack([f.to_numpy() for f in frames], axis=-1)
-            return head.skpro(stacked, index=index, columns=self._columns)
-        return self._empirical(steps, indexes, future, n_steps, index)
+            return head.skpro(stacked, index=frames[0].index, columns=self._columns)
+        return self._empirical(steps, indexes, future, n_steps)
 
-    def _joined(self, values, indexes, index) -> pd.DataFrame:
-        """Per-series rows ``values`` as one frame in the order of ``index``."""
-        frame = join_forecasts(
+    def _joined(self, values, indexes) -> pd.DataFrame:
+        """Per-series rows ``values`` as one frame, indexed as ``predict``'s."""
+        return join_forecasts(
             self._keys, self._index_names, indexes, values, self._columns
         )
-        return frame.reindex(index)
 
-    def _empirical(self, steps, indexes, future, n_steps, index):
+    def _empirical(self, steps, indexes, future, n_steps):
         """A skpro Empirical distribution of ``n_samples`` drawn paths."""
         from skpro.distributions import Empirical
 
@@ -138,6 +135,6 @@ class DistributionForecasts:
                 engine.scaler.inverse_transform(paths[i, k, s - 1], i, targets)
                 for i, s in enumerate(steps)
             ]
-            frames.append(self._joined(values, indexes, index))
+            frames.append(self._joined(values, indexes))
         spl = pd.concat(frames, keys=range(self.n_samples), names=["sample"])
-        return Empirical(spl, index=index, columns=self._columns)
+        return Empirical(spl, index=frames[0].index, columns=self._columns)
