@@ -251,8 +251,25 @@ not used) and sorted so they never cross; the point forecast is the median,
 other levels are interpolated linearly between trained ones and extrapolated
 beyond the outermost with a normal tail (``m + (q_t - m) z(a) / z(t)``).
 Horizons beyond the head are rolled out along the median path, with the
-calibrated conformal spreads of each step. ``None``: point forecasts only, no
+calibrated conformal spreads of each step. ``"distribution"`` (needs
+``distribution``; ``"conformal"``, the default, is read as ``"distribution"``
+when ``distribution`` is set): the quantiles of the likelihood head's
+distributions, exact for the head's steps, of ``n_samples`` drawn paths
+beyond them; no windows are held out. ``None``: point forecasts only, no
 windows held out.""",
+    "distribution": """\
+A likelihood head trained by negative log-likelihood instead of ``loss``:
+``"normal"``, ``"student_t"`` (5 degrees of freedom, fixed) or
+``"negative_binomial"`` (counts: ``y`` must hold non-negative integers; the
+series scaler leaves the targets in their own units, the window's scale sets
+the mean through a softplus). The head predicts two quartiles per step and
+target, from which the distribution's location and scale are read; the point
+forecast is its median (fed back as input beyond the head), intervals and
+``predict_proba`` (a skpro distribution; ``pip install gatedforecast[proba]``)
+come from the distribution, and steps beyond the head from ``n_samples``
+paths whose drawn values are fed back, seeded by ``random_state``. An ensemble
+forecasts the distribution of the median of its members' outputs. ``None``:
+a point forecast trained with ``loss``.""",
     "quantiles": """\
 Levels of the quantile head with ``interval_method="quantile"``; they must
 include 0.5 and a level on each side of it. ``None`` there means
@@ -271,7 +288,8 @@ With too few residuals for a level (fewer than 19 for a 95 % interval) the
 quantile extends the largest residual with a normal tail (a wider coverage
 always gives a wider interval), and the first ``predict_interval`` or
 ``predict_quantiles`` that asks for such a level warns, once per fitted model.""",
-    "n_samples": 'Forecast paths drawn by ``interval_method="mc_dropout"``.',
+    "n_samples": 'Forecast paths drawn by ``interval_method="mc_dropout"``, or '
+    "beyond the head of a likelihood head (``distribution``).",
     "device": {
         FORECASTER: """\
 ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or

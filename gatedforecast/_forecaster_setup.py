@@ -263,6 +263,7 @@ class ForecasterSetup:
             levels=self._levels(),
             past_columns=past,
             static=None if statics is None else StaticEncoding.fit(statics),
+            distribution=check_value("distribution", self.distribution),
         )
 
     def _with_ensemble_size(self, settings, setup: _Setup, values):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from ._model_archive import ModelFileError
+from .distributions import DISTRIBUTIONS
 from .engine import SeriesEngine, _Setup
 from .scaling import SeriesScaler, WindowTransform
 from .static import StaticEncoding
@@ -54,7 +56,19 @@ def setup_state(setup: _Setup) -> dict:
             "scale": static.scale,
             "levels": list(static.levels),
         }
+    if setup.distribution is not None:
+        # written only when set, so files of point forecasters stay as they were
+        state["distribution"] = setup.distribution
     return state
+
+
+def known_distribution(name):
+    """A likelihood head's name read from a file, refused unless known."""
+    if name is not None and name not in DISTRIBUTIONS:
+        raise ModelFileError(
+            f"the setup names the distribution {name!r}, not one of {DISTRIBUTIONS}"
+        )
+    return name
 
 
 def setup_from_state(state: dict) -> _Setup:
@@ -73,6 +87,7 @@ def setup_from_state(state: dict) -> _Setup:
         levels=None if levels is None else tuple(levels),
         past_columns=state["past_columns"],
         static=static,
+        distribution=known_distribution(state.get("distribution")),
     )
 
 

@@ -161,6 +161,8 @@ SETUP = {
             "levels": ListOf("index"),
         }
     ),
+    # a likelihood head's name, written only for one
+    "distribution": Optional("str"),
 }
 
 FORECASTER = {

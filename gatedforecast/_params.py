@@ -216,6 +216,10 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter(
         "quantiles", "levels", None, _F, none=True, type_doc="tuple of float or None"
     ),
+    Parameter(
+        "distribution", "choice", None, _F, none=True,
+        registry="distributions:DISTRIBUTIONS",
+    ),
     Parameter("calibration_size", "int", "auto", _F, low=1, auto=True),
     Parameter("n_samples", "int", 100, _F, low=2),
     Parameter("device", "device", "auto", type_doc="str or torch.device"),
@@ -277,6 +281,32 @@ RULES: tuple[Rule, ...] = (
         "interval_method='quantile' to train one, or leave quantiles=None.",
         example={"interval_method": None, "quantiles": (0.1, 0.5, 0.9)},
         before="quantiles",
+    ),
+    Rule(
+        ("distribution", "interval_method"),
+        lambda v: (
+            v["distribution"] is not None
+            and (
+                interval_flag(v["interval_method"], "quantile_head")
+                or interval_flag(v["interval_method"], "needs_dropout")
+            )
+        ),
+        "distribution={distribution!r} gives the prediction intervals itself, but "
+        "interval_method={interval_method!r} asks for another kind; leave "
+        "interval_method at 'conformal' (read as 'distribution' then), set "
+        "'distribution' or None, or use distribution=None.",
+        example={"distribution": "normal", "interval_method": "quantile"},
+    ),
+    Rule(
+        ("interval_method", "distribution"),
+        lambda v: (
+            interval_flag(v["interval_method"], "reads_distribution")
+            and v["distribution"] is None
+        ),
+        "interval_method={interval_method!r} reads the forecast distribution of a "
+        "likelihood head; set distribution='normal', 'student_t' or "
+        "'negative_binomial', or choose interval_method='conformal'.",
+        example={"interval_method": "distribution", "distribution": None},
     ),
     Rule(
         ("bptt_chunk", "bidirectional"),

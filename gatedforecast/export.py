@@ -169,6 +169,15 @@ def _engine_of(forecaster):
             "input holds every covariate for the window and the forecast steps. "
             "Fit without past_covariates to export, or serve it with predict."
         )
+    if engine.setup.distribution is not None:
+        # a negative binomial's median is no graph of torch operations, and a
+        # graph of the location alone would drop what the model is for
+        raise ValueError(
+            f"This forecaster has a likelihood head (distribution="
+            f"{engine.setup.distribution!r}); the exported graph gives point "
+            "forecasts only, and exports networks trained for them. Fit with "
+            "distribution=None to export, or forecast with the forecaster itself."
+        )
     if engine.setup.masked:
         raise ValueError(
             "This forecaster was fitted on series with missing values, so its "

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
+from ._distribution_face import DistributionForecasts
 from ._docs import class_doc
 from ._fitted import FittedNetworkMixin
 from ._forecaster_setup import ForecasterSetup
@@ -24,6 +25,7 @@ from ._forecaster_state import ForecasterState
 from ._params import check_params, generators, seed_from
 from ._registry import register_model
 from ._series_io import SeriesBookkeeping, _largest_step
+from .distributions import count_scaler, distribution_head
 from .engine import INTERVAL_METHODS as INTERVAL_METHOD_CLASSES
 from .engine import (
     IntervalContext,
@@ -56,6 +58,7 @@ OVERFLOW_FIX = (
 
 
 class _RecurrentForecaster(
+    DistributionForecasts,
     ForecasterSetup,
     ForecasterState,
     SeriesBookkeeping,
@@ -126,6 +129,7 @@ class _RecurrentForecaster(
         fine_tune_epochs: int = 0,
         interval_method: str | None = "conformal",
         quantiles: tuple[float, ...] | None = None,
+        distribution: str | None = None,
         calibration_size: int | str = "auto",
         n_samples: int = 100,
         device: str = "auto",
@@ -167,6 +171,7 @@ class _RecurrentForecaster(
         self.fine_tune_epochs = fine_tune_epochs
         self.interval_method = interval_method
         self.quantiles = quantiles
+        self.distribution = distribution
         self.calibration_size = calibration_size
         self.n_samples = n_samples
         self.device = device
@@ -212,6 +217,7 @@ class _RecurrentForecaster(
                 setup, y, x_columns, keys, values, past, statics
             )
             epochs = self.fine_tune_epochs
+        self._check_counts(values, setup)
         values = self._series_values(keys, values, setup, statics)
         self.device_ = settings.device
         # sktime hands pretrained attributes over by reference: the engine trains
@@ -221,7 +227,7 @@ class _RecurrentForecaster(
             setup,
             settings,
             epochs,
-            calibrate=self.interval_method is not None,
+            calibrate=self._calibrates(),
             calibration_size=self.calibration_size,
             calibration_horizon=max(setup.horizon, _largest_step(fh, self.cutoff)),
             runtime=self._runtime(),
@@ -258,6 +264,7 @@ class _RecurrentForecaster(
         settings = self._core_settings()
         keys, _, values, x_columns, past, statics = self._collect_covariates(y, X)
         setup = self._new_setup(y, keys, values, x_columns, fh, past, statics)
+        self._check_counts(values, setup)
         values = self._series_values(keys, values, setup, statics)
         settings = self._with_ensemble_size(settings, setup, values)
         generator, _ = generators(settings.seed, settings.device)
@@ -272,6 +279,7 @@ class _RecurrentForecaster(
         keys, _, values, x_columns, past, statics = self._collect_covariates(y, X)
         setup = self.pretrained_setup_
         self._check_pretrained_fits(setup, y, x_columns, keys, values, past, statics)
+        self._check_counts(values, setup)
         values = self._series_values(keys, values, setup, statics)
         generator, _ = generators(settings.seed, settings.device)
         network = copy.deepcopy(self.pretrained_network_)
@@ -281,6 +289,7 @@ class _RecurrentForecaster(
 
     def _pretrain_network(self, network, setup, values, settings, generator, first):
         scaler = fit_series_scaler(setup, values)
+        count_scaler(scaler, distribution_head(setup.distribution), setup.n_targets)
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
         if first == 1:
             # a new network's covariate effect starts from these series' windows
@@ -376,7 +385,9 @@ class _RecurrentForecaster(
 
     def _predict_quantiles(self, fh, X, alpha):
         engine = self._engine
-        engine.require_residuals()
+        method = interval_method(self._interval_method_name())
+        if not getattr(method, "reads_distribution", False):
+            engine.require_residuals()
         steps, indexes = self._forecast_index(fh)
         n_steps = self._steps_to_forecast(steps)
         self._warn_past_held_once(n_steps)
@@ -387,7 +398,6 @@ class _RecurrentForecaster(
             n_samples=self.n_samples,
             warn_unresolved=self._warn_unresolved_once,
         )
-        method = interval_method(self.interval_method)
         quantiles = method.quantiles(
             engine, engine.contexts(), future, n_steps, alpha, context
         )
@@ -448,6 +458,7 @@ class _RecurrentForecaster(
         whole = engine.series is not None
         buffers, ends = self._extended_series(y, X)
         self._check_missing(self._keys, buffers, engine.setup)
+        self._check_counts(buffers, engine.setup)
         # training continues on the kept tail of each series and its new values
         stored = engine.series if whole else engine.tails
         added = [len(b) - len(s) for b, s in zip(buffers, stored)]
@@ -511,6 +522,15 @@ class _RecurrentForecaster(
                 "max_epochs": 1,
                 "device": "cpu",
                 "random_state": 2,
+            },
+            {
+                "window_length": 3,
+                "hidden_sizes": 3,
+                "distribution": "student_t",
+                "n_samples": 10,
+                "max_epochs": 1,
+                "device": "cpu",
+                "random_state": 3,
             },
         ]
 

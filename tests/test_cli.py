@@ -431,7 +431,7 @@ def test_a_seasonal_baseline_needs_a_window_of_a_season(tmp_path, capsys):
 
 
 def test_option_choices_are_the_library_constants():
-    from gatedforecast import forecasting, networks, scaling
+    from gatedforecast import distributions, forecasting, networks, scaling
     from gatedforecast.cli.options import library_choices, library_value
 
     choices = {
@@ -441,6 +441,7 @@ def test_option_choices_are_the_library_constants():
     assert choices == {
         "baseline": ("auto", *scaling.BASELINES),
         "interval_method": forecasting.INTERVAL_METHODS,
+        "distribution": (*distributions.DISTRIBUTIONS, None),
         "model": ("gru", "lstm"),
     }
     # --model names a recurrent cell of the library

@@ -119,7 +119,12 @@ def test_continued_training_leaves_the_engine_it_came_from_unchanged():
 
 
 def test_the_registry_names_every_interval_method():
-    assert set(INTERVAL_METHODS) == {"conformal", "mc_dropout", "quantile"}
+    assert set(INTERVAL_METHODS) == {
+        "conformal",
+        "mc_dropout",
+        "quantile",
+        "distribution",
+    }
     assert interval_method(None) is None
     for name, cls in INTERVAL_METHODS.items():
         method = interval_method(name)
@@ -128,6 +133,7 @@ def test_the_registry_names_every_interval_method():
     assert INTERVAL_METHODS["mc_dropout"].needs_dropout
     assert INTERVAL_METHODS["quantile"].quantile_head
     assert not INTERVAL_METHODS["conformal"].quantile_head
+    assert INTERVAL_METHODS["distribution"].reads_distribution
 
 
 @pytest.mark.parametrize("name", ["conformal", "mc_dropout"])

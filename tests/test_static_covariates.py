@@ -507,3 +507,32 @@ def test_the_cli_asks_no_future_rows_of_a_panels_past_only_columns(tmp_path):
     args += ["--horizon", "2", "--no-plot", "--output-dir", str(tmp_path / "out")]
     assert main([*args, *CLI_TINY]) == 0
     assert len(pd.read_csv(tmp_path / "out" / "forecast.csv")) == 4
+
+
+def test_a_count_head_with_static_covariates_saves_and_forecasts_counts(tmp_path):
+    rng = np.random.default_rng(0)
+    y, X = _panel(n=40)
+    y = pd.DataFrame(
+        {"y": rng.poisson(np.repeat([2.0, 8.0, 20.0], 40)).astype(float)},
+        index=y.index,
+    )
+    forecaster = GRUForecaster(
+        static_covariates=["size", "kind"], distribution="negative_binomial", **TINY
+    )
+    forecaster.fit(_until(y, 38), X=_until(X[["size", "kind"]], 38), fh=[1, 2])
+    future = _future(X[["size", "kind"]], 38, 2)
+    interval = forecaster.predict_interval(X=future, coverage=0.8).to_numpy()
+    assert (interval >= 0).all()
+    np.testing.assert_array_equal(interval, np.round(interval))
+    # the series scaler leaves the targets as counts and the static channels as
+    # encoded, whichever of the two asks for it
+    scaler = forecaster._engine.scaler
+    np.testing.assert_array_equal(scaler.loc_, 0.0)
+    np.testing.assert_array_equal(scaler.scale_, 1.0)
+    loaded = load_model(save_model(forecaster, tmp_path / "counts.gfm"))
+    assert loaded._engine.setup.distribution == "negative_binomial"
+    assert list(loaded._engine.setup.static.columns) == ["size", "kind"]
+    pd.testing.assert_frame_equal(
+        loaded.predict_interval(X=future, coverage=0.8),
+        forecaster.predict_interval(X=future, coverage=0.8),
+    )

@@ -12,6 +12,7 @@ from ..metrics import mase, mase_scale, smape
 from ..panels import split_series
 from .data import CLIError, Dataset, check_enough_data, check_finite
 from .errors import first_sentence, one_line
+from .forecast import check_counts
 from .options import network_params
 from .report import Comparison, ModelResult, rank_models
 
@@ -263,6 +264,7 @@ def run_compare(data: Dataset, options, season: int, log) -> Comparison:
 
     horizon, folds = options.horizon, options.folds
     check_enough_data(data, options, season, folds)
+    check_counts(data, options)
     splitter = make_splitter(data, horizon, folds)
     positive = bool((data.y.to_numpy(dtype=np.float64) > 0).all())
     models = build_models(options, season, positive)

@@ -12,7 +12,25 @@ from .data import CLIError, Dataset, check_enough_data, check_finite
 from .errors import first_sentence, one_line
 from .options import network_params
 
-__all__ = ["forecast_table", "run_forecast", "write_forecast"]
+__all__ = ["check_counts", "forecast_table", "run_forecast", "write_forecast"]
+
+
+def check_counts(data: Dataset, options) -> None:
+    """Refuse a target that is not counts when ``--distribution`` is a count
+    distribution, naming the column and the value."""
+    if getattr(options, "distribution", "none") != "negative_binomial":
+        return
+    for column in data.y.columns:
+        values = data.y[column].to_numpy(dtype=float)
+        values = values[~np.isnan(values)]
+        bad = (values < 0) | (values != np.round(values))
+        if bad.any():
+            raise CLIError(
+                "--distribution negative_binomial describes counts, but target "
+                f"{column!r} has the value {values[bad][0]:g}, not a non-negative "
+                "integer. Use --distribution normal or student_t for real values, "
+                "or round the column."
+            )
 
 
 def build_forecaster(options, season: int):
@@ -41,6 +59,7 @@ def run_forecast(data: Dataset, options, season: int, log):
     from .future import load_future
 
     check_enough_data(data, options, season)
+    check_counts(data, options)
     X_future = load_future(getattr(options, "future", None), data, options.horizon)
     forecaster = build_forecaster(options, season)
     name = type(forecaster).__name__

@@ -1,8 +1,8 @@
 """The command line's options: the argparse parser of ``compare`` and ``forecast``,
 and how the options become the forecasters' parameters.
 
-The choices of ``--baseline``, ``--interval-method`` and ``--model`` are the
-library's own (:func:`library_choices`); the library's messages about a
+The choices of ``--baseline``, ``--interval-method``, ``--distribution`` and
+``--model`` are the library's own (:func:`library_choices`); the library's messages about a
 parameter are shown with the option that sets it (:data:`OPTION_OF`).
 
 Reading the options loads neither torch nor sktime, so that ``--help`` is quick.
@@ -57,13 +57,15 @@ writes forecast.csv (and forecast.png) into --output-dir.
 #: "auto", forecasting.INTERVAL_METHODS, and the cells of networks.CELLS.
 _LIBRARY_CHOICES = {
     "baseline": ("auto", "last", "seasonal", None),
-    "interval_method": ("conformal", "mc_dropout", "quantile", None),
+    "interval_method": ("conformal", "mc_dropout", "quantile", "distribution", None),
+    "distribution": ("normal", "student_t", "negative_binomial", None),
     "model": ("gru", "lstm"),
 }
 
 
 def library_choices() -> dict[str, list[str]]:
-    """The choices of ``--baseline``, ``--interval-method`` and ``--model``: the
+    """The choices of ``--baseline``, ``--interval-method``, ``--distribution``
+    and ``--model``: the
     library's values, with None as ``"none"`` (see :func:`library_value`)."""
     return {
         name: ["none" if value is None else value for value in values]
@@ -90,6 +92,7 @@ OPTION_OF = {
     "seasonal_period": "--season",
     "baseline": "--baseline",
     "interval_method": "--interval-method",
+    "distribution": "--distribution",
 }
 
 _NAMES = "|".join(sorted(OPTION_OF, key=len, reverse=True))
@@ -137,6 +140,7 @@ def network_params(options, season: int) -> dict:
     params.update(seasonal_period=season if season > 1 else None)
     params.update(baseline=library_value(options.baseline))
     params.update(interval_method=library_value(options.interval_method))
+    params.update(distribution=library_value(options.distribution))
     past = getattr(options, "past_covariates", None)
     params.update(past_covariates=list(dict.fromkeys(past)) if past else None)
     static = getattr(options, "static_covariates", None)
@@ -320,7 +324,17 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default="conformal",
         help="how the networks predict intervals: split-conformal on held-out "
         "windows, Monte Carlo dropout (needs --dropout), a quantile head trained "
-        "with the pinball loss, or none (default: conformal)",
+        "with the pinball loss, the --distribution, or none (default: conformal, "
+        "read as distribution when --distribution is set)",
+    )
+    model.add_argument(
+        "--distribution",
+        choices=library_choices()["distribution"],
+        default="none",
+        help="train a likelihood head by negative log-likelihood and take the "
+        "intervals from its distribution: negative_binomial for counts "
+        "(non-negative integers), normal or student_t for real values "
+        "(default: none, a point forecast with conformal intervals)",
     )
     model.add_argument(
         "--coverage",

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ..distributions import DistributionNetwork, NLLLoss, distribution_head
 from ..missing import usable_windows
 from ..scaling import check_float32_range
 from ..training import Batches, MaskedLoss, PinballLoss, TrainingResult, train_network
@@ -138,9 +139,17 @@ def train_on_series(
     # past-only covariates are read in the window only, never at forecast steps
     known = setup.future_channels
 
+    head = distribution_head(setup.distribution)
+
     def make(starts):
         values = gather_windows(buffer, starts, span)
         inputs, context = transform.inputs(values[:, :window])
+        if head is not None:
+            # a likelihood scores the true values in the series' scaled units
+            targets = values[:, window:, :n_targets]
+            if network.n_future:
+                return (inputs, values[:, window:, known], context), targets
+            return (inputs, context), targets
         targets = transform.targets(values[:, window:, :n_targets], context)
         if effect:
             return (inputs, values[:, window:, known], context), targets
@@ -153,9 +162,12 @@ def train_on_series(
         train=torch.as_tensor(train, device=device),
         validation=torch.as_tensor(val, device=device),
     )
+    module = WithCovariateEffect(network, transform) if effect else network
+    if head is not None:
+        module = DistributionNetwork(module, head, with_context=effect)
     return run_training(
         # the covariate effect adds to the output in the series' units
-        WithCovariateEffect(network, transform) if effect else network,
+        module,
         batches,
         settings,
         rngs,
@@ -169,10 +181,13 @@ def train_on_series(
 
 def training_loss(setup: _Setup, settings):
     """The loss a forecaster's network trains with: the pinball loss of a
-    quantile head, else the configured one; over the observed targets only
-    when targets may be missing (:class:`~gatedforecast.training.MaskedLoss`).
+    quantile head, the negative log-likelihood of a likelihood head, else the
+    configured one; over the observed targets only when targets may be missing
+    (:class:`~gatedforecast.training.MaskedLoss`).
     None: the configured loss as it is."""
     loss = None if setup.levels is None else PinballLoss(setup.levels)
+    if setup.distribution is not None:
+        loss = NLLLoss(distribution_head(setup.distribution))
     if setup.masked:
         return MaskedLoss(settings.config.loss if loss is None else loss)
     return loss

@@ -20,11 +20,13 @@ import numpy as np
 import torch
 
 from ..intervals import extend_to_steps, interpolate_levels
+from .likelihood import distribution_quantiles
 from .rollout import Runtime
 
 __all__ = [
     "INTERVAL_METHODS",
     "ConformalIntervals",
+    "DistributionIntervals",
     "IntervalContext",
     "MCDropoutIntervals",
     "QuantileHeadIntervals",
@@ -126,10 +128,40 @@ class MCDropoutIntervals:
         return quantile(paths, alpha, axis=1)
 
 
+class DistributionIntervals:
+    """The quantiles of a likelihood head's distributions
+    (:mod:`gatedforecast.engine.likelihood`): exact for the head's steps, of
+    ``n_samples`` drawn paths seeded by ``seed`` beyond them. Needs no
+    calibration residuals."""
+
+    name = "distribution"
+    quantile_head = False
+    needs_dropout = False
+    #: reads the distribution of a likelihood head (``distribution`` is set)
+    reads_distribution = True
+
+    def quantiles(self, engine, contexts, future, n_steps, alpha, context):
+        return distribution_quantiles(
+            engine,
+            contexts,
+            future,
+            n_steps,
+            alpha,
+            context.n_samples,
+            context.seed,
+            context.runtime,
+        )
+
+
 #: interval methods by the name ``interval_method`` takes
 INTERVAL_METHODS = {
     method.name: method
-    for method in (ConformalIntervals, MCDropoutIntervals, QuantileHeadIntervals)
+    for method in (
+        ConformalIntervals,
+        MCDropoutIntervals,
+        QuantileHeadIntervals,
+        DistributionIntervals,
+    )
 }
 
 

@@ -21,12 +21,14 @@ import numpy as np
 import torch
 
 from .._params import generators
+from ..distributions import count_scaler, distribution_head
 from ..intervals import conformal_quantiles, extend_to_steps, typical_spreads
 from ..scaling import SeriesScaler
 from ..static import fit_series_scaler
 from ..training import TrainingResult, empty_history
 from .calibration import calibration_set, hold_out, window_spread
 from .fitting import train_on_series
+from .likelihood import median_reader
 from .rollout import Runtime, batch_rows, forecast_windows, head_output
 from .setup import _Setup, network_for
 
@@ -108,7 +110,11 @@ class SeriesEngine:
         ``calibration_horizon`` steps to measure the residuals. Returns the
         engine and the training result of its network.
         """
-        scaler = fit_series_scaler(setup, values)
+        scaler = count_scaler(
+            fit_series_scaler(setup, values),
+            distribution_head(setup.distribution),
+            setup.n_targets,
+        )
         scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
         held_out = hold_out(
             scaled, setup, calibration_horizon, calibration_size, calibrate
@@ -242,6 +248,7 @@ class SeriesEngine:
             runtime,
             generator,
             self.setup.median,
+            median_reader(self.setup),
         )
 
     def in_sample(self, positions: list[np.ndarray], runtime: Runtime) -> list:

@@ -77,6 +77,7 @@ def roll_out(
     future: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     median: int | None = None,
+    read=None,
 ) -> torch.Tensor:
     """Forecast ``n_steps`` from ``context`` of shape ``(batch, window, channels)``.
 
@@ -90,7 +91,11 @@ def roll_out(
     beyond the head read them. With a ``generator``, dropout masks drawn from
     it stay on (Monte Carlo dropout) while the network itself stays in eval mode.
     A quantile network is rolled out along its median, level number ``median``.
-    Returns ``(batch, n_steps, n_targets)`` in the scaled space of ``context``.
+    ``read(output, ctx)``, when given, turns the network's output (with its
+    covariate effect) and the windows' transform context into the values of the
+    steps in the scaled space (a likelihood head's median or random draws);
+    otherwise the output is inverted by ``transform``. Returns
+    ``(batch, n_steps, n_targets)`` in the scaled space of ``context``.
     """
     sampling = {"generator": generator, "dropout": generator is not None}
 
@@ -104,15 +109,16 @@ def roll_out(
     with torch.no_grad():
         while done < n_steps:
             inputs, ctx = transform.inputs(context[:, -window:])
+            invert = transform.invert if read is None else read
             if future is None:
-                step = transform.invert(forward(inputs), ctx)
+                step = invert(forward(inputs), ctx)
                 rows = step
             else:
                 known = future[:, done : done + head]
                 output = add_effect(
                     network, transform, forward(inputs, known), inputs, known, ctx
                 )
-                step = transform.invert(output, ctx)
+                step = invert(output, ctx)
                 rows = torch.cat([step, known], dim=-1)
             if rows.shape[-1] < context.shape[-1]:
                 # past-only covariates: their last value carried forward
@@ -134,10 +140,12 @@ def forecast_windows(
     runtime: Runtime,
     generator: torch.Generator | None = None,
     median: int | None = None,
+    read=None,
 ) -> np.ndarray:
     """Roll the scaled ``contexts`` out ``n_steps``: ``(n, n_steps, n_targets)``
     in float64, in batches of series on ``runtime.device``; with a
-    ``generator``, dropout masks are sampled from it."""
+    ``generator``, dropout masks are sampled from it; ``read``: see
+    :func:`roll_out`."""
     network = prediction_network(network, runtime.device)
     device = runtime.device
     out = []
@@ -152,7 +160,16 @@ def forecast_windows(
                     future[rows], dtype=torch.float32, device=device
                 )
             out.append(
-                roll_out(network, transform, context, n_steps, known, generator, median)
+                roll_out(
+                    network,
+                    transform,
+                    context,
+                    n_steps,
+                    known,
+                    generator,
+                    median,
+                    read,
+                )
             )
     return torch.cat(out).double().cpu().numpy()
 
@@ -163,9 +180,11 @@ def head_output(
     contexts: np.ndarray,
     future: np.ndarray | None,
     runtime: Runtime,
+    read=None,
 ) -> np.ndarray:
     """One pass of the head from the scaled ``contexts``, without dropout:
-    ``(n, horizon, n_targets[, n_levels])`` in the scaled space, float64."""
+    ``(n, horizon, n_targets[, n_levels])`` in the scaled space, float64;
+    ``read``: see :func:`roll_out`."""
     network = prediction_network(network, runtime.device)
     device = runtime.device
     with torch.no_grad(), torch_threads(runtime.n_threads):
@@ -178,7 +197,7 @@ def head_output(
             )
             args += (known,)
         out = network(*args, dropout=False)
-        out = transform.invert(
+        out = (transform.invert if read is None else read)(
             add_effect(network, transform, out, inputs, known, ctx), ctx
         )
     return out.double().cpu().numpy()

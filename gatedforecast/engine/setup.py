@@ -61,6 +61,8 @@ class _Setup:
     levels: tuple[float, ...] | None = None
     past_columns: object | None = None
     static: StaticEncoding | None = None
+    #: the likelihood head's name (:mod:`gatedforecast.distributions`), or None
+    distribution: str | None = None
 
     @property
     def median(self) -> int | None:
@@ -182,7 +184,7 @@ def network_for(
         horizon=setup.horizon,
         generator=generator,
         n_future=setup.n_future,
-        n_quantiles=0 if setup.levels is None else len(setup.levels),
+        n_quantiles=_head_levels(setup),
         covariate_effect=EFFECT_HIDDEN if setup.n_future else 0,
         static=static_arguments(setup),
     )
@@ -201,6 +203,14 @@ def static_arguments(setup: _Setup) -> dict | None:
         "static_levels": setup.static.level_counts,
         "static_at": setup.static_channels.start,
     }
+
+
+def _head_levels(setup: _Setup) -> int:
+    """Ordered outputs per step and target: a quantile head's levels, the two
+    quartiles of a likelihood head, else 0."""
+    if setup.distribution is not None:
+        return 2
+    return 0 if setup.levels is None else len(setup.levels)
 
 
 def divergence_hint(setup: _Setup) -> str:
