@@ -282,7 +282,7 @@ def check_counts(values: list[np.ndarray], n_targets: int, name: str) -> None:
         if bad.any():
             raise ValueError(
                 f"distribution={name!r} describes counts, but series {i} of y has "
-                f"the value {target[bad][0]!r}, not a non-negative integer. Use "
+                f"the value {float(target[bad][0])!r}, not a non-negative integer. Use "
                 "distribution='normal' or 'student_t' for real-valued targets, or "
                 "pass counts (y rounded, without negative values)."
             )

@@ -280,6 +280,15 @@ FORECASTER_DATA = [
              X=_exogenous()[1].assign(k=pd.Categorical(["u", "v"] * 24))),
         TypeError, r"column 'k' is categorical.*dynamic category columns are not "
         r"supported yet.*pd\.get_dummies"),
+    Bad("forecaster", "a count distribution with a negative value",
+        _fit(y=_with(_monthly().round(), 5, -1.0),
+             params={"distribution": "negative_binomial"}),
+        ValueError, r"distribution='negative_binomial' describes counts, but series 0 "
+        r"of y has the value -1\.0, not a non-negative integer\. Use "
+        r"distribution='normal' or 'student_t'"),
+    Bad("forecaster", "a count distribution with a fraction",
+        _fit(y=_monthly() + 0.5, params={"distribution": "negative_binomial"}),
+        ValueError, r"has the value 10\.5, not a non-negative integer.*pass counts"),
     Bad("forecaster", "X missing at predict", _on_fitted("predict", with_x=True),
         ValueError, r"fitted with exogenous X, so predict needs X.*\['a', 'b'\]"),
     Bad("forecaster", "X missing a column at predict",
