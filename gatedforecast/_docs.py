@@ -160,8 +160,8 @@ Gradient steps per epoch. ``None``: one pass over all training windows,
 shuffled. An int bounds the work: each epoch draws ``steps_per_epoch *
 batch_size`` windows at random from all of them. ``"auto"``: a full pass, or
 100 steps when a full pass would be longer, so a first fit on long series or
-a big panel takes minutes, not hours (about two minutes on one CPU thread for
-the 359 series of M4 Weekly, :doc:`/benchmarks`).""",
+a big panel takes minutes, not hours (a few minutes on one CPU thread for the
+359 series of M4 Weekly, :doc:`/benchmarks`).""",
         REGRESSOR: """\
 Gradient steps per epoch. ``None``: one pass over all training samples,
 shuffled. An int bounds the work: each epoch draws ``steps_per_epoch *
