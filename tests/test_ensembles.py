@@ -17,6 +17,7 @@ from gatedforecast import (
     LSTMRegressor,
     load_model,
 )
+from gatedforecast.accelerate import Accelerator
 from gatedforecast.engine import resolve_ensemble_size
 from gatedforecast.engine.setup import AUTO_ENSEMBLE_SIZE, SMALL_DATA_BATCHES
 from gatedforecast.networks import (
@@ -90,7 +91,8 @@ def test_members_train_as_independently_as_single_networks():
             for p in net.parameters():
                 p -= 0.1 * p.grad
     ensemble.zero_grad()
-    _, _, loss = _member_step(ensemble, x, y, loss_fn, None)
+    plain = Accelerator(torch.device("cpu"), None, False)
+    _, _, loss = _member_step(ensemble, x, y, loss_fn, None, plain)
     _clip(ensemble, 0.05)
     with torch.no_grad():
         for p in ensemble.parameters():
