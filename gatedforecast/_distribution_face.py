@@ -47,10 +47,14 @@ class DistributionForecasts:
         return self.interval_method
 
     def _calibrates(self) -> bool:
-        """Whether fit holds out windows to calibrate intervals."""
+        """Whether fit holds out windows to calibrate intervals: for residuals,
+        or for a likelihood head's scale (not the negative binomial's)."""
         name = self._interval_method_name()
-        method = INTERVAL_METHODS.get(name)
-        return name is not None and not getattr(method, "reads_distribution", False)
+        if name is None:
+            return False
+        if getattr(INTERVAL_METHODS.get(name), "reads_distribution", False):
+            return distribution_head(self.distribution).calibrates_scale
+        return True
 
     def _check_counts(self, values, setup) -> None:
         head = distribution_head(setup.distribution)

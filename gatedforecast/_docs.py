@@ -255,7 +255,10 @@ calibrated conformal spreads of each step. ``"distribution"`` (needs
 ``distribution``; ``"conformal"``, the default, is read as ``"distribution"``
 when ``distribution`` is set): the quantiles of the likelihood head's
 distributions, exact for the head's steps, of ``n_samples`` drawn paths
-beyond them; no windows are held out. ``None``: point forecasts only, no
+beyond them. The normal and Student-t heads' scales are calibrated on the
+held-out windows (each step's scale is multiplied by the factor that makes the
+held-out values most likely), as the conformal intervals are; the negative
+binomial's spread is read as trained, and no windows are held out for it. ``None``: point forecasts only, no
 windows held out.""",
     "distribution": """\
 A likelihood head trained by negative log-likelihood instead of ``loss``:
@@ -268,8 +271,9 @@ forecast is its median (fed back as input beyond the head), intervals and
 ``predict_proba`` (a skpro distribution; ``pip install gatedforecast[proba]``)
 come from the distribution, and steps beyond the head from ``n_samples``
 paths whose drawn values are fed back, seeded by ``random_state``. An ensemble
-forecasts the distribution of the median of its members' outputs. ``None``:
-a point forecast trained with ``loss``.""",
+forecasts the distribution of the median of its members' outputs. The
+normal and Student-t scales are calibrated on held-out windows (see
+``interval_method``). ``None``: a point forecast trained with ``loss``.""",
     "quantiles": """\
 Levels of the quantile head with ``interval_method="quantile"``; they must
 include 0.5 and a level on each side of it. ``None`` there means

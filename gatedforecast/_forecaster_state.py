@@ -123,6 +123,11 @@ class ForecasterState:
             "tails": engine.tails,
             "typical_spread": engine.typical_spread,
             "residuals": engine.residuals,
+            **(
+                {}
+                if engine.scale_factors is None
+                else {"scale_factors": engine.scale_factors}
+            ),
             "rng_state": engine.rng_state,
             "history": self.history_,
             "n_epochs": self.n_epochs_,
@@ -164,6 +169,7 @@ class ForecasterState:
                 residuals=state["residuals"],
                 rng_state=state["rng_state"],
                 calibration_epochs=state["calibration_epochs"],
+                scale_factors=state.get("scale_factors"),
             )
         )
         self.device_ = torch.device(state["device"])

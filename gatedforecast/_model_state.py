@@ -176,6 +176,8 @@ FORECASTER = {
     # calibration: typical window spreads (scaler="window") and scaled residuals
     "typical_spread": Maybe("array"),
     "residuals": Maybe("array"),
+    # a likelihood head's calibrated scale factors, written only when fitted
+    "scale_factors": Optional("array"),
     # the shuffling generator's state, so that update trains on as fit would
     "rng_state": "tensor",
     "history": "frame",

@@ -35,6 +35,7 @@ __all__ = [
     "check_counts",
     "count_scaler",
     "distribution_head",
+    "fit_scale_factors",
 ]
 
 #: degrees of freedom of the Student-t head: fixed, above 2 so its variance is
@@ -44,6 +45,8 @@ STUDENT_T_DF = 5.0
 SCALE_FLOOR = 1e-2
 #: the largest shape (total count) of the negative binomial: beyond it, Poisson
 MAX_TOTAL_COUNT = 1e6
+#: the range :func:`fit_scale_factors` searches a factor in
+SCALE_FACTOR_RANGE = (1e-2, 1e2)
 
 
 class DistributionHead:
@@ -60,6 +63,9 @@ class DistributionHead:
     counts = False
     #: the standard distribution's upper quartile (its quartiles' half-distance)
     quartile = 1.0
+    #: whether fit calibrates the scale on held-out windows
+    #: (:func:`fit_scale_factors`): the location-scale families
+    calibrates_scale = True
 
     def parameters(self, output: torch.Tensor, context) -> torch.Tensor:
         base, spread = context
@@ -87,6 +93,11 @@ class DistributionHead:
         """One random draw per entry of ``parameters[..., 0]``."""
         raise NotImplementedError
 
+    def log_pdf(self, parameters: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The log-density of ``y`` under the distributions ``parameters``
+        (float64 arrays; what :func:`fit_scale_factors` maximises)."""
+        raise NotImplementedError
+
     def to_data_units(self, parameters: np.ndarray, loc, scale) -> np.ndarray:
         """Parameters for values ``loc + scale * x`` (the inverse series scaling)."""
         out = parameters.copy()
@@ -108,6 +119,9 @@ class NormalHead(DistributionHead):
     def sample(self, parameters, rng):
         draw = rng.standard_normal(parameters.shape[:-1])
         return parameters[..., 0] + parameters[..., 1] * draw
+
+    def log_pdf(self, parameters, y):
+        return stats.norm.logpdf(y, parameters[..., 0], parameters[..., 1])
 
     def skpro(self, parameters, index, columns):
         from skpro.distributions import Normal
@@ -136,6 +150,9 @@ class StudentTHead(DistributionHead):
         draw = rng.standard_t(STUDENT_T_DF, parameters.shape[:-1])
         return parameters[..., 0] + parameters[..., 1] * draw
 
+    def log_pdf(self, parameters, y):
+        return stats.t.logpdf(y, STUDENT_T_DF, parameters[..., 0], parameters[..., 1])
+
     def skpro(self, parameters, index, columns):
         from skpro.distributions import TDistribution
 
@@ -156,6 +173,8 @@ class NegativeBinomialHead(DistributionHead):
     name = "negative_binomial"
     counts = True
     quartile = float(stats.norm.ppf(0.75))
+    # its spread also sets the median (the point forecast): left as trained
+    calibrates_scale = False
 
     def parameters(self, output, context):
         location, extra = super().parameters(output, context).unbind(-1)
@@ -224,6 +243,51 @@ DISTRIBUTIONS = tuple(DISTRIBUTION_HEADS)
 def distribution_head(name: str | None) -> DistributionHead | None:
     """The head called ``name``; None for ``distribution=None``."""
     return None if name is None else DISTRIBUTION_HEADS[name]()
+
+
+def _negative_log_likelihood(head, location, scale, truth):
+    """The loss of a log scale factor on one step's and target's values."""
+
+    def loss(log_factor):
+        scaled = np.stack([location, scale * np.exp(log_factor)], axis=-1)
+        return -head.log_pdf(scaled, truth).sum()
+
+    return loss
+
+
+def fit_scale_factors(
+    head: DistributionHead, parameters: np.ndarray, truths: np.ndarray
+) -> np.ndarray:
+    """The factor of each step's and target's scale that makes held-out values
+    most likely: ``(steps, n_targets)``.
+
+    ``parameters`` ``(n, steps, n_targets, 2)`` are the head's distributions of
+    ``n`` held-out windows, ``truths`` ``(n, steps, n_targets)`` what followed
+    them (NaN where missing). Each factor maximises the summed log-density of
+    its step's and target's observed truths when the scales are multiplied by
+    it (one-dimensional, within :data:`SCALE_FACTOR_RANGE`); one with fewer
+    than two observed truths stays 1. A head trained to over- or under-state
+    its spread has it set right on windows it never trained on, the way
+    conformal intervals are; the location, and so the point forecast, is kept.
+    """
+    from scipy.optimize import minimize_scalar
+
+    low, high = np.log(SCALE_FACTOR_RANGE)
+    factors = np.ones(parameters.shape[1:3])
+    for step, target in np.ndindex(*factors.shape):
+        truth = truths[:, step, target]
+        observed = ~np.isnan(truth)
+        if observed.sum() < 2:
+            continue
+        loss = _negative_log_likelihood(
+            head,
+            parameters[observed, step, target, 0],
+            parameters[observed, step, target, 1],
+            truth[observed],
+        )
+        best = minimize_scalar(loss, bounds=(low, high), method="bounded")
+        factors[step, target] = np.exp(best.x)
+    return factors
 
 
 class DistributionNetwork(nn.Module):

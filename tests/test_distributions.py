@@ -12,10 +12,12 @@ from scipy import stats
 from gatedforecast import GRUForecaster, LSTMForecaster
 from gatedforecast.distributions import (
     DISTRIBUTION_HEADS,
+    SCALE_FACTOR_RANGE,
     SCALE_FLOOR,
     STUDENT_T_DF,
     NLLLoss,
     distribution_head,
+    fit_scale_factors,
 )
 
 TINY = {"window_length": 6, "hidden_sizes": 6, "device": "cpu", "random_state": 0}
@@ -108,6 +110,68 @@ def test_negative_binomial_panel_intervals_are_counts_near_nominal():
     coverage = ((test >= lower) & (test <= upper)).mean()
     # 84 test values: a 95 % interval of a fitted count model covers most
     assert 0.85 <= coverage <= 1.0
+
+
+@pytest.mark.parametrize("name", ["normal", "student_t"])
+def test_scale_factors_undo_a_misstated_spread(name):
+    """Held-out values drawn with half (step 0) and twice (step 1) the stated
+    scale give factors near 0.5 and 2; missing truths are skipped, and a step
+    with fewer than two observed truths keeps factor 1."""
+    head = distribution_head(name)
+    rng = np.random.default_rng(0)
+    n = 4000
+    location = rng.uniform(-5, 5, (n, 3, 1))
+    scale = rng.uniform(0.5, 3, (n, 3, 1))
+    parameters = np.stack([location, scale], axis=-1)
+    true_scale = scale * np.array([0.5, 2.0, 1.0])[None, :, None]
+    truths = head.sample(np.stack([location, true_scale], axis=-1), rng)
+    truths[::2, 1] = np.nan
+    truths[1:, 2] = np.nan
+    factors = fit_scale_factors(head, parameters, truths)
+    assert factors.shape == (3, 1)
+    np.testing.assert_allclose(factors[:2, 0], [0.5, 2.0], rtol=0.05)
+    assert factors[2, 0] == 1.0
+    if name == "normal":
+        # the normal's maximum-likelihood factor: the root mean squared z-score
+        z = (truths[:, 0] - location[:, 0]) / scale[:, 0]
+        assert factors[0, 0] == pytest.approx(np.sqrt(np.mean(z**2)), rel=1e-4)
+    # a factor stays within its search range
+    wide = fit_scale_factors(head, parameters[:, :1] * [1, 1e6], truths[:, :1])
+    assert wide[0, 0] == pytest.approx(SCALE_FACTOR_RANGE[0], rel=1e-3)
+
+
+def test_calibrated_scales_reach_intervals_paths_proba_and_model_files(tmp_path):
+    pytest.importorskip("skpro")
+    from gatedforecast.engine.likelihood import _raw_parameters
+    from gatedforecast.persistence import load_model, save_model
+
+    forecaster = GRUForecaster(
+        distribution="normal", max_epochs=3, ensemble_size=1, n_samples=50, **TINY
+    )
+    forecaster.fit(_gaussian(200), fh=[1, 2])
+    engine = forecaster._engine
+    factors = engine.scale_factors
+    assert factors.shape == (2, 1)
+    assert np.all(factors != 1.0)
+    raw = _raw_parameters(engine, engine.contexts(), None, forecaster._runtime())
+    sigma = raw[0, :, 0, 1] * factors[:, 0] * engine.scaler.scale_[0, 0]
+    proba = forecaster.predict_proba()
+    np.testing.assert_allclose(np.asarray(proba.sigma, float).ravel(), sigma)
+    interval = forecaster.predict_interval(coverage=0.8)
+    np.testing.assert_allclose(
+        interval.iloc[:, 1].to_numpy(), proba.ppf(0.9).to_numpy().ravel()
+    )
+    # drawn paths beyond the head spread as the calibrated head does
+    engine.scale_factors = factors * 3
+    wider = forecaster.predict_interval(fh=range(1, 5), coverage=0.8)
+    engine.scale_factors = factors
+    narrower = forecaster.predict_interval(fh=range(1, 5), coverage=0.8)
+    assert np.all(np.diff(wider.to_numpy()) > np.diff(narrower.to_numpy()))
+    loaded = load_model(save_model(forecaster, tmp_path / "model.zip"))
+    np.testing.assert_array_equal(loaded._engine.scale_factors, factors)
+    pd.testing.assert_frame_equal(
+        loaded.predict_interval(fh=[1, 2], coverage=0.8), interval, check_exact=True
+    )
 
 
 def test_normal_head_learns_the_noise_of_gaussian_data():
@@ -220,9 +284,14 @@ def test_export_refuses_a_likelihood_head():
 def test_conformal_default_reads_as_distribution_and_none_gives_no_intervals():
     forecaster = GRUForecaster(distribution="normal", max_epochs=1, **TINY)
     forecaster.fit(_gaussian(60), fh=[1])
-    # no windows held out: the distribution needs no residuals
-    assert forecaster._engine.residuals is None
+    # windows are held out to calibrate the scale, and the intervals read it
+    assert forecaster._engine.scale_factors.shape == (1, 1)
     assert forecaster.predict_interval().shape == (1, 2)
+    counts = GRUForecaster(distribution="negative_binomial", max_epochs=1, **TINY)
+    counts.fit(_counts(n_series=2, length=40), fh=[1])
+    # the count head's spread is read as trained: nothing held out
+    assert counts._engine.residuals is None
+    assert counts._engine.scale_factors is None
     plain = GRUForecaster(
         distribution="normal", interval_method=None, max_epochs=1, **TINY
     )

@@ -8,7 +8,9 @@ median, fed back as the input of roll-outs beyond the head);
 :func:`sample_paths` draws paths: beyond the head each draw is fed back as the
 next input, so the paths carry the head's uncertainty forward;
 :func:`distribution_quantiles` combines the two (exact quantiles for the head's
-steps, those of the drawn paths after). Everything is in the series' scaled
+steps, those of the drawn paths after); :func:`scale_factors` calibrates the
+head's scales on the windows fit held out, and every distribution read here
+carries them (``engine.scale_factors``). Everything is in the series' scaled
 space, as the engine's forecasts are.
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..distributions import distribution_head
+from ..distributions import distribution_head, fit_scale_factors
 from .rollout import Runtime, forecast_windows, head_output
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "head_parameters",
     "median_reader",
     "sample_paths",
+    "scale_factors",
 ]
 
 
@@ -37,9 +40,23 @@ def median_reader(setup):
     return lambda output, ctx: head.median(head.parameters(output, ctx))
 
 
-def head_parameters(engine, contexts, future, runtime: Runtime) -> np.ndarray:
-    """The distribution parameters of the head's steps from the scaled
-    ``contexts``: ``(n, horizon, n_targets, 2)`` in the scaled space."""
+def _calibrated(parameters, factors):
+    """``parameters`` ``(..., horizon, n_targets, 2)`` with each step's and
+    target's scale multiplied by ``factors`` ``(horizon, n_targets)`` (None:
+    as they are)."""
+    if factors is None:
+        return parameters
+    if isinstance(parameters, torch.Tensor):
+        factors = torch.as_tensor(
+            factors, dtype=parameters.dtype, device=parameters.device
+        )
+        return torch.stack([parameters[..., 0], parameters[..., 1] * factors], -1)
+    out = parameters.copy()
+    out[..., 1] = parameters[..., 1] * factors
+    return out
+
+
+def _raw_parameters(engine, contexts, future, runtime: Runtime) -> np.ndarray:
     head = distribution_head(engine.setup.distribution)
     return head_output(
         engine.network,
@@ -49,6 +66,39 @@ def head_parameters(engine, contexts, future, runtime: Runtime) -> np.ndarray:
         runtime,
         read=head.parameters,
     )
+
+
+def head_parameters(engine, contexts, future, runtime: Runtime) -> np.ndarray:
+    """The distribution parameters of the head's steps from the scaled
+    ``contexts``: ``(n, horizon, n_targets, 2)`` in the scaled space, with the
+    calibrated scales."""
+    return _calibrated(
+        _raw_parameters(engine, contexts, future, runtime), engine.scale_factors
+    )
+
+
+def scale_factors(engine, windows, runtime: Runtime) -> np.ndarray | None:
+    """The factors that calibrate the head's scales, ``(horizon, n_targets)``,
+    fitted on the held-out ``windows`` (a
+    :class:`~gatedforecast.engine.calibration.CalibrationSet`); None for a
+    head whose scale is left as trained (or without a likelihood head).
+
+    Steps of the head beyond the windows' truths take the factor of the last
+    step they reach.
+    """
+    head = distribution_head(engine.setup.distribution)
+    if head is None or not head.calibrates_scale:
+        return None
+    parameters = _raw_parameters(engine, windows.contexts, windows.future, runtime)
+    reached = min(parameters.shape[1], windows.truths.shape[1])
+    truths = windows.truths[:, :reached]
+    if engine.setup.masked:
+        # a target never observed in its window has nothing to be scored against
+        unread = engine.unread(windows.contexts)
+        truths = np.where(unread[:, None, :], np.nan, truths)
+    factors = fit_scale_factors(head, parameters[:, :reached], truths)
+    last = np.repeat(factors[-1:], parameters.shape[1] - reached, axis=0)
+    return np.concatenate([factors, last])
 
 
 def sample_paths(
@@ -65,7 +115,7 @@ def sample_paths(
     rng = np.random.default_rng(seed)
 
     def draw(output, ctx):
-        parameters = head.parameters(output, ctx)
+        parameters = _calibrated(head.parameters(output, ctx), engine.scale_factors)
         values = head.sample(parameters.double().cpu().numpy(), rng)
         return torch.as_tensor(values, dtype=output.dtype, device=output.device)
 

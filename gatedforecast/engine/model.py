@@ -28,7 +28,7 @@ from ..static import fit_series_scaler
 from ..training import TrainingResult, empty_history
 from .calibration import calibration_set, hold_out, window_spread
 from .fitting import train_on_series
-from .likelihood import median_reader
+from .likelihood import median_reader, scale_factors
 from .rollout import Runtime, batch_rows, forecast_windows, head_output
 from .setup import _Setup, network_for
 
@@ -53,6 +53,10 @@ class SeriesEngine:
         Typical window spread of each series (window normalisation only).
     residuals : ndarray of shape (n, steps, n_targets) or None
         Scaled calibration residuals; None when no window was held out.
+    scale_factors : ndarray of shape (horizon, n_targets) or None
+        What a likelihood head's scales are multiplied by, fitted on the
+        held-out windows (:func:`~gatedforecast.engine.likelihood.scale_factors`);
+        None when they are read as trained.
     rng_state : torch.Tensor
         State of the shuffling generator, from where continued training goes on.
     calibration_epochs : int or None
@@ -76,6 +80,7 @@ class SeriesEngine:
         rng_state: torch.Tensor | None = None,
         calibration_epochs: int | None = None,
         series: list[np.ndarray] | None = None,
+        scale_factors: np.ndarray | None = None,
     ) -> None:
         self.network = network
         self.setup = setup
@@ -86,6 +91,7 @@ class SeriesEngine:
         self.rng_state = rng_state
         self.calibration_epochs = calibration_epochs
         self.series = series
+        self.scale_factors = scale_factors
 
     # ------------------------------------------------------------------ fit
     @classmethod
@@ -155,7 +161,9 @@ class SeriesEngine:
             series=scaled,
         )
         if held_out.counts.any():
-            engine.residuals = engine.calibrate(scaled, held_out, runtime)
+            windows = calibration_set(scaled, held_out, setup)
+            engine.residuals = engine.calibrate(windows, held_out.horizon, runtime)
+            engine.scale_factors = scale_factors(engine, windows, runtime)
         if epochs and held_out.refit and not result.interrupted:
             # the point forecasts learn from the most recent windows too; the
             # residuals of the first network stand for those of the second
@@ -165,16 +173,15 @@ class SeriesEngine:
             engine.rng_state = generator.get_state()
         return engine, result
 
-    def calibrate(self, scaled, held_out, runtime: Runtime) -> np.ndarray:
-        """Scaled residuals of the held-out windows: ``(n, horizon, n_targets)``.
+    def calibrate(self, windows, horizon: int, runtime: Runtime) -> np.ndarray:
+        """Scaled residuals of the held-out ``windows`` (a
+        :class:`~gatedforecast.engine.calibration.CalibrationSet`):
+        ``(n, horizon, n_targets)``.
 
         Each window is forecast ``horizon`` steps from its input, as predict
         would, and the error is divided by the spread the forecast was scaled with.
         """
-        windows = calibration_set(scaled, held_out, self.setup)
-        forecast = self.forecast(
-            windows.contexts, held_out.horizon, windows.future, runtime
-        )
+        forecast = self.forecast(windows.contexts, horizon, windows.future, runtime)
         spread = self.spread(windows.contexts, windows.series)
         residuals = (windows.truths - forecast) / spread
         if self.setup.masked:
