@@ -258,8 +258,8 @@ distributions, exact for the head's steps, of ``n_samples`` drawn paths
 beyond them. The normal and Student-t heads' scales are calibrated on the
 held-out windows (each step's scale is multiplied by the factor that makes the
 held-out values most likely), as the conformal intervals are; the negative
-binomial's spread is read as trained, and no windows are held out for it. ``None``: point forecasts only, no
-windows held out.""",
+binomial's spread is read as trained, and no windows are held out for it.
+``None``: point forecasts only, no windows held out.""",
     "distribution": """\
 A likelihood head trained by negative log-likelihood instead of ``loss``:
 ``"normal"``, ``"student_t"`` (5 degrees of freedom, fixed) or
