@@ -110,8 +110,9 @@ A named column that varies within a series is an error. Only ``fit`` reads
 them: ``predict`` and ``update`` take each series' values from the fit and
 ignore these columns of their ``X``. A level the network was not trained on
 (a pretrained network applied to new series) is an error. Other ``category``
-or text columns of ``X`` are refused: dynamic categories are not supported.
-``None``: no static covariates.""",
+columns of ``X`` are read through time, one 0/1 channel per level of their
+dtype at fit (``"column=level"``; a past-only one when ``past_covariates``
+names it); text columns are refused. ``None``: no static covariates.""",
     "scaler": """\
 ``"window"``: each input window is normalised by its own mean and standard
 deviation, and the forecast is mapped back with them (suits series whose level

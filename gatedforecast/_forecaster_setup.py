@@ -23,6 +23,7 @@ import pandas as pd
 
 from ._params import check_value
 from ._series_io import _frames_by_key, _series_name
+from .categories import CategoryIndicators
 from .engine import INTERVAL_METHODS, _Setup, resolve_ensemble_size
 from .missing import fill_series, has_missing
 from .scaling import WindowTransform, get_scaler
@@ -125,14 +126,17 @@ class ForecasterSetup:
         levels = DEFAULT_QUANTILES if self.quantiles is None else self.quantiles
         return check_value("quantiles", levels)
 
-    def _covariate_columns(self, X):
+    def _covariate_columns(self, X, categories=None):
         """The columns of ``X`` read through time, in the order of a window's
         channels (future-known first, then the past-only ones that
         ``past_covariates`` names, each in ``X``'s order; None when there are
         none), the past-only ones and the static ones (``static_covariates``;
-        None without either)."""
+        None without either). ``X``'s category columns are expanded by
+        ``categories`` already: a past-only one stands for its indicators."""
         past = check_value("past_covariates", self.past_covariates)
         static = check_value("static_covariates", self.static_covariates)
+        if categories is not None:
+            past = categories.rename(past)
         kinds = (("past_covariates", past), ("static_covariates", static))
         named = [(name, labels) for name, labels in kinds if labels is not None]
         if X is None or X.shape[1] == 0:
@@ -174,11 +178,21 @@ class ForecasterSetup:
             None if static is None else pd.Index(static),
         )
 
-    def _collect_covariates(self, y: pd.DataFrame, X):
+    def _collect_covariates(self, y: pd.DataFrame, X, setup: _Setup | None = None):
         """:meth:`_collect` with X's columns in the order of a window's channels
-        (the past-only ones last), the past-only columns (None without) and a
-        table of the static covariates, one row per series (None without)."""
-        x_columns, past, static = self._covariate_columns(X)
+        (the past-only ones last), the past-only columns (None without), a
+        table of the static covariates, one row per series (None without), and
+        the category columns read through time (None without), which are
+        expanded into indicator columns: with the levels of ``setup`` (a
+        pretrained network's), else with those of X's dtypes."""
+        if setup is None:
+            static = check_value("static_covariates", self.static_covariates)
+            categories = CategoryIndicators.of(X, static)
+        else:
+            categories = setup.categories
+        if categories is not None:
+            X = categories.expand(X, refuse_missing=True)
+        x_columns, past, static = self._covariate_columns(X, categories)
         ordered = past is not None or static is not None
         keys, frames, values, x_columns = self._collect(
             y, None if x_columns is None else X, x_columns if ordered else None
@@ -189,7 +203,7 @@ class ForecasterSetup:
             at_y = {k: x_frames[k].reindex(f.index) for k, f in zip(keys, frames)}
             names = [_series_name(k) for k in keys]
             statics = static_table(at_y, keys, static, names)
-        return keys, frames, values, x_columns, past, statics
+        return keys, frames, values, x_columns, past, statics, categories
 
     def _series_values(self, keys, values, setup: _Setup, statics) -> list:
         """``values`` checked for missing targets (:meth:`_check_missing`), each
@@ -228,11 +242,12 @@ class ForecasterSetup:
             given.append("past held")
 
     def _new_setup(
-        self, y, keys, values, x_columns, fh, past=None, statics=None
+        self, y, keys, values, x_columns, fh, past=None, statics=None, categories=None
     ) -> _Setup:
         """The setup a new network reads ``values`` (the series of ``y``, named
         by ``keys``, covariates after the targets, the ``past`` ones last)
-        with, and the encoding of the ``statics`` table."""
+        with, the encoding of the ``statics`` table and the ``categories``
+        read through time."""
         head = self._head_length(fh)
         shortest = int(np.argmin([len(v) for v in values]))
         n_targets = y.shape[1]
@@ -264,6 +279,7 @@ class ForecasterSetup:
             past_columns=past,
             static=None if statics is None else StaticEncoding.fit(statics),
             distribution=check_value("distribution", self.distribution),
+            categories=categories,
         )
 
     def _with_ensemble_size(self, settings, setup: _Setup, values):

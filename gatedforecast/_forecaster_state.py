@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from ._model_archive import ModelFileError
+from .categories import CategoryIndicators
 from .distributions import DISTRIBUTIONS
 from .engine import SeriesEngine, _Setup
 from .scaling import SeriesScaler, WindowTransform
@@ -59,6 +60,12 @@ def setup_state(setup: _Setup) -> dict:
     if setup.distribution is not None:
         # written only when set, so files of point forecasters stay as they were
         state["distribution"] = setup.distribution
+    if setup.categories is not None:
+        # written only when set, as the static covariates are
+        state["categories"] = {
+            "columns": setup.categories.columns,
+            "levels": list(setup.categories.levels),
+        }
     return state
 
 
@@ -77,6 +84,11 @@ def setup_from_state(state: dict) -> _Setup:
     static = state.get("static")
     if static is not None:
         static = StaticEncoding(**{**static, "levels": tuple(static["levels"])})
+    categories = state.get("categories")
+    if categories is not None:
+        categories = CategoryIndicators(
+            categories["columns"], tuple(categories["levels"])
+        )
     return _Setup(
         window_length=state["window_length"],
         horizon=state["horizon"],
@@ -88,6 +100,7 @@ def setup_from_state(state: dict) -> _Setup:
         past_columns=state["past_columns"],
         static=static,
         distribution=known_distribution(state.get("distribution")),
+        categories=categories,
     )
 
 
@@ -123,11 +136,7 @@ class ForecasterState:
             "tails": engine.tails,
             "typical_spread": engine.typical_spread,
             "residuals": engine.residuals,
-            **(
-                {}
-                if engine.scale_factors is None
-                else {"scale_factors": engine.scale_factors}
-            ),
+            "scale_factors": engine.scale_factors,
             "rng_state": engine.rng_state,
             "history": self.history_,
             "n_epochs": self.n_epochs_,
@@ -169,7 +178,7 @@ class ForecasterState:
                 residuals=state["residuals"],
                 rng_state=state["rng_state"],
                 calibration_epochs=state["calibration_epochs"],
-                scale_factors=state.get("scale_factors"),
+                scale_factors=state["scale_factors"],
             )
         )
         self.device_ = torch.device(state["device"])

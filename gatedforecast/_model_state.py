@@ -163,6 +163,9 @@ SETUP = {
     ),
     # a likelihood head's name, written only for one
     "distribution": Optional("str"),
+    # category columns read through time (written only when there are some):
+    # their labels in X and the levels each is expanded into
+    "categories": Optional({"columns": "index", "levels": ListOf("index")}),
 }
 
 FORECASTER = {
@@ -176,8 +179,9 @@ FORECASTER = {
     # calibration: typical window spreads (scaler="window") and scaled residuals
     "typical_spread": Maybe("array"),
     "residuals": Maybe("array"),
-    # a likelihood head's calibrated scale factors, written only when fitted
-    "scale_factors": Optional("array"),
+    # a likelihood head's calibrated scale factors (files written before them
+    # read the scales as trained)
+    "scale_factors": Added(Maybe("array"), None),
     # the shuffling generator's state, so that update trains on as fit would
     "rng_state": "tensor",
     "history": "frame",

@@ -289,6 +289,14 @@ class SeriesBookkeeping:
         positions = [len(v) - 1 + s for v, s in zip(engine.series, steps)]
         return engine.in_sample(positions, runtime)
 
+    def _expanded(self, X, refuse_missing: bool = False):
+        """``X`` with its category columns read through time expanded into the
+        indicator columns of the fitted levels (:mod:`gatedforecast.categories`)."""
+        categories = self._engine.setup.categories
+        if categories is None or X is None:
+            return X
+        return categories.expand(X, refuse_missing)
+
     def _future_covariates(self, X, n_steps: int) -> np.ndarray | None:
         """Scaled future-known covariates of the next steps of every series, from
         predict's X (past-only columns are not read: None when every covariate is
@@ -301,6 +309,7 @@ class SeriesBookkeeping:
         setup = self._engine.setup
         if self._x_columns is None or not setup.n_future:
             return None
+        X = self._expanded(X)
         # the future-known columns come first (past-only ones follow them)
         columns = self._x_columns[: setup.n_future]
         past = "" if not setup.n_past else " (the past-only columns are not needed)"
@@ -456,6 +465,7 @@ class SeriesBookkeeping:
                 "This forecaster was fitted with exogenous X, so update needs X "
                 "for the new observations too."
             )
+        X = self._expanded(X, refuse_missing=True)
         x_frames = None if self._x_columns is None else _frames_by_key(X, keys)
         engine = self._engine
         stored = engine.tails if engine.series is None else engine.series

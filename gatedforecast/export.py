@@ -160,6 +160,15 @@ def _engine_of(forecaster):
             "input for per-series values or category embeddings. Fit without "
             "static_covariates to export, or serve it with predict."
         )
+    if engine.setup.categories is not None:
+        columns = list(engine.setup.categories.columns)
+        raise ValueError(
+            f"This forecaster reads the category columns {columns} of X through "
+            "time as indicator columns, which the exported graph would expect "
+            "already expanded. Fit on X with those columns one-hot encoded "
+            "(pd.get_dummies(X, columns=..., dtype=float)) to export, or serve it "
+            "with predict."
+        )
     if engine.setup.n_past:
         # the graph's X input holds every covariate at the window and the steps
         past = list(engine.setup.past_columns)

@@ -204,11 +204,17 @@ class _RecurrentForecaster(
     def _fit(self, y: pd.DataFrame, X=None, fh=None):
         self._check_params()
         settings = self._core_settings()
-        keys, frames, values, x_columns, past, statics = self._collect_covariates(y, X)
-        self._name_cutoff_freq()
         pretrained = getattr(self, "pretrained_network_", None)
+        keys, frames, values, x_columns, past, statics, categories = (
+            self._collect_covariates(
+                y, X, None if pretrained is None else self.pretrained_setup_
+            )
+        )
+        self._name_cutoff_freq()
         if pretrained is None:
-            setup = self._new_setup(y, keys, values, x_columns, fh, past, statics)
+            setup = self._new_setup(
+                y, keys, values, x_columns, fh, past, statics, categories
+            )
             settings = self._with_ensemble_size(settings, setup, values)
             epochs = settings.config.max_epochs
         else:
@@ -262,8 +268,12 @@ class _RecurrentForecaster(
         """Train the global network on a panel, for later fits to apply."""
         self._check_params()
         settings = self._core_settings()
-        keys, _, values, x_columns, past, statics = self._collect_covariates(y, X)
-        setup = self._new_setup(y, keys, values, x_columns, fh, past, statics)
+        keys, _, values, x_columns, past, statics, categories = (
+            self._collect_covariates(y, X)
+        )
+        setup = self._new_setup(
+            y, keys, values, x_columns, fh, past, statics, categories
+        )
         self._check_counts(values, setup)
         values = self._series_values(keys, values, setup, statics)
         settings = self._with_ensemble_size(settings, setup, values)
@@ -276,8 +286,10 @@ class _RecurrentForecaster(
         """Continue pretraining the network on more series."""
         self._check_params()
         settings = self._core_settings()
-        keys, _, values, x_columns, past, statics = self._collect_covariates(y, X)
         setup = self.pretrained_setup_
+        keys, _, values, x_columns, past, statics, _ = self._collect_covariates(
+            y, X, setup
+        )
         self._check_pretrained_fits(setup, y, x_columns, keys, values, past, statics)
         self._check_counts(values, setup)
         values = self._series_values(keys, values, setup, statics)

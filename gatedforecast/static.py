@@ -73,19 +73,18 @@ def text_column_error(column, dtype, static: bool) -> TypeError:
         )
     dummies = f"pd.get_dummies(X, columns=[{column!r}], dtype=float)"
     if is_categorical(dtype):
+        # reached only when a pretrained network read no category columns
         return TypeError(
-            f"X must hold numbers, but column {column!r} is categorical (dtype "
-            f"{dtype}), and dynamic category columns are not supported yet: "
-            "categories are embedded as static covariates only. Name it in "
-            "static_covariates if it holds one value per series; otherwise "
-            f"encode it as numbers, e.g. one column per level with {dummies}."
+            f"X's column {column!r} is categorical (dtype {dtype}), but the "
+            "pretrained network was trained without category columns read "
+            "through time. Pass X as it was when pretraining, or pretrain again."
         )
     return TypeError(
         f"X must hold numbers, but column {column!r} holds text (dtype {dtype}). "
-        "Convert it with pd.to_numeric(...) if it holds numbers as text; name it "
-        f"in static_covariates as X[{column!r}].astype('category') if it holds "
-        "one value per series; otherwise encode it as numbers, e.g. one column "
-        f"per level with {dummies}."
+        "Convert it with pd.to_numeric(...) if it holds numbers as text, or "
+        f"make it categorical, X[{column!r}] = X[{column!r}].astype('category'): "
+        "each level then gets an indicator channel (name it in static_covariates "
+        f"if it holds one value per series). Or encode it yourself: {dummies}."
     )
 
 

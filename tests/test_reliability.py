@@ -148,6 +148,29 @@ def _on_fitted(method, with_x=False, panel=False, **kwargs):
     return call
 
 
+def _with_category(X, missing=None):
+    """``X`` with the category column ``k`` (levels u, v; NaN at ``missing``)."""
+    k = pd.Categorical(["u", "v"] * (len(X) // 2))
+    if missing is not None:
+        k[missing] = np.nan
+    return X.assign(k=k)
+
+
+def _category_predict(k):
+    """``predict`` of a forecaster fitted with the category column ``k`` of X,
+    whose X for the forecast steps holds ``k`` (text)."""
+    good = _with_category(_exogenous()[1]).iloc[40:]
+
+    def call(cls):
+        y, X = _exogenous()
+        X = _with_category(X)
+        fitted = cls(**F_PARAMS).fit(y.iloc[:40], X=X.iloc[:40], fh=[1, 2])
+        return fitted, "predict", {"X": good.assign(k=k), "fh": [1, 2]}
+
+    call.future_X = good
+    return call
+
+
 def _rfit(X, y, **params):
     return lambda cls: (cls(**{**R_PARAMS, **params}), "fit", {"X": X, "y": y})
 
@@ -275,11 +298,19 @@ FORECASTER_DATA = [
         _fit(y=_exogenous()[0], X=_exogenous()[1].assign(k="u"),
              params={"static_covariates": ["k"]}),
         TypeError, r"static covariate 'k' holds text.*X\['k'\]\.astype\('category'\)"),
-    Bad("forecaster", "a category column of X not named static",
-        _fit(y=_exogenous()[0],
-             X=_exogenous()[1].assign(k=pd.Categorical(["u", "v"] * 24))),
-        TypeError, r"column 'k' is categorical.*dynamic category columns are not "
-        r"supported yet.*pd\.get_dummies"),
+    Bad("forecaster", "a text column of X",
+        _fit(y=_exogenous()[0], X=_exogenous()[1].assign(k=["u", "v"] * 24)),
+        TypeError, r"column 'k' holds text.*X\['k'\]\.astype\('category'\): each "
+        r"level then gets an indicator channel"),
+    Bad("forecaster", "a missing value in a category column of X",
+        _fit(y=_exogenous()[0], X=_with_category(_exogenous()[1], missing=3)),
+        ValueError, r"X\['k'\] has 1 missing \(NaN\) value\(s\), first at "
+        r"Timestamp\('2001-01-04 00:00:00'\)\. A category column needs a level at "
+        r"every time point"),
+    Bad("forecaster", "a category level unknown at predict",
+        _category_predict(["u", "w"] * 4),
+        ValueError, r"X\['k'\] has the level\(s\) \['w'\], which the network was "
+        r"not trained on; its levels are \['u', 'v'\]\. Map them to a known level"),
     Bad("forecaster", "a count distribution with a negative value",
         _fit(y=_with(_monthly().round(), 5, -1.0),
              params={"distribution": "negative_binomial"}),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..categories import CategoryIndicators
 from ..networks import ForecastNetwork
 from ..scaling import WindowTransform
 from ..static import StaticEncoding
@@ -63,6 +64,9 @@ class _Setup:
     static: StaticEncoding | None = None
     #: the likelihood head's name (:mod:`gatedforecast.distributions`), or None
     distribution: str | None = None
+    #: the category columns read through time, expanded into the indicator
+    #: columns among ``x_columns`` (:mod:`gatedforecast.categories`), or None
+    categories: CategoryIndicators | None = None
 
     @property
     def median(self) -> int | None:
