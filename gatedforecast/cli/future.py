@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import Dataset, _check_targets, _parse_time, read_table
+from .columns import check_values
+from .data import Dataset, _parse_time, read_table
 from .errors import CLIError
 
 __all__ = ["forecast_times", "load_future"]
@@ -67,7 +68,7 @@ def load_future(path: str | None, data: Dataset, horizon: int) -> pd.DataFrame |
             f"{path}: no column {absent[0]!r}; the --future file needs the columns "
             f"{', '.join(map(repr, needed))}"
         )
-    _check_targets(frame, path, covariates, kind="covariate")
+    check_values(frame, path, covariates, kind="covariate")
     times, _, _ = _parse_time(frame[data.time_col], path, data.time_col)
     times = _as_data_times(times, data)
     ids = frame[data.id_col].astype(str) if data.is_panel else None
