@@ -244,3 +244,42 @@ def test_covariates_need_a_file(capsys):
 def test_forecast_times_follow_the_series(index, expected):
     times = forecast_times(index, 2)
     assert [str(t) for t in times] == [str(e) for e in expected]
+
+
+def _promoted(n=90, extra=4, seed=0):
+    """Daily sales lifted by 3 on promotion days, with the promotion as text."""
+    rng = np.random.default_rng(seed)
+    promo = rng.choice(["none", "promo"], n + extra)
+    dates = pd.date_range("2021-01-01", periods=n + extra, freq="D")
+    sales = 10 + 3 * (promo == "promo") + rng.normal(0, 0.1, n + extra)
+    frame = pd.DataFrame(
+        {"date": dates.strftime("%Y-%m-%d"), "sales": sales, "promo": promo}
+    )
+    return frame.iloc[:n], frame.iloc[n:].drop(columns="sales")
+
+
+def test_a_text_covariate_is_read_as_categories(tmp_path, capsys):
+    data, future = _promoted()
+    data.to_csv(tmp_path / "d.csv", index=False)
+    future.to_csv(tmp_path / "f.csv", index=False)
+    dataset = load_dataset(str(tmp_path / "d.csv"), covariates=["promo"])
+    assert isinstance(dataset.X["promo"].dtype, pd.CategoricalDtype)
+    out = tmp_path / "out"
+    args = ["forecast", str(tmp_path / "d.csv"), "--target", "sales"]
+    args += ["--covariates", "promo", "--future", str(tmp_path / "f.csv")]
+    args += ["--horizon", "4", "--no-plot", "--output-dir", str(out), *TINY]
+    assert main(args) == 0
+    assert np.isfinite(pd.read_csv(out / "forecast.csv")["sales"]).all()
+    # a level the data never had
+    future.assign(promo="flash").to_csv(tmp_path / "f.csv", index=False)
+    assert main(args) == 2
+    assert "has the level(s) ['flash'], which the network was not" in _error(capsys)
+    # an empty level in the data
+    data.assign(promo=data["promo"].where(data.index != 5)).to_csv(
+        tmp_path / "d.csv", index=False
+    )
+    assert main(args) == 2
+    assert (
+        "covariate column 'promo' holds text (read as categories) and is empty in "
+        "data row 6" in _error(capsys)
+    )

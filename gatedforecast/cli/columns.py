@@ -12,7 +12,7 @@ import pandas as pd
 
 from .errors import CLIError
 
-__all__ = ["check_columns", "check_values"]
+__all__ = ["as_categories", "check_columns", "check_values"]
 
 
 def check_columns(frame, path, time_col, targets, id_col, covariates=()):
@@ -70,11 +70,27 @@ def check_columns(frame, path, time_col, targets, id_col, covariates=()):
     return time_col, list(dict.fromkeys(targets))
 
 
-def check_values(frame, path, targets, kind="target", allow_missing=False):
+def as_categories(frame, path, column) -> None:
+    """Make the text covariate ``column`` of ``frame`` a category (its levels are
+    read through time, one indicator channel each), refusing an empty value."""
+    empty = frame[column].isna().to_numpy()
+    if empty.any():
+        raise CLIError(
+            f"{path}: covariate column {column!r} holds text (read as categories) "
+            f"and is empty in data row {int(empty.argmax()) + 1}; covariates "
+            "cannot be missing: give every row a level"
+        )
+    frame[column] = frame[column].astype(str).astype("category")
+
+
+def check_values(
+    frame, path, targets, kind="target", allow_missing=False, categories=False
+):
     """Turn the ``kind`` columns (``"target"`` or ``"covariate"``) of ``frame``
     into float64, or refuse, naming the first value that is not a finite number
     (with ``allow_missing``, an empty value is missing: refused only when the
-    whole column is)."""
+    whole column is). With ``categories``, a column of text becomes a category
+    instead (:func:`as_categories`)."""
     for target in targets:
         column = frame[target]
         if pd.api.types.is_bool_dtype(column):
@@ -85,6 +101,9 @@ def check_values(frame, path, targets, kind="target", allow_missing=False):
         if not pd.api.types.is_numeric_dtype(column):
             numbers = pd.to_numeric(column, errors="coerce")
             bad = numbers.isna() & column.notna()
+            if bad.any() and categories:
+                as_categories(frame, path, target)
+                continue
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
                 raise CLIError(

@@ -320,7 +320,7 @@ def load_dataset(
         frame, path, time_col, targets, id_col, covariates
     )
     check_values(frame, path, targets, allow_missing=allow_missing)
-    check_values(frame, path, known + past, kind="covariate")
+    check_values(frame, path, known + past, kind="covariate", categories=True)
     static_columns(frame, path, static, id_col)
     times, given_as, tz = _parse_time(frame[time_col], path, time_col)
     columns = targets + covariates

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .columns import check_values
+from .columns import as_categories, check_values
 from .data import Dataset, _parse_time, read_table
 from .errors import CLIError
 
@@ -68,18 +68,20 @@ def load_future(path: str | None, data: Dataset, horizon: int) -> pd.DataFrame |
             f"{path}: no column {absent[0]!r}; the --future file needs the columns "
             f"{', '.join(map(repr, needed))}"
         )
-    check_values(frame, path, covariates, kind="covariate")
+    # a column read as categories in the data is read by level here
+    text = [c for c in covariates if isinstance(data.X[c].dtype, pd.CategoricalDtype)]
+    numbers = [c for c in covariates if c not in text]
+    check_values(frame, path, numbers, kind="covariate")
+    for column in text:
+        as_categories(frame, path, column)
     times, _, _ = _parse_time(frame[data.time_col], path, data.time_col)
     times = _as_data_times(times, data)
     ids = frame[data.id_col].astype(str) if data.is_panel else None
     parts = []
     for key, history in data.series():
         rows = np.ones(len(frame), bool) if key is None else (ids == key).to_numpy()
-        given = pd.DataFrame(
-            frame.loc[rows, covariates].to_numpy(np.float64),
-            index=times[rows],
-            columns=covariates,
-        )
+        # numbers as float64; text covariates stay categories, read by value
+        given = frame.loc[rows, covariates].set_axis(times[rows], axis=0)
         if given.index.duplicated().any():
             first = given.index[given.index.duplicated()][0]
             raise CLIError(
