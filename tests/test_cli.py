@@ -431,7 +431,7 @@ def test_a_seasonal_baseline_needs_a_window_of_a_season(tmp_path, capsys):
 
 
 def test_option_choices_are_the_library_constants():
-    from gatedforecast import distributions, forecasting, networks, scaling
+    from gatedforecast import distributions, encoders, forecasting, scaling
     from gatedforecast.cli.options import library_choices, library_value
 
     choices = {
@@ -445,7 +445,7 @@ def test_option_choices_are_the_library_constants():
         "model": ("gru", "lstm"),
     }
     # --model names a recurrent cell of the library
-    assert set(choices["model"]) <= set(networks.RNN_LAYERS)
+    assert set(choices["model"]) <= set(encoders.RNN_LAYERS)
 
 
 def test_a_boolean_target_is_not_numeric(tmp_path, capsys):
