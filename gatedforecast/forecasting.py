@@ -22,26 +22,22 @@ from ._docs import class_doc
 from ._fitted import FittedNetworkMixin
 from ._forecaster_setup import ForecasterSetup
 from ._forecaster_state import ForecasterState
-from ._params import check_params, generators, seed_from
+from ._params import check_params, seed_from
+from ._pretraining import Pretraining
 from ._registry import register_model
 from ._series_io import SeriesBookkeeping, _largest_step
-from .distributions import count_scaler, distribution_head
 from .engine import INTERVAL_METHODS as INTERVAL_METHOD_CLASSES
 from .engine import (
     IntervalContext,
     Runtime,
     SeriesEngine,
     interval_method,
-    network_for,
     rollback_on_failure,
-    start_effect,
-    train_on_series,
 )
 from .intervals import unresolved_coverages, warn_unresolved
 from .networks import count_parameters
 from .panels import join_forecasts
 from .scaling import check_finite_output
-from .static import fit_series_scaler
 
 __all__ = ["GRUForecaster", "LSTMForecaster"]
 
@@ -59,6 +55,7 @@ OVERFLOW_FIX = (
 
 class _RecurrentForecaster(
     DistributionForecasts,
+    Pretraining,
     ForecasterSetup,
     ForecasterState,
     SeriesBookkeeping,
@@ -263,67 +260,6 @@ class _RecurrentForecaster(
         self.n_parameters_ = count_parameters(engine.network)
         self.ensemble_size_ = engine.network.n_members
         self.calibration_epochs_ = engine.calibration_epochs
-
-    def _pretrain(self, y: pd.DataFrame, X=None, fh=None):
-        """Train the global network on a panel, for later fits to apply."""
-        self._check_params()
-        settings = self._core_settings()
-        keys, _, values, x_columns, past, statics, categories = (
-            self._collect_covariates(y, X)
-        )
-        setup = self._new_setup(
-            y, keys, values, x_columns, fh, past, statics, categories
-        )
-        self._check_counts(values, setup)
-        values = self._series_values(keys, values, setup, statics)
-        settings = self._with_ensemble_size(settings, setup, values)
-        generator, _ = generators(settings.seed, settings.device)
-        network = network_for(setup, settings, generator)
-        self._pretrain_network(network, setup, values, settings, generator, 1)
-        return self
-
-    def _pretrain_update(self, y: pd.DataFrame, X=None, fh=None):
-        """Continue pretraining the network on more series."""
-        self._check_params()
-        settings = self._core_settings()
-        setup = self.pretrained_setup_
-        keys, _, values, x_columns, past, statics, _ = self._collect_covariates(
-            y, X, setup
-        )
-        self._check_pretrained_fits(setup, y, x_columns, keys, values, past, statics)
-        self._check_counts(values, setup)
-        values = self._series_values(keys, values, setup, statics)
-        generator, _ = generators(settings.seed, settings.device)
-        network = copy.deepcopy(self.pretrained_network_)
-        first = len(self.pretrained_history_) + 1
-        self._pretrain_network(network, setup, values, settings, generator, first)
-        return self
-
-    def _pretrain_network(self, network, setup, values, settings, generator, first):
-        scaler = fit_series_scaler(setup, values)
-        count_scaler(scaler, distribution_head(setup.distribution), setup.n_targets)
-        scaled = [scaler.transform(v, i) for i, v in enumerate(values)]
-        if first == 1:
-            # a new network's covariate effect starts from these series' windows
-            start_effect(network, scaled, setup)
-        dropout_generator = generators(settings.seed + first, settings.device)[1]
-        result = train_on_series(
-            network,
-            scaled,
-            setup,
-            settings,
-            (generator, dropout_generator),
-            settings.config.max_epochs,
-            first,
-        )
-        history = getattr(self, "pretrained_history_", None)
-        self.pretrained_network_ = network
-        self.pretrained_setup_ = setup
-        self.pretrained_history_ = (
-            result.history
-            if history is None
-            else pd.concat([history, result.history], ignore_index=True)
-        )
 
     def _steps_to_forecast(self, steps: list[np.ndarray]) -> int:
         """The furthest step to forecast after the series' ends (0 when every
