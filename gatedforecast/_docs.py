@@ -258,8 +258,8 @@ when ``distribution`` is set): the quantiles of the likelihood head's
 distributions, exact for the head's steps, of ``n_samples`` drawn paths
 beyond them. The normal and Student-t heads' scales are calibrated on the
 held-out windows (each step's scale is multiplied by the factor that minimises
-the held-out values' quantile loss at the levels 0.05, ..., 0.95, a discretised
-CRPS), as the conformal intervals are; the negative
+the quantile loss, at the levels 0.05, ..., 0.95, of the held-out values
+standardised by their distributions), as the conformal intervals are; the negative
 binomial's spread is read as trained, and no windows are held out for it.
 ``None``: point forecasts only, no windows held out.""",
     "distribution": """\

@@ -240,12 +240,13 @@ CALIBRATION_LEVELS = np.arange(1, 20) / 20
 
 def _quantile_loss(standard, location, scale, truth):
     """The mean pinball loss, at :data:`CALIBRATION_LEVELS`, of the quantiles
-    ``location + factor * scale * standard`` of one step's and target's
-    values, as a function of the log of ``factor``."""
+    ``factor * standard`` of one step's and target's standardised values
+    ``(truth - location) / scale``, as a function of the log of ``factor``."""
     levels = CALIBRATION_LEVELS[:, None]
+    z = (truth - location) / scale
 
     def loss(log_factor):
-        error = truth - (location + np.exp(log_factor) * scale * standard[:, None])
+        error = z - np.exp(log_factor) * standard[:, None]
         return np.maximum(levels * error, (levels - 1) * error).mean()
 
     return loss
@@ -260,8 +261,10 @@ def fit_scale_factors(
     ``parameters`` ``(n, steps, n_targets, 2)`` are the head's distributions of
     ``n`` held-out windows, ``truths`` ``(n, steps, n_targets)`` what followed
     them (NaN where missing). Each factor minimises the mean quantile (pinball)
-    loss of its step's and target's observed truths at the levels 0.05, 0.10,
-    ..., 0.95 (a discretised CRPS) when the scales are multiplied by it
+    loss, at the levels 0.05, 0.10, ..., 0.95 (a discretised CRPS), of its
+    step's and target's observed truths standardised by their distributions
+    (``(truth - location) / scale``, so that every window weighs the same
+    whatever its series' units), when the scales are multiplied by it
     (one-dimensional, within :data:`SCALE_FACTOR_RANGE`); one with fewer than
     two observed truths stays 1. A proper score: for the right family the best
     factor is the true one, and unlike the likelihood it is not pulled wide by
