@@ -160,3 +160,18 @@ def test_evaluate_with_a_category():
     results = evaluate(GRUForecaster(**TINY), cv, y, X=X.iloc[:80])
     assert len(results) == 2
     assert np.isfinite(results.iloc[:, 0]).all()
+
+
+def test_grid_search_over_how_a_category_is_read():
+    from sktime.forecasting.model_selection import ForecastingGridSearchCV
+    from sktime.split import SingleWindowSplitter
+
+    y, X, _ = _days(90)
+    search = ForecastingGridSearchCV(
+        GRUForecaster(**TINY, interval_method=None),
+        SingleWindowSplitter(fh=[1, 2], window_length=70),
+        param_grid={"past_covariates": [None, ["day"]]},
+    )
+    search.fit(y, X=X.iloc[:80])
+    assert search.best_params_["past_covariates"] in (None, ["day"])
+    assert search.predict(fh=[1, 2], X=X.iloc[80:82]).notna().all().all()
