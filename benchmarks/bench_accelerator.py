@@ -30,7 +30,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from machine import load_average, machine_info  # noqa: E402
+from machine import load_average, machine_info, machine_lines  # noqa: E402
 
 from gatedforecast import accelerate  # noqa: E402
 from gatedforecast.accelerate import Accelerator  # noqa: E402
@@ -138,12 +138,7 @@ def write(rows, args, machine, out: Path) -> None:
         "`torch_compile` act on CUDA devices only; a CPU fit with them warns and "
         "trains in float32 eagerly.",
         "",
-        "Machine:",
-        "",
-        "```",
-        json.dumps(machine, indent=2),
-        "```",
-        "",
+        *machine_lines(machine),
     ]
     (out / "accelerator.md").write_text("\n".join(lines))
 

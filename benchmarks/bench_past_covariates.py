@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import load_average, machine_info, peak_rss_mb
+from machine import load_average, machine_info, machine_lines, peak_rss_mb
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COMMAND = "OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_past_covariates.py"
@@ -193,12 +193,7 @@ def main() -> None:
         "",
         *lines,
         "",
-        "Machine:",
-        "",
-        "```",
-        json.dumps(machine, indent=2),
-        "```",
-        "",
+        *machine_lines(machine),
     ]
     (RESULTS / "past_covariates.md").write_text("\n".join(text))
     print("\n".join(lines))

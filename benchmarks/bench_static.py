@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import load_average, machine_info, peak_rss_mb
+from machine import load_average, machine_info, machine_lines, peak_rss_mb
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COMMAND = "OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_static.py"
@@ -247,12 +247,7 @@ def main() -> None:
         "",
         NOTE,
         "",
-        "Machine:",
-        "",
-        "```",
-        json.dumps(machine, indent=2),
-        "```",
-        "",
+        *machine_lines(machine),
     ]
     (RESULTS / "static.md").write_text("\n".join(text))
     print("\n".join(lines))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
@@ -53,3 +54,8 @@ def machine_info() -> dict:
         "commit": _git("rev-parse", "HEAD"),
         "package_has_local_edits": None if status is None else bool(status),
     }
+
+
+def machine_lines(machine: dict) -> list[str]:
+    """The lines of a results page that record ``machine`` (a JSON block)."""
+    return ["Machine:", "", "```", json.dumps(machine, indent=2), "```", ""]
