@@ -191,7 +191,7 @@ class ForecasterSetup:
         else:
             categories = setup.categories
         if categories is not None:
-            X = categories.expand(X, refuse_missing=True)
+            X = categories.expand(X, observed=y.index)
         x_columns, past, static = self._covariate_columns(X, categories)
         ordered = past is not None or static is not None
         keys, frames, values, x_columns = self._collect(

@@ -289,13 +289,14 @@ class SeriesBookkeeping:
         positions = [len(v) - 1 + s for v, s in zip(engine.series, steps)]
         return engine.in_sample(positions, runtime)
 
-    def _expanded(self, X, refuse_missing: bool = False):
+    def _expanded(self, X, observed=None):
         """``X`` with its category columns read through time expanded into the
-        indicator columns of the fitted levels (:mod:`gatedforecast.categories`)."""
+        indicator columns of the fitted levels (:mod:`gatedforecast.categories`);
+        a missing level at the time points ``observed`` (y's index) is refused."""
         categories = self._engine.setup.categories
         if categories is None or X is None:
             return X
-        return categories.expand(X, refuse_missing)
+        return categories.expand(X, observed)
 
     def _future_covariates(self, X, n_steps: int) -> np.ndarray | None:
         """Scaled future-known covariates of the next steps of every series, from
@@ -465,7 +466,7 @@ class SeriesBookkeeping:
                 "This forecaster was fitted with exogenous X, so update needs X "
                 "for the new observations too."
             )
-        X = self._expanded(X, refuse_missing=True)
+        X = self._expanded(X, observed=y.index)
         x_frames = None if self._x_columns is None else _frames_by_key(X, keys)
         engine = self._engine
         stored = engine.tails if engine.series is None else engine.series

@@ -14,10 +14,11 @@ per level. Everything after the expansion (windows, scaling, roll-outs,
 past-only columns, calibration, ``update``) reads them as numeric covariates.
 
 A value outside the fit's levels is refused with a clear error (there is no
-fallback embedding). A missing value is refused in the data a network trains
-on (``fit``, ``update``); for ``predict`` it becomes missing indicators, so the
-check of the forecast steps' ``X`` refuses it where it is read and lets it pass
-where it is not (the forecast steps of a past-only column).
+fallback embedding). A missing value is refused at the time points of the
+data a network trains on (``y`` in ``fit``, ``update``); elsewhere it becomes
+missing indicators, so the check of the forecast steps' ``X`` refuses it where
+it is read and lets it pass where it is not (the forecast steps of a past-only
+column, rows of ``X`` beyond ``y``).
 """
 
 from __future__ import annotations
@@ -92,12 +93,13 @@ class CategoryIndicators:
         return out
 
     def expand(
-        self, X: pd.DataFrame | None, refuse_missing: bool = False
+        self, X: pd.DataFrame | None, observed: pd.Index | None = None
     ) -> pd.DataFrame | None:
         """A new ``X`` whose category columns are replaced, in place, by their
         indicator columns (float, NaN where the value is missing); ``X`` itself
         is left as it is. A value outside the fit's levels is a ValueError, and
-        so is a missing one with ``refuse_missing``."""
+        so is a missing one at a time point of ``observed`` (the index of the
+        ``y`` that ``X`` comes with, or None)."""
         if X is None:
             return None
         absent = [c for c in self.columns if c not in X.columns]
@@ -111,20 +113,22 @@ class CategoryIndicators:
             if column not in set(self.columns):
                 parts.append(X[[column]])
                 continue
-            parts.append(self._indicators(X[column], refuse_missing))
+            parts.append(self._indicators(X[column], observed))
         return pd.concat(parts, axis=1)
 
-    def _indicators(self, values: pd.Series, refuse_missing: bool) -> pd.DataFrame:
+    def _indicators(self, values: pd.Series, observed) -> pd.DataFrame:
         column = values.name
         levels = self.levels[list(self.columns).index(column)]
         codes = pd.Index(levels).get_indexer(values.astype(object))
         missing = values.isna().to_numpy()
-        if refuse_missing and missing.any():
+        needed = missing & values.index.isin(observed) if observed is not None else []
+        if np.any(needed):
             raise ValueError(
-                f"X[{column!r}] has {int(missing.sum())} missing (NaN) value(s), "
-                f"first at {values.index[missing][0]!r}. A category column needs "
-                "a level at every time point: fill them, e.g. with a level of "
-                "their own (add it with X[col].cat.add_categories)."
+                f"X[{column!r}] has {int(needed.sum())} missing (NaN) value(s) at "
+                f"time points of y, first at {values.index[needed][0]!r}. A "
+                "category column needs a level at every time point of y: fill "
+                "them, e.g. with a level of their own (add it with "
+                "X[col].cat.add_categories)."
             )
         unknown = (codes < 0) & ~missing
         if unknown.any():

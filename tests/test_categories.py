@@ -60,7 +60,9 @@ def test_category_columns_become_indicators_in_place():
     np.testing.assert_array_equal(read.loc[0, ["day=x", "day=y", "day=z"]], [0, 0, 1])
     assert read.loc[1, ["day=x", "day=y", "day=z"]].isna().all()
     with pytest.raises(ValueError, match=r"X\['day'\] has 1 missing \(NaN\) value"):
-        indicators.expand(text, refuse_missing=True)
+        indicators.expand(text, observed=X.index)
+    # missing where y has no time point: left to the checks of where X is read
+    assert indicators.expand(text, observed=X.index[[0, 2]]).shape == (3, 6)
     with pytest.raises(ValueError, match=r"the level\(s\) \['w'\], which the network"):
         indicators.expand(X.assign(day=["w", "x", "x"]))
     with pytest.raises(
@@ -104,6 +106,10 @@ def test_predict_update_and_model_files_read_the_fit_levels(tmp_path):
     broken.iloc[3, 1] = np.nan
     with pytest.raises(ValueError, match=r"X\['day'\] has 1 missing \(NaN\)"):
         forecaster.update(y.iloc[60:70], X=broken)
+    # X may reach beyond y: a missing level there is not read
+    longer = X.iloc[:61].copy()
+    longer.iloc[60, 1] = np.nan
+    assert GRUForecaster(**TINY).fit(y.iloc[:60], X=longer, fh=[1]).is_fitted
     forecaster.update(y.iloc[60:70], X=X.iloc[60:70])
     assert forecaster.predict(X=X.iloc[70:72]).index[0] == X.index[70]
     pd.testing.assert_frame_equal(X, before)

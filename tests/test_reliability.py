@@ -304,9 +304,9 @@ FORECASTER_DATA = [
         r"level then gets an indicator channel"),
     Bad("forecaster", "a missing value in a category column of X",
         _fit(y=_exogenous()[0], X=_with_category(_exogenous()[1], missing=3)),
-        ValueError, r"X\['k'\] has 1 missing \(NaN\) value\(s\), first at "
-        r"Timestamp\('2001-01-04 00:00:00'\)\. A category column needs a level at "
-        r"every time point"),
+        ValueError, r"X\['k'\] has 1 missing \(NaN\) value\(s\) at time points of "
+        r"y, first at Timestamp\('2001-01-04 00:00:00'\)\. A category column needs "
+        r"a level at every time point of y"),
     Bad("forecaster", "a category level unknown at predict",
         _category_predict(["u", "w"] * 4),
         ValueError, r"X\['k'\] has the level\(s\) \['w'\], which the network was "
