@@ -289,14 +289,15 @@ class SeriesBookkeeping:
         positions = [len(v) - 1 + s for v, s in zip(engine.series, steps)]
         return engine.in_sample(positions, runtime)
 
-    def _expanded(self, X, observed=None):
+    def _expanded(self, X, observed=None, read=None):
         """``X`` with its category columns read through time expanded into the
         indicator columns of the fitted levels (:mod:`gatedforecast.categories`);
-        a missing level at the time points ``observed`` (y's index) is refused."""
+        a missing level at the time points ``observed`` (y's index) is refused,
+        and with ``read``, only the columns read are expanded."""
         categories = self._engine.setup.categories
         if categories is None or X is None:
             return X
-        return categories.expand(X, observed)
+        return categories.expand(X, observed, read)
 
     def _future_covariates(self, X, n_steps: int) -> np.ndarray | None:
         """Scaled future-known covariates of the next steps of every series, from
@@ -310,9 +311,9 @@ class SeriesBookkeeping:
         setup = self._engine.setup
         if self._x_columns is None or not setup.n_future:
             return None
-        X = self._expanded(X)
         # the future-known columns come first (past-only ones follow them)
         columns = self._x_columns[: setup.n_future]
+        X = self._expanded(X, read=columns)
         past = "" if not setup.n_past else " (the past-only columns are not needed)"
         if X is None:
             raise ValueError(

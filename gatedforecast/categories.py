@@ -93,16 +93,28 @@ class CategoryIndicators:
         return out
 
     def expand(
-        self, X: pd.DataFrame | None, observed: pd.Index | None = None
+        self,
+        X: pd.DataFrame | None,
+        observed: pd.Index | None = None,
+        read: object | None = None,
     ) -> pd.DataFrame | None:
         """A new ``X`` whose category columns are replaced, in place, by their
         indicator columns (float, NaN where the value is missing); ``X`` itself
         is left as it is. A value outside the fit's levels is a ValueError, and
         so is a missing one at a time point of ``observed`` (the index of the
-        ``y`` that ``X`` comes with, or None)."""
+        ``y`` that ``X`` comes with, or None). With ``read`` (the columns that
+        will be read, e.g. the future-known ones in ``predict``), a category
+        column none of whose indicators is read is dropped unchecked (it may
+        be absent)."""
         if X is None:
             return None
-        absent = [c for c in self.columns if c not in X.columns]
+        read = None if read is None else set(read)
+        wanted = [
+            c for c in self.columns if read is None or read.intersection(self.names(c))
+        ]
+        # a category column that is never read is not checked
+        X = X.drop(columns=[c for c in self.columns if c not in wanted and c in X])
+        absent = [c for c in wanted if c not in X.columns]
         if absent:
             raise ValueError(
                 f"X lacks the category column(s) {absent!r} that the network was "

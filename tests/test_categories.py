@@ -123,9 +123,13 @@ def test_a_past_only_category_needs_no_future_values():
     assert forecaster.predict().shape == (2, 1)
     both = GRUForecaster(past_covariates=["day"], **TINY)
     both.fit(y, X=X.iloc[:70], fh=[1, 2])
-    # the future-known price is read; the category's missing future is not
+    # the future-known price is read; the category's future is not: missing,
+    # a level never seen, or no column at all
     future = X.iloc[70:72].assign(day=pd.Categorical([None, None]))
-    assert both.predict(X=future).notna().all().all()
+    expected = both.predict(X=future)
+    assert expected.notna().all().all()
+    for unread in (future.assign(day=["rain", "snow"]), future[["price"]]):
+        pd.testing.assert_frame_equal(both.predict(X=unread), expected)
 
 
 def test_a_pretrained_network_keeps_its_levels():
