@@ -6,14 +6,31 @@ once. Each cell is a :class:`torch.autograd.Function` with a hand-written
 backward through time, which on a CPU is several times faster than letting
 autograd record the loop:
 
-* forward: each step is one ``bmm`` of ``[x_t, 1, h_prev]`` (a slot of one
+* forward: each step is one matmul of ``[x_t, 1, h_prev]`` (a slot of one
   buffer, into which the previous step wrote its state) with the fused weights
   ``[W_ih; b; W_hh]``, and a few in-place elementwise ops; the activated gates
   are kept, laid out time-major so that every step writes contiguous rows;
-* backward: per step the elementwise gate derivatives and one ``baddbmm`` for
-  the gradient of the previous state; after the loop one matmul over all steps
-  stacked gives the gradients of W_ih, the biases and W_hh at once (the slots
-  already hold every step's operand), and one more that of x.
+* backward: per step the gradient of the previous state from one matmul; after
+  the loop one matmul over all steps stacked gives the gradients of W_ih, the
+  biases and W_hh at once (the slots already hold every step's operand), and one
+  more that of x.
+
+The GRU goes further, since it also trains single networks on a CPU (a
+:class:`~gatedforecast.networks.StackedRNN` of GRU layers runs through it while
+training there, where ``nn.GRU`` has no fused kernel):
+
+* the input part of the candidate state, ``W_in x + b_in``, is one matmul for
+  all steps before the loop, so a step's matmul has 3H columns (r, z and
+  ``W_hn h + b_hn``);
+* the derivatives of the gates are written as factors of each step's state
+  gradient, computed for all steps at once; a backward step is then three
+  operations (the factors times the state gradient, its part through ``z``, and
+  the matmul through ``W_hh``);
+* the working buffers and every per-step view of them are kept between calls
+  of the same shape (released when training ends), since at the sizes the
+  forecasters train, making them costs as much as the arithmetic;
+* the last state is returned on its own, so a loss that reads only it makes the
+  backward pass build no gradient of the other steps.
 
 The maths is PyTorch's :class:`torch.nn.GRU` / :class:`torch.nn.LSTM` (same
 gate order, zero initial state); the weights are the transposes of their
@@ -22,9 +39,13 @@ gate order, zero initial state); the weights are the transposes of their
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
+
 import torch
 
-__all__ = ["recurrent_layer"]
+__all__ = ["recurrent_layer", "release_workspaces"]
 
 _GATES = {"gru": 3, "lstm": 4}
 # the LSTM's gates are kept internally in the order (o, f, i, g) of PyTorch's
@@ -61,7 +82,7 @@ class _Slots:
         buf[:, edge, :, : width + 1] = 0.0
         buf[:, first : first + steps, :, width] = 1.0
         buf[:, steps - edge, :, width + 1 :] = 0.0
-        self.buf = buf
+        self.buf, self.first = buf, first
         self.inputs = buf[:, first : first + steps]
         self.states = buf[:, 1 - first : 1 - first + steps, :, width + 1 :]
 
@@ -93,79 +114,248 @@ def _input_grads(ctx, slots, w_x, dgates, dx_columns):
     return dx, dw
 
 
+class _GRUWork:
+    """The working buffers of one GRU layer call, and every per-step view of them.
+
+    Built once per shape and reused by later calls of that shape (see
+    :class:`_WorkPool`): a training step then makes no new buffers and no new
+    views, which on a CPU cost as much as the arithmetic at the sizes the
+    forecasters train.
+
+    * ``buf`` (k, T+1, B, I+1+H) holds the steps' operands ``[x_t, 1, h_prev]``
+      as :class:`_Slots` does; the zero state and the column of ones are written
+      once.
+    * ``lin`` (T, k, B, 3H) holds each step's ``r``, ``z`` (activated in place)
+      and ``W_hn h + b_hn``; ``n`` (k, T, B, H) starts as ``W_in x + b_in`` for
+      all steps (one matmul) and is activated in place step by step.
+    * ``grad`` (k, T, B, 4, H) holds the gradients of the pre-activations of
+      ``r``, ``z``, ``W_hn h + b_hn`` and ``n``: first the factors that multiply
+      the gradient of each step's state (computed for all steps at once), then,
+      multiplied in place step by step, the gradients themselves.
+    * ``dh`` (T, k, B, 1, H) holds each step's state gradient, shaped to
+      broadcast over the four gates.
+    """
+
+    def __init__(self, key: tuple, like: torch.Tensor):
+        k, batch, steps, width, hidden, reverse = key[:6]
+        h2, h3 = 2 * hidden, 3 * hidden
+        self.width, self.reverse = width, reverse
+        self.slots = slots = _Slots(
+            like.new_zeros(k, batch, steps, width), hidden, reverse
+        )
+        buf = slots.buf
+        self.x = slots.inputs[..., :width]
+        # views (not copies) of the slots: what a call writes into them is read
+        self.x_rows = self.x.view(k, steps * batch, width)
+        self.operands = slots.inputs.view(k, steps * batch, width + 1 + hidden)
+        self.w = like.new_zeros(k, width + 1 + hidden, h3)
+        self.w_h = like.new_empty(k, h3, hidden)
+        lin = self.lin = like.new_empty(steps, k, batch, h3)
+        self.n = like.new_empty(k, steps, batch, hidden)
+        self.grad = like.new_empty(k, steps, batch, 4, hidden)
+        self.dh = like.new_empty(steps, k, batch, 1, hidden)
+        self.one_minus_z = like.new_empty(steps, k, batch, hidden)
+        self.nbytes = sum(
+            t.numel() * t.element_size()
+            for t in (buf, self.w, self.w_h, lin, self.n, self.grad, self.dh)
+            + (self.one_minus_z,)
+        )
+        # whole-tensor views, time first, for the factors of the backward pass
+        self.r, self.z, self.gh_n = lin.view(steps, k, batch, 3, hidden).unbind(-2)
+        self.n_steps_first = self.n.transpose(0, 1)
+        self.h = slots.states.transpose(0, 1)
+        self.factors = self.grad.transpose(0, 1).unbind(-2)
+        self.dh_states = self.dh[..., 0, :].transpose(0, 1)
+        # per-step views; one member is computed with 2-d matrices (mm, addmm)
+        single = k == 1
+
+        def steps_of(t: torch.Tensor, dim: int = 0) -> tuple[torch.Tensor, ...]:
+            if single:
+                t = t.select(1 if dim == 0 else 0, 0)
+                dim = 0
+            return t.unbind(dim)
+
+        first = slots.first
+        operands = steps_of(slots.inputs, 1)
+        states = steps_of(buf[..., width + 1 :], 1)
+        self.forward_steps = [
+            (
+                operands[t],
+                lin_t,
+                rz,
+                r,
+                z,
+                gh_n,
+                n,
+                states[t + first],
+                states[t + 1 - first],
+            )
+            for t, (lin_t, rz, r, z, gh_n, n) in enumerate(
+                zip(
+                    steps_of(lin),
+                    steps_of(lin[..., :h2]),
+                    steps_of(lin[..., :hidden]),
+                    steps_of(lin[..., hidden:h2]),
+                    steps_of(lin[..., h2:]),
+                    steps_of(self.n, 1),
+                )
+            )
+        ]
+        self.backward_steps = list(
+            zip(
+                steps_of(self.grad.transpose(0, 1)),
+                steps_of(self.grad.view(k, steps, batch, 4 * hidden)[..., :h3], 1),
+                steps_of(self.z.unsqueeze(-2)),
+                steps_of(self.dh),
+                steps_of(self.dh[..., 0, :]),
+            )
+        )
+        self.matmul = torch.mm if single else torch.bmm
+        self.w_step = self.w[0] if single else self.w
+        self.w_h_step = self.w_h[0] if single else self.w_h
+
+
+class _WorkPool:
+    """Working buffers kept between calls, by shape, dtype and device.
+
+    A call takes a free one of its key (or builds one) and gives it back when
+    its autograd graph is freed, so concurrent graphs never share buffers. At
+    most ``max_bytes`` are kept free, the least recently used key dropped first.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 2**20):
+        self.max_bytes = max_bytes
+        self.free: OrderedDict[tuple, list[_GRUWork]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def take(self, key: tuple, like: torch.Tensor) -> _GRUWork:
+        with self.lock:
+            stack = self.free.get(key)
+            if stack:
+                self.free.move_to_end(key)
+                return stack.pop()
+        return _GRUWork(key, like)
+
+    def give(self, key: tuple, work: _GRUWork) -> None:
+        with self.lock:
+            self.free.setdefault(key, []).append(work)
+            self.free.move_to_end(key)
+            kept = sum(w.nbytes for stack in self.free.values() for w in stack)
+            while kept > self.max_bytes and self.free:
+                _, dropped = self.free.popitem(last=False)
+                kept -= sum(w.nbytes for w in dropped)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.free.clear()
+
+
+_POOL = _WorkPool()
+
+
+def release_workspaces() -> None:
+    """Free the GRU's working buffers kept for later calls (training ends with
+    this: what is kept speeds up the next step of the same shape, not a later
+    fit)."""
+    _POOL.clear()
+
+
 class _GRU(torch.autograd.Function):
+    """Returns every step's state (k, B, T, H) and the last one (k, B, H), both
+    new tensors; either may go unused (its gradient is then None). With
+    ``time_major`` the states lie in memory as (k, T, B, H), the order of
+    ``nn.GRU(batch_first=True)``'s outputs."""
+
     @staticmethod
-    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, reverse):
+    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, reverse, time_major):
+        ctx.set_materialize_grads(False)
         k, batch, steps, width = x.shape
         hidden = w_hh.shape[1]
-        h2, h3 = 2 * hidden, 3 * hidden
-        # fused weights (k, I+1+H, 4H), columns (gi_n, r, z, gh_n): the step's one
-        # matmul gives W_in x + b_in, pre_r, pre_z and W_hn h + b_hn
-        w = x.new_zeros(k, width + 1 + hidden, 4 * hidden)
-        w[:, :width, :hidden] = w_ih[..., h2:]
-        w[:, :width, hidden:h3] = w_ih[..., :h2]
-        w[:, width, :hidden] = b_ih[:, h2:]
-        w[:, width, hidden:h3] = b_ih[:, :h2] + b_hh[:, :h2]
-        w[:, width, h3:] = b_hh[:, h2:]
-        w[:, width + 1 :, hidden:] = w_hh
-        slots = _Slots(x, hidden, reverse)
-        # per step (k, B, 4H), activated in place to (n, r, z, gh_n)
-        gates = x.new_empty(steps, k, batch, 4 * hidden)
-        inputs, prev, states = slots.step_views()
-        g_steps = gates.unbind(0)
+        h2 = 2 * hidden
+        key = (k, batch, steps, width, hidden, reverse, x.dtype, x.device)
+        work = _POOL.take(key, x)
+        weakref.finalize(ctx, _POOL.give, key, work)
+        work.x.copy_(x.transpose(1, 2))
+        # step weights (k, I+1+H, 3H) over [x_t, 1, h_prev]: columns r, z, gh_n
+        w = work.w
+        w[:, :width, :h2] = w_ih[..., :h2]
+        torch.add(b_ih[:, :h2], b_hh[:, :h2], out=w[:, width, :h2])
+        w[:, width, h2:] = b_hh[:, h2:]
+        w[:, width + 1 :] = w_hh
+        torch.baddbmm(
+            b_ih[:, None, h2:],
+            work.x_rows,
+            w_ih[..., h2:],
+            out=work.n.view(k, steps * batch, hidden),
+        )
+        matmul, w_step = work.matmul, work.w_step
         for t in _order(steps, reverse):
-            g = torch.bmm(inputs[t], w, out=g_steps[t])
-            rz = g[..., hidden:h3].sigmoid_()
-            n = g[..., :hidden].addcmul_(rz[..., :hidden], g[..., h3:]).tanh_()
-            torch.lerp(n, prev[t], rz[..., hidden:], out=states[t])
-        ctx.save_for_backward(slots.states)
-        ctx.slots, ctx.gates, ctx.w = slots, gates, w
-        return slots.states
+            operand, lin, rz, r, z, gh_n, n, prev, state = work.forward_steps[t]
+            matmul(operand, w_step, out=lin)
+            rz.sigmoid_()
+            n.addcmul_(r, gh_n).tanh_()
+            torch.lerp(n, prev, z, out=state)
+        # what the backward pass reads, saved so that saved-tensor hooks (and
+        # memory accounting) see it; the backward reads it through ``work``
+        ctx.save_for_backward(work.slots.buf, work.lin, work.n)
+        ctx.work, ctx.w_in = work, w_ih[..., h2:]
+        states = work.slots.states
+        if time_major:
+            out = states.clone(memory_format=torch.contiguous_format).transpose(1, 2)
+        else:
+            out = states.transpose(1, 2).clone(memory_format=torch.contiguous_format)
+        return out, out[:, :, 0 if reverse else -1].clone()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out):
-        slots, gates, w = ctx.slots, ctx.gates, ctx.w
-        width = slots.width
-        k, steps, batch, hidden = slots.states.shape
-        h3 = 3 * hidden
-        # per step (k, B, 4H): dpre_n, dpre_r, dpre_z, d(gh_n); columns H: are the
-        # gradient of the h rows' output, columns :3H that of the x rows'
-        dgates = grad_out.new_empty(k, steps, batch, 4 * hidden)
-        w_h = w[:, width + 1 :, hidden:].transpose(1, 2).contiguous()
-        ones = grad_out.new_ones(k, batch, hidden)
-        n_s = gates[..., :hidden].unbind(0)
-        r_s = gates[..., hidden : 2 * hidden].unbind(0)
-        z_s = gates[..., 2 * hidden : h3].unbind(0)
-        rz_s = gates[..., hidden:h3].unbind(0)
-        ghn_s = gates[..., h3:].unbind(0)
-        dn_s = dgates[..., :hidden].unbind(1)
-        dr_s = dgates[..., hidden : 2 * hidden].unbind(1)
-        dz_s = dgates[..., 2 * hidden : h3].unbind(1)
-        dghn_s = dgates[..., h3:].unbind(1)
-        dh_s = dgates[..., hidden:].unbind(1)
-        h_s, dout_s = slots.states.unbind(1), grad_out.unbind(1)
-        order = _order(steps, slots.reverse, backward=True)
-        dh = dout_s[order[0]]
+    def backward(ctx, grad_out, grad_last):
+        work = ctx.work
+        width, reverse = work.width, work.reverse
+        k, steps, batch, hidden = work.slots.states.shape
+        h2, h3 = 2 * hidden, 3 * hidden
+        if grad_out is None:
+            work.dh.zero_()
+        else:
+            work.dh_states.copy_(grad_out.transpose(1, 2))
+        if grad_last is not None:
+            work.dh_states[:, 0 if reverse else -1].add_(grad_last)
+        # per step, gradient of a pre-activation = dh * factor, for all steps:
+        # z: (h - n)(1 - z); n: (1 - z)(1 - n^2); gh_n: that times r;
+        # r: that times gh_n (1 - r)
+        r, z, gh_n, n, h = work.r, work.z, work.gh_n, work.n_steps_first, work.h
+        f_r, f_z, f_ghn, f_n = work.factors
+        one_minus_z = torch.neg(z, out=work.one_minus_z).add_(1.0)
+        torch.sub(h, n, out=f_z).mul_(one_minus_z)
+        torch.mul(one_minus_z, n, out=f_n)
+        torch.addcmul(one_minus_z, f_n, n, value=-1.0, out=f_n)
+        torch.mul(f_n, r, out=f_ghn)
+        torch.mul(f_ghn, gh_n, out=f_r)
+        f_r.addcmul_(f_r, r, value=-1.0)
+        work.w_h.copy_(work.w[:, width + 1 :].transpose(1, 2))
+        accumulate = torch.Tensor.addmm_ if k == 1 else torch.Tensor.baddbmm_
+        w_h, backward_steps = work.w_h_step, work.backward_steps
+        order = _order(steps, reverse, backward=True)
         for i, t in enumerate(order):
-            n = n_s[t]
-            one_minus = torch.rsub(rz_s[t], 1.0)
-            u = torch.mul(dh, one_minus[..., hidden:])
-            # dpre_z = dh (h_prev - n) z (1 - z) = dh (1 - z) (h - n)
-            torch.mul(u, torch.sub(h_s[t], n), out=dz_s[t])
-            # dpre_n = dh (1 - z) (1 - n^2); d(gh_n) = dpre_n r
-            dn = torch.mul(u, torch.addcmul(ones, n, n, value=-1.0), out=dn_s[t])
-            dghn = torch.mul(dn, r_s[t], out=dghn_s[t])
-            # dpre_r = dpre_n gh_n r (1 - r)
-            torch.mul(torch.mul(dghn, ghn_s[t]), one_minus[..., :hidden], out=dr_s[t])
+            grad, rows, z_t, dh, _ = backward_steps[t]
+            grad.mul_(dh)
             if i + 1 < steps:
-                dh = torch.addcmul(dout_s[order[i + 1]], dh, z_s[t])
-                dh.baddbmm_(dh_s[t], w_h)
-        dx, dw = _input_grads(ctx, slots, w[:, :width, :h3], dgates, slice(0, h3))
-        dw_ih = torch.cat([dw[:, :width, hidden:h3], dw[:, :width, :hidden]], -1)
-        db_ih = torch.cat([dw[:, width, hidden:h3], dw[:, width, :hidden]], -1)
-        db_hh = torch.cat([dw[:, width, hidden:h3], dw[:, width, h3:]], -1)
-        return dx, dw_ih, db_ih, dw[:, width + 1 :, hidden:], db_hh, None
+                _, _, _, dh_prev, dh_prev_rows = backward_steps[order[i + 1]]
+                dh_prev.addcmul_(dh, z_t)
+                accumulate(dh_prev_rows, rows, w_h)
+        # after the loop, one matmul over all steps per weight block
+        grads = work.grad.view(k, steps * batch, 4 * hidden)
+        dw = torch.bmm(work.operands.transpose(1, 2), grads[..., :h3])
+        dw_n = torch.bmm(
+            work.operands[..., : width + 1].transpose(1, 2), grads[..., h3:]
+        )
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dx = torch.bmm(grads[..., :h2], work.w[:, :width, :h2].transpose(1, 2))
+            dx.baddbmm_(grads[..., h3:], ctx.w_in.transpose(1, 2))
+            dx = dx.view(k, steps, batch, width).transpose(1, 2)
+        dw_ih = torch.cat([dw[:, :width, :h2], dw_n[:, :width]], -1)
+        db_ih = torch.cat([dw[:, width, :h2], dw_n[:, width]], -1)
+        return dx, dw_ih, db_ih, dw[:, width + 1 :], dw[:, width], None, None
 
 
 class _LSTM(torch.autograd.Function):
@@ -249,9 +439,6 @@ class _LSTM(torch.autograd.Function):
         return dx, dw[:, :width], db, dw[:, width + 1 :], db, None
 
 
-_FUNCTIONS = {"gru": _GRU, "lstm": _LSTM}
-
-
 def _check(cell, x, w_ih, b_ih, w_hh, b_hh):
     if cell not in _GATES:
         raise ValueError(
@@ -301,7 +488,9 @@ def recurrent_layer(
     w_hh: torch.Tensor,
     b_hh: torch.Tensor,
     reverse: bool = False,
-) -> torch.Tensor:
+    return_last: bool = False,
+    memory: str = "batch",
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Run one GRU or LSTM layer for each of ``k`` ensemble members at once.
 
     Member ``j`` computes exactly what a :class:`torch.nn.GRU` (or
@@ -333,13 +522,24 @@ def recurrent_layer(
         Read the sequence backwards: the state at position ``t`` is the one
         after reading ``x[:, :, t:]`` from the end, as in the second direction
         of a bidirectional :class:`torch.nn.GRU`.
+    return_last : bool, default False
+        Also return the state after the last step read (``out[:, :, -1]``, or
+        ``out[:, :, 0]`` in reverse). A loss that reads only that state then
+        costs the GRU's backward pass no gradient of the other steps.
+    memory : {"batch", "time"}, default "batch"
+        The GRU's order of ``out`` in memory: (k, B, T, H), or (k, T, B, H) as
+        ``nn.GRU(batch_first=True)`` lays out its outputs. Dropout masks drawn
+        with ``torch.empty_like(out)`` follow it, so a stack that replaces
+        ``nn.GRU`` keeps its masks with ``"time"``.
 
     Returns
     -------
-    torch.Tensor of shape (k, B, T, H)
-        The hidden state after every step (for the LSTM, ``h``), a view into
-        the layer's working buffer (not contiguous; changing it in place is
-        refused: clone it first).
+    out : torch.Tensor of shape (k, B, T, H)
+        The hidden state after every step (for the LSTM, ``h``). The GRU's is
+        a new tensor; the LSTM's is a view into its working buffer (not
+        contiguous; changing it in place is refused: clone it first).
+    last : torch.Tensor of shape (k, B, H)
+        Only with ``return_last``: the state after the last step read.
 
     Raises
     ------
@@ -366,12 +566,21 @@ def recurrent_layer(
     True
     """
     _check(cell, x, w_ih, b_ih, w_hh, b_hh)
+    if memory not in ("batch", "time"):
+        raise ValueError(f"memory must be 'batch' or 'time', got {memory!r}.")
+    last_step = 0 if reverse else -1
     if torch.jit.is_tracing():
         # a trace (ONNX export) records operations, not the writes into the
         # working buffer that the fast path makes
-        return _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, bool(reverse))
-    out = _FUNCTIONS[cell].apply(x, w_ih, b_ih, w_hh, b_hh, bool(reverse))
-    return out.transpose(1, 2)
+        out = _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, bool(reverse))
+        return (out, out[:, :, last_step]) if return_last else out
+    if cell == "gru":
+        out, last = _GRU.apply(
+            x, w_ih, b_ih, w_hh, b_hh, bool(reverse), memory == "time"
+        )
+        return (out, last) if return_last else out
+    out = _LSTM.apply(x, w_ih, b_ih, w_hh, b_hh, bool(reverse)).transpose(1, 2)
+    return (out, out[:, :, last_step]) if return_last else out
 
 
 def _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, reverse: bool) -> torch.Tensor:

@@ -23,6 +23,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from .batched_rnn import recurrent_layer
 from .chunked_bptt import chunked_states
 from .network_members import masked_dropout as _dropout
 
@@ -175,6 +176,48 @@ class Encoder(nn.Module):
             )
 
 
+def _trains_fast_gru(layer: nn.Module, x: torch.Tensor) -> bool:
+    """Whether a stack of ``layer``'s kind reads ``x`` through the hand-written GRU of
+    :mod:`gatedforecast.batched_rnn`: while training on a CPU, where PyTorch's
+    ``nn.GRU`` has no fused kernel and its backward pass takes twice the
+    LSTM's. Elsewhere (CUDA's cuDNN, predictions, traces for export) the
+    ``nn.GRU`` modules run themselves."""
+    return (
+        isinstance(layer, nn.GRU)
+        and x.device.type == "cpu"
+        and torch.is_grad_enabled()
+        and not torch.jit.is_tracing()
+        and not torch.jit.is_scripting()
+    )
+
+
+def _gru_layer(layer: nn.GRU, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``layer(x)`` (outputs and final state of a one-layer ``nn.GRU``, either
+    direction) computed by :func:`~gatedforecast.batched_rnn.recurrent_layer`
+    with the layer's own parameters: the same mathematics and gradients, and
+    the outputs in the same memory order (so dropout draws the same masks)."""
+    outputs, finals = [], []
+    for suffix in ("", "_reverse") if layer.bidirectional else ("",):
+        out, final = recurrent_layer(
+            "gru",
+            x.unsqueeze(0),
+            getattr(layer, f"weight_ih_l0{suffix}").T.unsqueeze(0),
+            getattr(layer, f"bias_ih_l0{suffix}").unsqueeze(0),
+            getattr(layer, f"weight_hh_l0{suffix}").T.unsqueeze(0),
+            getattr(layer, f"bias_hh_l0{suffix}").unsqueeze(0),
+            reverse=bool(suffix),
+            return_last=True,
+            memory="time",
+        )
+        outputs.append(out[0])
+        finals.append(final[0])
+    if len(outputs) == 1:
+        return outputs[0], torch.stack(finals)
+    # both directions side by side, time-major in memory as nn.GRU's
+    both = torch.cat([out.transpose(0, 1) for out in outputs], dim=-1)
+    return both.transpose(0, 1), torch.stack(finals)
+
+
 class StackedRNN(Encoder):
     """A stack of single-layer recurrent modules, one size per layer.
 
@@ -257,8 +300,9 @@ class StackedRNN(Encoder):
         else:
             out = x
             last = len(self.layers) - 1
+            fast = _trains_fast_gru(self.layers[0], x)
             for i, layer in enumerate(self.layers):
-                out, state = layer(out)
+                out, state = _gru_layer(layer, out) if fast else layer(out)
                 if i < last:
                     out = _dropout(out, self.dropout, active, generator)
         h_n = state[0] if isinstance(state, tuple) else state

@@ -132,7 +132,10 @@ class MemberEncoder(nn.Module):
             self.combine = _stacked(n_members, 2 * size_in, size_in)
             self.combine_bias = _stacked(n_members, size_in)
 
-    def _layer(self, x: torch.Tensor, i: int, suffix: str) -> torch.Tensor:
+    def _layer(
+        self, x: torch.Tensor, i: int, suffix: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer ``i`` (one direction) over ``x``: every state and the last one read."""
         w = self.weights
         return recurrent_layer(
             self.rnn_cell,
@@ -142,6 +145,7 @@ class MemberEncoder(nn.Module):
             w[f"hh{i}{suffix}"],
             w[f"bhh{i}{suffix}"],
             reverse=bool(suffix),
+            return_last=True,
         )
 
     def forward(
@@ -157,13 +161,13 @@ class MemberEncoder(nn.Module):
         out = x.unsqueeze(0).expand(self.n_members, *x.shape)
         last = len(self.hidden_sizes) - 1
         for i in range(len(self.hidden_sizes)):
-            forward = self._layer(out, i, "")
+            out_f, final = self._layer(out, i, "")
             if self.bidirectional:
-                backward = self._layer(out, i, "_reverse")
-                out = torch.cat([forward, backward], dim=-1)
-                final = torch.cat([forward[:, :, -1], backward[:, :, 0]], dim=-1)
+                out_b, final_b = self._layer(out, i, "_reverse")
+                out = torch.cat([out_f, out_b], dim=-1)
+                final = torch.cat([final, final_b], dim=-1)
             else:
-                out, final = forward, forward[:, :, -1]
+                out = out_f
             if i < last:
                 out = masked_dropout(out, self.dropout, active, generator)
         summary = self._attend(out, final) if self.attention else final

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .accelerate import Accelerator
+from .batched_rnn import release_workspaces
 from .callbacks import (
     DIVERGENCE_FACTOR,
     HISTORY_COLUMNS,
@@ -333,6 +334,7 @@ def train_network(
             )
     finally:
         network.to("cpu")
+        release_workspaces()
 
 
 def _run_epochs(
