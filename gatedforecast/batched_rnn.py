@@ -133,7 +133,7 @@ class _GRUWork:
       the gradient of each step's state (computed for all steps at once), then,
       multiplied in place step by step, the gradients themselves.
     * ``dh`` (T, k, B, 1, H) holds each step's state gradient, shaped to
-      broadcast over the four gates.
+      broadcast over the four gates (and, before it is written, ``1 - z``).
     """
 
     def __init__(self, key: tuple, like: torch.Tensor):
@@ -154,11 +154,10 @@ class _GRUWork:
         self.n = like.new_empty(k, steps, batch, hidden)
         self.grad = like.new_empty(k, steps, batch, 4, hidden)
         self.dh = like.new_empty(steps, k, batch, 1, hidden)
-        self.one_minus_z = like.new_empty(steps, k, batch, hidden)
+        self.dh_flat = self.dh.view(steps, k, batch, hidden)
         self.nbytes = sum(
             t.numel() * t.element_size()
             for t in (buf, self.w, self.w_h, lin, self.n, self.grad, self.dh)
-            + (self.one_minus_z,)
         )
         # whole-tensor views, time first, for the factors of the backward pass
         self.r, self.z, self.gh_n = lin.view(steps, k, batch, 3, hidden).unbind(-2)
@@ -313,24 +312,25 @@ class _GRU(torch.autograd.Function):
         width, reverse = work.width, work.reverse
         k, steps, batch, hidden = work.slots.states.shape
         h2, h3 = 2 * hidden, 3 * hidden
-        if grad_out is None:
-            work.dh.zero_()
-        else:
-            work.dh_states.copy_(grad_out.transpose(1, 2))
-        if grad_last is not None:
-            work.dh_states[:, 0 if reverse else -1].add_(grad_last)
         # per step, gradient of a pre-activation = dh * factor, for all steps:
         # z: (h - n)(1 - z); n: (1 - z)(1 - n^2); gh_n: that times r;
-        # r: that times gh_n (1 - r)
+        # r: that times gh_n (1 - r). 1 - z is held in the buffer of the state
+        # gradients until they are written.
         r, z, gh_n, n, h = work.r, work.z, work.gh_n, work.n_steps_first, work.h
         f_r, f_z, f_ghn, f_n = work.factors
-        one_minus_z = torch.neg(z, out=work.one_minus_z).add_(1.0)
+        one_minus_z = torch.neg(z, out=work.dh_flat).add_(1.0)
         torch.sub(h, n, out=f_z).mul_(one_minus_z)
         torch.mul(one_minus_z, n, out=f_n)
         torch.addcmul(one_minus_z, f_n, n, value=-1.0, out=f_n)
         torch.mul(f_n, r, out=f_ghn)
         torch.mul(f_ghn, gh_n, out=f_r)
         f_r.addcmul_(f_r, r, value=-1.0)
+        if grad_out is None:
+            work.dh.zero_()
+        else:
+            work.dh_states.copy_(grad_out.transpose(1, 2))
+        if grad_last is not None:
+            work.dh_states[:, 0 if reverse else -1].add_(grad_last)
         work.w_h.copy_(work.w[:, width + 1 :].transpose(1, 2))
         accumulate = torch.Tensor.addmm_ if k == 1 else torch.Tensor.baddbmm_
         w_h, backward_steps = work.w_h_step, work.backward_steps
