@@ -26,9 +26,10 @@ training there, where ``nn.GRU`` has no fused kernel):
   gradient, computed for all steps at once; a backward step is then three
   operations (the factors times the state gradient, its part through ``z``, and
   the matmul through ``W_hh``);
-* the working buffers and every per-step view of them are kept between calls
-  of the same shape (released when training ends), since at the sizes the
-  forecasters train, making them costs as much as the arithmetic;
+* the working buffers and every per-step view of them are kept between
+  training calls of the same shape (released when training ends), since at the
+  sizes the forecasters train, making them costs as much as the arithmetic; a
+  call without gradients builds only the forward pass's buffers, and frees them;
 * the last state is returned on its own, so a loss that reads only it makes the
   backward pass build no gradient of the other steps.
 
@@ -117,10 +118,11 @@ def _input_grads(ctx, slots, w_x, dgates, dx_columns):
 class _GRUWork:
     """The working buffers of one GRU layer call, and every per-step view of them.
 
-    Built once per shape and reused by later calls of that shape (see
+    Built once per shape and reused by later training calls of that shape (see
     :class:`_WorkPool`): a training step then makes no new buffers and no new
     views, which on a CPU cost as much as the arithmetic at the sizes the
-    forecasters train.
+    forecasters train. The backward pass's buffers (``w_h``, ``grad``, ``dh``)
+    are built at its first call (:meth:`prepare_backward`).
 
     * ``buf`` (k, T+1, B, I+1+H) holds the steps' operands ``[x_t, 1, h_prev]``
       as :class:`_Slots` does; the zero state and the column of ones are written
@@ -149,32 +151,16 @@ class _GRUWork:
         self.x_rows = self.x.view(k, steps * batch, width)
         self.operands = slots.inputs.view(k, steps * batch, width + 1 + hidden)
         self.w = like.new_zeros(k, width + 1 + hidden, h3)
-        self.w_h = like.new_empty(k, h3, hidden)
         lin = self.lin = like.new_empty(steps, k, batch, h3)
         self.n = like.new_empty(k, steps, batch, hidden)
-        self.grad = like.new_empty(k, steps, batch, 4, hidden)
-        self.dh = like.new_empty(steps, k, batch, 1, hidden)
-        self.dh_flat = self.dh.view(steps, k, batch, hidden)
         self.nbytes = sum(
-            t.numel() * t.element_size()
-            for t in (buf, self.w, self.w_h, lin, self.n, self.grad, self.dh)
+            t.numel() * t.element_size() for t in (buf, self.w, lin, self.n)
         )
-        # whole-tensor views, time first, for the factors of the backward pass
-        self.r, self.z, self.gh_n = lin.view(steps, k, batch, 3, hidden).unbind(-2)
-        self.n_steps_first = self.n.transpose(0, 1)
-        self.h = slots.states.transpose(0, 1)
-        self.factors = self.grad.transpose(0, 1).unbind(-2)
-        self.dh_states = self.dh[..., 0, :].transpose(0, 1)
+        self.backward_steps = None
         # per-step views; one member is computed with 2-d matrices (mm, addmm)
         single = k == 1
-
-        def steps_of(t: torch.Tensor, dim: int = 0) -> tuple[torch.Tensor, ...]:
-            if single:
-                t = t.select(1 if dim == 0 else 0, 0)
-                dim = 0
-            return t.unbind(dim)
-
         first = slots.first
+        steps_of = self._steps_of
         operands = steps_of(slots.inputs, 1)
         states = steps_of(buf[..., width + 1 :], 1)
         self.forward_steps = [
@@ -200,18 +186,49 @@ class _GRUWork:
                 )
             )
         ]
+        self.matmul = torch.mm if single else torch.bmm
+        self.w_step = self.w[0] if single else self.w
+
+    def _steps_of(self, t: torch.Tensor, dim: int = 0) -> tuple[torch.Tensor, ...]:
+        """``t`` unbound along its time axis ``dim`` (0, or 1 when the member
+        axis comes first), the member axis dropped when there is one member."""
+        if self.slots.buf.shape[0] == 1:
+            t = t.select(1 if dim == 0 else 0, 0)
+            dim = 0
+        return t.unbind(dim)
+
+    def prepare_backward(self) -> None:
+        """Build the backward pass's buffers and views, at its first call (a
+        forward pass without gradients never needs them)."""
+        if self.backward_steps is not None:
+            return
+        k, steps, batch, hidden = self.slots.states.shape
+        like = self.lin
+        self.w_h = like.new_empty(k, 3 * hidden, hidden)
+        self.grad = like.new_empty(k, steps, batch, 4, hidden)
+        self.dh = like.new_empty(steps, k, batch, 1, hidden)
+        self.dh_flat = self.dh.view(steps, k, batch, hidden)
+        self.nbytes += sum(
+            t.numel() * t.element_size() for t in (self.w_h, self.grad, self.dh)
+        )
+        # whole-tensor views, time first, for the factors of the backward pass
+        self.r, self.z, self.gh_n = self.lin.view(steps, k, batch, 3, hidden).unbind(-2)
+        self.n_steps_first = self.n.transpose(0, 1)
+        self.h = self.slots.states.transpose(0, 1)
+        self.factors = self.grad.transpose(0, 1).unbind(-2)
+        self.dh_states = self.dh[..., 0, :].transpose(0, 1)
+        self.w_h_step = self.w_h[0] if k == 1 else self.w_h
+        steps_of = self._steps_of
+        grad_rows = self.grad.view(k, steps, batch, 4 * hidden)[..., : 3 * hidden]
         self.backward_steps = list(
             zip(
                 steps_of(self.grad.transpose(0, 1)),
-                steps_of(self.grad.view(k, steps, batch, 4 * hidden)[..., :h3], 1),
+                steps_of(grad_rows, 1),
                 steps_of(self.z.unsqueeze(-2)),
                 steps_of(self.dh),
                 steps_of(self.dh[..., 0, :]),
             )
         )
-        self.matmul = torch.mm if single else torch.bmm
-        self.w_step = self.w[0] if single else self.w
-        self.w_h_step = self.w_h[0] if single else self.w_h
 
 
 class _WorkPool:
@@ -266,14 +283,17 @@ class _GRU(torch.autograd.Function):
     ``nn.GRU(batch_first=True)``'s outputs."""
 
     @staticmethod
-    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, reverse, time_major):
+    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, reverse, time_major, pooled):
         ctx.set_materialize_grads(False)
         k, batch, steps, width = x.shape
         hidden = w_hh.shape[1]
         h2 = 2 * hidden
         key = (k, batch, steps, width, hidden, reverse, x.dtype, x.device)
-        work = _POOL.take(key, x)
-        weakref.finalize(ctx, _POOL.give, key, work)
+        if pooled:
+            work = _POOL.take(key, x)
+            weakref.finalize(ctx, _POOL.give, key, work)
+        else:
+            work = _GRUWork(key, x)
         work.x.copy_(x.transpose(1, 2))
         # step weights (k, I+1+H, 3H) over [x_t, 1, h_prev]: columns r, z, gh_n
         w = work.w
@@ -296,8 +316,10 @@ class _GRU(torch.autograd.Function):
             torch.lerp(n, prev, z, out=state)
         # what the backward pass reads, saved so that saved-tensor hooks (and
         # memory accounting) see it; the backward reads it through ``work``
-        ctx.save_for_backward(work.slots.buf, work.lin, work.n)
-        ctx.work, ctx.w_in = work, w_ih[..., h2:]
+        # (and the input weights, whose change in place before the backward
+        # pass autograd then refuses, as it does for nn.GRU)
+        ctx.save_for_backward(work.slots.buf, work.lin, work.n, w_ih)
+        ctx.work = work
         states = work.slots.states
         if time_major:
             out = states.clone(memory_format=torch.contiguous_format).transpose(1, 2)
@@ -309,9 +331,11 @@ class _GRU(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out, grad_last):
         work = ctx.work
+        work.prepare_backward()
         width, reverse = work.width, work.reverse
         k, steps, batch, hidden = work.slots.states.shape
         h2, h3 = 2 * hidden, 3 * hidden
+        w_in = ctx.saved_tensors[3][..., h2:]
         # per step, gradient of a pre-activation = dh * factor, for all steps:
         # z: (h - n)(1 - z); n: (1 - z)(1 - n^2); gh_n: that times r;
         # r: that times gh_n (1 - r). 1 - z is held in the buffer of the state
@@ -351,11 +375,11 @@ class _GRU(torch.autograd.Function):
         dx = None
         if ctx.needs_input_grad[0]:
             dx = torch.bmm(grads[..., :h2], work.w[:, :width, :h2].transpose(1, 2))
-            dx.baddbmm_(grads[..., h3:], ctx.w_in.transpose(1, 2))
+            dx.baddbmm_(grads[..., h3:], w_in.transpose(1, 2))
             dx = dx.view(k, steps, batch, width).transpose(1, 2)
         dw_ih = torch.cat([dw[:, :width, :h2], dw_n[:, :width]], -1)
         db_ih = torch.cat([dw[:, width, :h2], dw_n[:, width]], -1)
-        return dx, dw_ih, db_ih, dw[:, width + 1 :], dw[:, width], None, None
+        return dx, dw_ih, db_ih, dw[:, width + 1 :], dw[:, width], None, None, None
 
 
 class _LSTM(torch.autograd.Function):
@@ -575,8 +599,13 @@ def recurrent_layer(
         out = _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, bool(reverse))
         return (out, out[:, :, last_step]) if return_last else out
     if cell == "gru":
+        # buffers are kept between calls only for training steps, which repeat
+        # one shape; a forward pass without gradients frees its own
+        pooled = torch.is_grad_enabled() and any(
+            t.requires_grad for t in (x, w_ih, b_ih, w_hh, b_hh)
+        )
         out, last = _GRU.apply(
-            x, w_ih, b_ih, w_hh, b_hh, bool(reverse), memory == "time"
+            x, w_ih, b_ih, w_hh, b_hh, bool(reverse), memory == "time", pooled
         )
         return (out, last) if return_last else out
     out = _LSTM.apply(x, w_ih, b_ih, w_hh, b_hh, bool(reverse)).transpose(1, 2)

@@ -198,3 +198,29 @@ def test_training_leaves_no_working_buffers_behind():
         del batched_rnn._POOL.take
     assert seen  # the training steps ran through the pool
     assert not batched_rnn._POOL.free
+
+
+def test_weights_changed_in_place_before_backward_are_refused():
+    # as for nn.GRU: the backward pass would otherwise use the new weights
+    weights = [torch.randn(1, 2, 12, requires_grad=True), torch.randn(1, 12)]
+    weights += [torch.randn(1, 4, 12), torch.randn(1, 12)]
+    x = torch.randn(1, 3, 5, 2, requires_grad=True)
+    out = recurrent_layer("gru", x, *weights)
+    with torch.no_grad():
+        weights[0].mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
+def test_a_forward_pass_without_gradients_keeps_no_buffers(monkeypatch):
+    def refused(key, like):
+        raise AssertionError("pooled")
+
+    monkeypatch.setattr(batched_rnn._POOL, "take", refused)
+    weights = [torch.randn(2, 1, 12), torch.randn(2, 12)]
+    weights += [torch.randn(2, 4, 12), torch.randn(2, 12)]
+    x = torch.randn(2, 3, 5, 1)
+    plain = recurrent_layer("gru", x, *weights)  # nothing requires a gradient
+    with torch.no_grad():
+        also = recurrent_layer("gru", x, *[w.requires_grad_() for w in weights])
+    assert torch.equal(plain, also)
