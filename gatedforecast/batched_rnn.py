@@ -146,6 +146,8 @@ class _GRUWork:
             like.new_zeros(k, batch, steps, width), hidden, reverse
         )
         buf = slots.buf
+        # the state the first step reads: zeros, or the caller's h0
+        self.h0 = buf[:, 0 if not reverse else steps, :, width + 1 :]
         self.x = slots.inputs[..., :width]
         # views (not copies) of the slots: what a call writes into them is read
         self.x_rows = self.x.view(k, steps * batch, width)
@@ -283,7 +285,7 @@ class _GRU(torch.autograd.Function):
     ``nn.GRU(batch_first=True)``'s outputs."""
 
     @staticmethod
-    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, reverse, time_major, pooled):
+    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, h0, reverse, time_major, pooled):
         ctx.set_materialize_grads(False)
         k, batch, steps, width = x.shape
         hidden = w_hh.shape[1]
@@ -295,6 +297,10 @@ class _GRU(torch.autograd.Function):
         else:
             work = _GRUWork(key, x)
         work.x.copy_(x.transpose(1, 2))
+        if h0 is None:
+            work.h0.zero_()
+        else:
+            work.h0.copy_(h0)
         # step weights (k, I+1+H, 3H) over [x_t, 1, h_prev]: columns r, z, gh_n
         w = work.w
         w[:, :width, :h2] = w_ih[..., :h2]
@@ -366,6 +372,12 @@ class _GRU(torch.autograd.Function):
                 _, _, _, dh_prev, dh_prev_rows = backward_steps[order[i + 1]]
                 dh_prev.addcmul_(dh, z_t)
                 accumulate(dh_prev_rows, rows, w_h)
+        dh0 = None
+        if ctx.needs_input_grad[5]:
+            # the state before the first step read, as any other previous state
+            dh0 = torch.mul(dh, z_t)
+            accumulate(dh0.select(-2, 0), rows, w_h)
+            dh0 = dh0.view(k, batch, hidden)
         # after the loop, one matmul over all steps per weight block
         grads = work.grad.view(k, steps * batch, 4 * hidden)
         dw = torch.bmm(work.operands.transpose(1, 2), grads[..., :h3])
@@ -379,7 +391,7 @@ class _GRU(torch.autograd.Function):
             dx = dx.view(k, steps, batch, width).transpose(1, 2)
         dw_ih = torch.cat([dw[:, :width, :h2], dw_n[:, :width]], -1)
         db_ih = torch.cat([dw[:, width, :h2], dw_n[:, width]], -1)
-        return dx, dw_ih, db_ih, dw[:, width + 1 :], dw[:, width], None, None, None
+        return dx, dw_ih, db_ih, dw[:, width + 1 :], dw[:, width], dh0, None, None, None
 
 
 class _LSTM(torch.autograd.Function):
@@ -463,6 +475,25 @@ class _LSTM(torch.autograd.Function):
         return dx, dw[:, :width], db, dw[:, width + 1 :], db, None
 
 
+def _check_h0(cell, x, w_hh, h0):
+    if cell != "gru":
+        raise ValueError(
+            "h0 is the GRU's initial state; the LSTM layer starts from zeros "
+            "(pass h0=None)."
+        )
+    shape = (x.shape[0], x.shape[1], w_hh.shape[1])
+    if tuple(h0.shape) != shape:
+        raise ValueError(
+            f"h0 must have shape {shape} (members, batch, hidden size), got "
+            f"{tuple(h0.shape)}."
+        )
+    if h0.dtype != x.dtype or h0.device != x.device:
+        raise ValueError(
+            f"h0 is {h0.dtype} on {h0.device} but x is {x.dtype} on {x.device}; "
+            "pass all tensors with the same dtype and device."
+        )
+
+
 def _check(cell, x, w_ih, b_ih, w_hh, b_hh):
     if cell not in _GATES:
         raise ValueError(
@@ -514,6 +545,7 @@ def recurrent_layer(
     reverse: bool = False,
     return_last: bool = False,
     memory: str = "batch",
+    h0: torch.Tensor | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Run one GRU or LSTM layer for each of ``k`` ensemble members at once.
 
@@ -555,6 +587,10 @@ def recurrent_layer(
         ``nn.GRU(batch_first=True)`` lays out its outputs. Dropout masks drawn
         with ``torch.empty_like(out)`` follow it, so a stack that replaces
         ``nn.GRU`` keeps its masks with ``"time"``.
+    h0 : torch.Tensor of shape (k, B, H), optional
+        The GRU's state before the first step read (zeros without it), as
+        ``nn.GRU``'s ``h_0``; it takes a gradient like the other inputs. Not
+        for the LSTM.
 
     Returns
     -------
@@ -592,27 +628,31 @@ def recurrent_layer(
     _check(cell, x, w_ih, b_ih, w_hh, b_hh)
     if memory not in ("batch", "time"):
         raise ValueError(f"memory must be 'batch' or 'time', got {memory!r}.")
+    if h0 is not None:
+        _check_h0(cell, x, w_hh, h0)
     last_step = 0 if reverse else -1
     if torch.jit.is_tracing():
         # a trace (ONNX export) records operations, not the writes into the
         # working buffer that the fast path makes
-        out = _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, bool(reverse))
+        out = _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, bool(reverse), h0)
         return (out, out[:, :, last_step]) if return_last else out
     if cell == "gru":
         # buffers are kept between calls only for training steps, which repeat
         # one shape; a forward pass without gradients frees its own
         pooled = torch.is_grad_enabled() and any(
-            t.requires_grad for t in (x, w_ih, b_ih, w_hh, b_hh)
+            t is not None and t.requires_grad for t in (x, w_ih, b_ih, w_hh, b_hh, h0)
         )
         out, last = _GRU.apply(
-            x, w_ih, b_ih, w_hh, b_hh, bool(reverse), memory == "time", pooled
+            x, w_ih, b_ih, w_hh, b_hh, h0, bool(reverse), memory == "time", pooled
         )
         return (out, last) if return_last else out
     out = _LSTM.apply(x, w_ih, b_ih, w_hh, b_hh, bool(reverse)).transpose(1, 2)
     return (out, out[:, :, last_step]) if return_last else out
 
 
-def _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, reverse: bool) -> torch.Tensor:
+def _traced_layer(
+    cell, x, w_ih, b_ih, w_hh, b_hh, reverse: bool, h0=None
+) -> torch.Tensor:
     """:func:`recurrent_layer` in plain operations, step by step: what a trace
     records (the same mathematics, without the working buffer)."""
     if reverse:
@@ -620,7 +660,7 @@ def _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, reverse: bool) -> torch.Tenso
     k, batch, _, _ = x.shape
     hidden = w_hh.shape[1]
     inputs = torch.matmul(x, w_ih.unsqueeze(1)) + b_ih[:, None, None, :]
-    h = x.new_zeros(k, batch, hidden)
+    h = x.new_zeros(k, batch, hidden) if h0 is None else h0
     c = h
     states = []
     for step in inputs.unbind(2):

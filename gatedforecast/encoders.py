@@ -191,13 +191,16 @@ def _trains_fast_gru(layer: nn.Module, x: torch.Tensor) -> bool:
     )
 
 
-def _gru_layer(layer: nn.GRU, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``layer(x)`` (outputs and final state of a one-layer ``nn.GRU``, either
-    direction) computed by :func:`~gatedforecast.batched_rnn.recurrent_layer`
-    with the layer's own parameters: the same mathematics and gradients, and
-    the outputs in the same memory order (so dropout draws the same masks)."""
+def _gru_layer(
+    layer: nn.GRU, x: torch.Tensor, h0: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``layer(x, h0)`` (outputs and final state of a one-layer ``nn.GRU``,
+    either direction, from ``h0`` of shape ``(directions, batch, hidden)`` or
+    zeros) computed by :func:`~gatedforecast.batched_rnn.recurrent_layer` with
+    the layer's own parameters: the same mathematics and gradients, and the
+    outputs in the same memory order (so dropout draws the same masks)."""
     outputs, finals = [], []
-    for suffix in ("", "_reverse") if layer.bidirectional else ("",):
+    for d, suffix in enumerate(("", "_reverse") if layer.bidirectional else ("",)):
         out, final = recurrent_layer(
             "gru",
             x.unsqueeze(0),
@@ -208,6 +211,7 @@ def _gru_layer(layer: nn.GRU, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
             reverse=bool(suffix),
             return_last=True,
             memory="time",
+            h0=None if h0 is None else h0[d : d + 1],
         )
         outputs.append(out[0])
         finals.append(final[0])
@@ -282,12 +286,15 @@ class StackedRNN(Encoder):
         read chunk by chunk (:func:`~gatedforecast.chunked_bptt.chunked_states`).
         """
         chunk = self.bptt_chunk
+        fast = _trains_fast_gru(self.layers[0], x)
         if (
             chunk is not None
             and x.shape[1] > chunk
             and torch.is_grad_enabled()
             and not self.layers[0].bidirectional
         ):
+            # decided here, where gradients are on: a chunk's first pass runs
+            # without them and must compute what its recomputation does
             out, states = chunked_states(
                 self.layers,
                 x,
@@ -295,12 +302,12 @@ class StackedRNN(Encoder):
                 partial(_dropout, p=self.dropout, active=active, generator=generator),
                 generator if active and self.dropout else None,
                 outputs,
+                call=_gru_layer if fast else None,
             )
             state = states[-1]
         else:
             out = x
             last = len(self.layers) - 1
-            fast = _trains_fast_gru(self.layers[0], x)
             for i, layer in enumerate(self.layers):
                 out, state = _gru_layer(layer, out) if fast else layer(out)
                 if i < last:

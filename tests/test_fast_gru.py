@@ -224,3 +224,95 @@ def test_a_forward_pass_without_gradients_keeps_no_buffers(monkeypatch):
     with torch.no_grad():
         also = recurrent_layer("gru", x, *[w.requires_grad_() for w in weights])
     assert torch.equal(plain, also)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_an_initial_state_is_read_and_takes_its_gradient_as_in_nn_gru(k, reverse):
+    torch.manual_seed(3)
+    batch, steps, width, hidden = 3, 5, 2, 4
+    weights = [
+        torch.randn(k, width, 3 * hidden, dtype=torch.float64, requires_grad=True),
+        torch.randn(k, 3 * hidden, dtype=torch.float64, requires_grad=True),
+        torch.randn(k, hidden, 3 * hidden, dtype=torch.float64, requires_grad=True),
+        torch.randn(k, 3 * hidden, dtype=torch.float64, requires_grad=True),
+    ]
+    x = torch.randn(k, batch, steps, width, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(k, batch, hidden, dtype=torch.float64, requires_grad=True)
+    leaves = [x, h0, *weights]
+    out, last = recurrent_layer(
+        "gru", x, *weights, reverse=reverse, return_last=True, h0=h0
+    )
+    got = torch.autograd.grad(out.sum() + last.pow(2).sum(), leaves)
+    gru = torch.nn.GRU(width, hidden, batch_first=True, dtype=torch.float64)
+    outs, finals = [], []
+    for j in range(k):
+        params = {
+            "weight_ih_l0": weights[0][j].T,
+            "bias_ih_l0": weights[1][j],
+            "weight_hh_l0": weights[2][j].T,
+            "bias_hh_l0": weights[3][j],
+        }
+        seq = x[j].flip(1) if reverse else x[j]
+        o, h_n = functional_call(gru, params, (seq, h0[j].unsqueeze(0)))
+        outs.append(o.flip(1) if reverse else o)
+        finals.append(h_n[0])
+    want_out, want_last = torch.stack(outs), torch.stack(finals)
+    torch.testing.assert_close(out, want_out, atol=1e-12, rtol=0)
+    torch.testing.assert_close(last, want_last, atol=1e-12, rtol=0)
+    want = torch.autograd.grad(want_out.sum() + want_last.pow(2).sum(), leaves)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    # the next call without h0 starts from zeros again (the buffers are reused)
+    again = recurrent_layer("gru", x, *weights, reverse=reverse)
+    zero = recurrent_layer("gru", x, *weights, reverse=reverse, h0=torch.zeros_like(h0))
+    torch.testing.assert_close(again, zero, atol=0, rtol=0)
+
+
+def test_a_wrong_initial_state_is_refused():
+    weights = [torch.randn(1, 1, 12), torch.randn(1, 12)]
+    weights += [torch.randn(1, 4, 12), torch.randn(1, 12)]
+    x = torch.randn(1, 2, 5, 1)
+    with pytest.raises(ValueError, match=r"h0 must have shape \(1, 2, 4\)"):
+        recurrent_layer("gru", x, *weights, h0=torch.zeros(2, 4))
+    lstm = [torch.randn(1, 1, 16), torch.randn(1, 16)]
+    lstm += [torch.randn(1, 4, 16), torch.randn(1, 16)]
+    with pytest.raises(ValueError, match="the LSTM layer starts from zeros"):
+        recurrent_layer("lstm", x, *lstm, h0=torch.zeros(1, 2, 4))
+
+
+def test_chunked_training_reads_chunks_through_the_same_layer(monkeypatch):
+    from gatedforecast.chunked_bptt import bptt_chunks
+    from gatedforecast.networks import StackedRNN
+
+    calls = []
+    real = encoders.recurrent_layer
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("h0") is not None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(encoders, "recurrent_layer", counted)
+    encoder = StackedRNN(2, (5, 4), cell="gru", dropout=0.2).double()
+    encoder.initialize(torch.Generator().manual_seed(1))
+    x = torch.randn(3, 20, 2, dtype=torch.float64)
+
+    def grads():
+        encoder.zero_grad()
+        with bptt_chunks(encoder, 6):
+            out = encoder(x, generator=torch.Generator().manual_seed(2), dropout=True)
+            out.pow(2).sum().backward()
+        return out.detach(), [p.grad.clone() for p in encoder.parameters()]
+
+    fast_out, fast = grads()
+    # four chunks, two layers, each chunk run twice (its recomputation), all
+    # from the state the previous chunk left
+    assert len(calls) == 16
+    assert all(calls)
+    monkeypatch.setattr(encoders, "_trains_fast_gru", lambda layer, x: False)
+    calls.clear()
+    plain_out, plain = grads()
+    assert calls == []
+    torch.testing.assert_close(fast_out, plain_out, atol=1e-12, rtol=0)
+    for a, b in zip(fast, plain):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
