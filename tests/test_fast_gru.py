@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-import gatedforecast.batched_rnn as batched_rnn
+import gatedforecast.batched_gru as batched_gru
 import gatedforecast.encoders as encoders
 from gatedforecast.batched_rnn import recurrent_layer
 from gatedforecast.networks import ForecastNetwork
@@ -160,13 +160,13 @@ def test_outputs_are_new_tensors_not_the_working_buffer():
 
 
 def test_the_pool_keeps_at_most_its_byte_budget():
-    pool = batched_rnn._WorkPool(max_bytes=0)
+    pool = batched_gru._WorkPool(max_bytes=0)
     like = torch.zeros(1)
     key = (1, 2, 3, 1, 4, False, like.dtype, like.device)
     work = pool.take(key, like)
     pool.give(key, work)
     assert not pool.free
-    roomy = batched_rnn._WorkPool()
+    roomy = batched_gru._WorkPool()
     roomy.give(key, work)
     assert roomy.take(key, like) is work
     assert roomy.take(key, like) is not work
@@ -183,21 +183,21 @@ def test_training_leaves_no_working_buffers_behind():
         validation=torch.arange(32, 40),
     )
     seen = []
-    real_take = batched_rnn._POOL.take
+    real_take = batched_gru._POOL.take
 
     def take(key, like):
         seen.append(key)
         return real_take(key, like)
 
-    batched_rnn._POOL.take = take
+    batched_gru._POOL.take = take
     try:
         train_network(
             network, batches, TrainingConfig(batch_size=16, max_epochs=2), generator
         )
     finally:
-        del batched_rnn._POOL.take
+        del batched_gru._POOL.take
     assert seen  # the training steps ran through the pool
-    assert not batched_rnn._POOL.free
+    assert not batched_gru._POOL.free
 
 
 def test_weights_changed_in_place_before_backward_are_refused():
@@ -216,7 +216,7 @@ def test_a_forward_pass_without_gradients_keeps_no_buffers(monkeypatch):
     def refused(key, like):
         raise AssertionError("pooled")
 
-    monkeypatch.setattr(batched_rnn._POOL, "take", refused)
+    monkeypatch.setattr(batched_gru._POOL, "take", refused)
     weights = [torch.randn(2, 1, 12), torch.randn(2, 12)]
     weights += [torch.randn(2, 4, 12), torch.randn(2, 12)]
     x = torch.randn(2, 3, 5, 1)
