@@ -177,11 +177,11 @@ class Encoder(nn.Module):
 
 
 def _trains_fast_gru(layer: nn.Module, x: torch.Tensor) -> bool:
-    """Whether a stack of ``layer``'s kind reads ``x`` through the hand-written GRU of
-    :mod:`gatedforecast.batched_rnn`: while training on a CPU, where PyTorch's
-    ``nn.GRU`` has no fused kernel and its backward pass takes twice the
-    LSTM's. Elsewhere (CUDA's cuDNN, predictions, traces for export) the
-    ``nn.GRU`` modules run themselves."""
+    """Whether a stack of ``layer``'s kind reads ``x`` through the GRU layer of
+    :func:`~gatedforecast.batched_rnn.recurrent_layer`: while training on a CPU,
+    where PyTorch's ``nn.GRU`` has no fused kernel and its training step takes
+    more than twice the LSTM's. Elsewhere (CUDA's cuDNN, predictions, traces
+    for export) the ``nn.GRU`` modules run themselves."""
     return (
         isinstance(layer, nn.GRU)
         and x.device.type == "cpu"
