@@ -183,7 +183,8 @@ Train through long windows this many steps at a time (gradient checkpointing
 of the recurrent layers): the forward pass keeps only the states between
 chunks and the backward pass recomputes one chunk at a time, so the memory a
 window takes in training is about that of a window of ``bptt_chunk`` steps,
-for about one more forward pass of compute. The gradients are the whole
+for about one more forward pass of compute (and, for a GRU on a CPU, the speed
+of its own training layer: chunks run ``nn.GRU``). The gradients are the whole
 window's (back-propagation is not truncated), so forecasts equal those of
 ``None`` up to float rounding. For windows of hundreds or thousands of steps
 (weeks of hourly data); shorter windows are read whole. Needs

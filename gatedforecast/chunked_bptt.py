@@ -66,18 +66,14 @@ def chunked_states(
     between: Callable[[torch.Tensor], torch.Tensor],
     generator: torch.Generator | None,
     outputs: bool,
-    call: Callable | None = None,
 ):
     """Run the stacked single-layer recurrent ``layers`` over ``x`` ``(batch,
     time, features)``, ``chunk`` steps at a time under activation checkpointing.
 
     ``between`` is applied to every layer's outputs but the top one's (the
-    dropout between layers; it may draw from ``generator``). ``call(layer, x,
-    state)`` runs one layer from ``state`` as ``layer(x, state)`` does (the
-    default); both passes over a chunk, the first and its recomputation, run
-    through it. Returns the top layer's outputs at every step (``None`` unless
-    ``outputs``) and the final state of every layer, as ``layer(x)`` returns
-    them.
+    dropout between layers; it may draw from ``generator``). Returns the top
+    layer's outputs at every step (``None`` unless ``outputs``) and the final
+    state of every layer, as ``layer(x)`` returns them.
 
     The checkpoints are torch's reentrant ones: a chunk's forward records no
     graph at all, so the memory of the forward pass does not grow with the
@@ -99,7 +95,7 @@ def chunked_states(
         new = []
         out = piece
         for i, (layer, state) in enumerate(zip(layers, unflatten(flat))):
-            out, state = layer(out, state) if call is None else call(layer, out, state)
+            out, state = layer(out, state)
             new.extend(state if isinstance(state, tuple) else (state,))
             if i < last:
                 out = between(out)

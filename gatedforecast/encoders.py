@@ -181,7 +181,8 @@ def _trains_fast_gru(layer: nn.Module, x: torch.Tensor) -> bool:
     :func:`~gatedforecast.batched_rnn.recurrent_layer`: while training on a CPU,
     where PyTorch's ``nn.GRU`` has no fused kernel and its training step takes
     more than twice the LSTM's. Elsewhere (CUDA's cuDNN, predictions, traces
-    for export) the ``nn.GRU`` modules run themselves."""
+    for export, chunks of ``bptt_chunk``) the ``nn.GRU`` modules run
+    themselves."""
     return (
         isinstance(layer, nn.GRU)
         and x.device.type == "cpu"
@@ -286,15 +287,15 @@ class StackedRNN(Encoder):
         read chunk by chunk (:func:`~gatedforecast.chunked_bptt.chunked_states`).
         """
         chunk = self.bptt_chunk
-        fast = _trains_fast_gru(self.layers[0], x)
         if (
             chunk is not None
             and x.shape[1] > chunk
             and torch.is_grad_enabled()
             and not self.layers[0].bidirectional
         ):
-            # decided here, where gradients are on: a chunk's first pass runs
-            # without them and must compute what its recomputation does
+            # chunks run the nn.GRU modules: the GRU layer's buffers, two chunks'
+            # worth alive at once in the recomputation, would make the memory
+            # per window 1.26 times a whole 52-step window's at 2,016 steps
             out, states = chunked_states(
                 self.layers,
                 x,
@@ -302,12 +303,12 @@ class StackedRNN(Encoder):
                 partial(_dropout, p=self.dropout, active=active, generator=generator),
                 generator if active and self.dropout else None,
                 outputs,
-                call=_gru_layer if fast else None,
             )
             state = states[-1]
         else:
             out = x
             last = len(self.layers) - 1
+            fast = _trains_fast_gru(self.layers[0], x)
             for i, layer in enumerate(self.layers):
                 out, state = _gru_layer(layer, out) if fast else layer(out)
                 if i < last:
