@@ -30,8 +30,8 @@ class GRUWork:
     are built at its first call (:meth:`prepare_backward`).
 
     * ``buf`` (k, T+1, B, I+1+H) holds the steps' operands ``[x_t, 1, h_prev]``
-      as :class:`~gatedforecast._rnn_slots.Slots` does; the column of ones is
-      written once, the initial state (zeros or ``h0``) by each call.
+      as :class:`~gatedforecast._rnn_slots.Slots` does; the zero state and the
+      column of ones are written once.
     * ``lin`` (T, k, B, 3H) holds each step's ``r``, ``z`` (activated in place)
       and ``W_hn h + b_hn``; ``n`` (k, T, B, H) starts as ``W_in x + b_in`` for
       all steps (one matmul) and is activated in place step by step.
@@ -51,8 +51,6 @@ class GRUWork:
             like.new_zeros(k, batch, steps, width), hidden, reverse
         )
         buf = slots.buf
-        # the state the first step reads: zeros, or the caller's h0
-        self.h0 = buf[:, 0 if not reverse else steps, :, width + 1 :]
         self.x = slots.inputs[..., :width]
         # views (not copies) of the slots: what a call writes into them is read
         self.x_rows = self.x.view(k, steps * batch, width)
@@ -190,7 +188,7 @@ class GRULayer(torch.autograd.Function):
     ``nn.GRU(batch_first=True)``'s outputs."""
 
     @staticmethod
-    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, h0, reverse, time_major, pooled):
+    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, reverse, time_major, pooled):
         ctx.set_materialize_grads(False)
         k, batch, steps, width = x.shape
         hidden = w_hh.shape[1]
@@ -202,10 +200,6 @@ class GRULayer(torch.autograd.Function):
         else:
             work = GRUWork(key, x)
         work.x.copy_(x.transpose(1, 2))
-        if h0 is None:
-            work.h0.zero_()
-        else:
-            work.h0.copy_(h0)
         # step weights (k, I+1+H, 3H) over [x_t, 1, h_prev]: columns r, z, gh_n
         w = work.w
         w[:, :width, :h2] = w_ih[..., :h2]
@@ -277,12 +271,6 @@ class GRULayer(torch.autograd.Function):
                 _, _, _, dh_prev, dh_prev_rows = backward_steps[order[i + 1]]
                 dh_prev.addcmul_(dh, z_t)
                 accumulate(dh_prev_rows, rows, w_h)
-        dh0 = None
-        if ctx.needs_input_grad[5]:
-            # the state before the first step read, as any other previous state
-            dh0 = torch.mul(dh, z_t)
-            accumulate(dh0.select(-2, 0), rows, w_h)
-            dh0 = dh0.view(k, batch, hidden)
         # after the loop, one matmul over all steps per weight block
         grads = work.grad.view(k, steps * batch, 4 * hidden)
         dw = torch.bmm(work.operands.transpose(1, 2), grads[..., :h3])
@@ -296,4 +284,4 @@ class GRULayer(torch.autograd.Function):
             dx = dx.view(k, steps, batch, width).transpose(1, 2)
         dw_ih = torch.cat([dw[:, :width, :h2], dw_n[:, :width]], -1)
         db_ih = torch.cat([dw[:, width, :h2], dw_n[:, width]], -1)
-        return dx, dw_ih, db_ih, dw[:, width + 1 :], dw[:, width], dh0, None, None, None
+        return dx, dw_ih, db_ih, dw[:, width + 1 :], dw[:, width], None, None, None

@@ -158,25 +158,6 @@ class _LSTM(torch.autograd.Function):
         return dx, dw[:, :width], db, dw[:, width + 1 :], db, None
 
 
-def _check_h0(cell, x, w_hh, h0):
-    if cell != "gru":
-        raise ValueError(
-            "h0 is the GRU's initial state; the LSTM layer starts from zeros "
-            "(pass h0=None)."
-        )
-    shape = (x.shape[0], x.shape[1], w_hh.shape[1])
-    if tuple(h0.shape) != shape:
-        raise ValueError(
-            f"h0 must have shape {shape} (members, batch, hidden size), got "
-            f"{tuple(h0.shape)}."
-        )
-    if h0.dtype != x.dtype or h0.device != x.device:
-        raise ValueError(
-            f"h0 is {h0.dtype} on {h0.device} but x is {x.dtype} on {x.device}; "
-            "pass all tensors with the same dtype and device."
-        )
-
-
 def _check(cell, x, w_ih, b_ih, w_hh, b_hh):
     if cell not in _GATES:
         raise ValueError(
@@ -228,7 +209,6 @@ def recurrent_layer(
     reverse: bool = False,
     return_last: bool = False,
     memory: str = "batch",
-    h0: torch.Tensor | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Run one GRU or LSTM layer for each of ``k`` ensemble members at once.
 
@@ -270,10 +250,6 @@ def recurrent_layer(
         ``nn.GRU(batch_first=True)`` lays out its outputs. Dropout masks drawn
         with ``torch.empty_like(out)`` follow it, so a stack that replaces
         ``nn.GRU`` keeps its masks with ``"time"``.
-    h0 : torch.Tensor of shape (k, B, H), optional
-        The GRU's state before the first step read (zeros without it), as
-        ``nn.GRU``'s ``h_0``; it takes a gradient like the other inputs. Not
-        for the LSTM.
 
     Returns
     -------
@@ -311,31 +287,27 @@ def recurrent_layer(
     _check(cell, x, w_ih, b_ih, w_hh, b_hh)
     if memory not in ("batch", "time"):
         raise ValueError(f"memory must be 'batch' or 'time', got {memory!r}.")
-    if h0 is not None:
-        _check_h0(cell, x, w_hh, h0)
     last_step = 0 if reverse else -1
     if torch.jit.is_tracing():
         # a trace (ONNX export) records operations, not the writes into the
         # working buffer that the fast path makes
-        out = _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, bool(reverse), h0)
+        out = _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, bool(reverse))
         return (out, out[:, :, last_step]) if return_last else out
     if cell == "gru":
         # buffers are kept between calls only for training steps, which repeat
         # one shape; a forward pass without gradients frees its own
         pooled = torch.is_grad_enabled() and any(
-            t is not None and t.requires_grad for t in (x, w_ih, b_ih, w_hh, b_hh, h0)
+            t.requires_grad for t in (x, w_ih, b_ih, w_hh, b_hh)
         )
         out, last = _GRU.apply(
-            x, w_ih, b_ih, w_hh, b_hh, h0, bool(reverse), memory == "time", pooled
+            x, w_ih, b_ih, w_hh, b_hh, bool(reverse), memory == "time", pooled
         )
         return (out, last) if return_last else out
     out = _LSTM.apply(x, w_ih, b_ih, w_hh, b_hh, bool(reverse)).transpose(1, 2)
     return (out, out[:, :, last_step]) if return_last else out
 
 
-def _traced_layer(
-    cell, x, w_ih, b_ih, w_hh, b_hh, reverse: bool, h0=None
-) -> torch.Tensor:
+def _traced_layer(cell, x, w_ih, b_ih, w_hh, b_hh, reverse: bool) -> torch.Tensor:
     """:func:`recurrent_layer` in plain operations, step by step: what a trace
     records (the same mathematics, without the working buffer)."""
     if reverse:
@@ -343,7 +315,7 @@ def _traced_layer(
     k, batch, _, _ = x.shape
     hidden = w_hh.shape[1]
     inputs = torch.matmul(x, w_ih.unsqueeze(1)) + b_ih[:, None, None, :]
-    h = x.new_zeros(k, batch, hidden) if h0 is None else h0
+    h = x.new_zeros(k, batch, hidden)
     c = h
     states = []
     for step in inputs.unbind(2):

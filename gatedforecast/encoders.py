@@ -192,16 +192,13 @@ def _trains_fast_gru(layer: nn.Module, x: torch.Tensor) -> bool:
     )
 
 
-def _gru_layer(
-    layer: nn.GRU, x: torch.Tensor, h0: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``layer(x, h0)`` (outputs and final state of a one-layer ``nn.GRU``,
-    either direction, from ``h0`` of shape ``(directions, batch, hidden)`` or
-    zeros) computed by :func:`~gatedforecast.batched_rnn.recurrent_layer` with
-    the layer's own parameters: the same mathematics and gradients, and the
-    outputs in the same memory order (so dropout draws the same masks)."""
+def _gru_layer(layer: nn.GRU, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``layer(x)`` (outputs and final state of a one-layer ``nn.GRU``, either
+    direction) computed by :func:`~gatedforecast.batched_rnn.recurrent_layer`
+    with the layer's own parameters: the same mathematics and gradients, and
+    the outputs in the same memory order (so dropout draws the same masks)."""
     outputs, finals = [], []
-    for d, suffix in enumerate(("", "_reverse") if layer.bidirectional else ("",)):
+    for suffix in ("", "_reverse") if layer.bidirectional else ("",):
         out, final = recurrent_layer(
             "gru",
             x.unsqueeze(0),
@@ -212,7 +209,6 @@ def _gru_layer(
             reverse=bool(suffix),
             return_last=True,
             memory="time",
-            h0=None if h0 is None else h0[d : d + 1],
         )
         outputs.append(out[0])
         finals.append(final[0])
