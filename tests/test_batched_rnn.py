@@ -37,17 +37,25 @@ def _torch_member(cell, weights, j, reverse):
     return net
 
 
+@pytest.mark.parametrize("read", ["every step", "last state"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_outputs_and_gradients_equal_torch_per_member(cell, reverse):
+def test_outputs_and_gradients_equal_torch_per_member(cell, reverse, read):
     k, batch, steps, inputs, hidden = 3, 4, 7, 2, 5
     weights = _weights(cell, k, inputs, hidden)
     x = torch.randn(k, batch, steps, inputs, requires_grad=True)
-    out = recurrent_layer(cell, x, *weights, reverse=reverse)
+    out, last = recurrent_layer(cell, x, *weights, reverse=reverse, return_last=True)
     assert out.shape == (k, batch, steps, hidden)
-    # a loss that reads every step, not only the last
+    last_step = 0 if reverse else -1
+    torch.testing.assert_close(last, out[:, :, last_step], atol=0, rtol=0)
+    # a loss that reads every step, or (as the top of a stack) the last state
+    # alone, returned on its own so that no other step's gradient is built
     mix = torch.randn(k, batch, steps, hidden)
-    (out * mix).sum().backward()
+    if read == "last state":
+        mix[:, :, torch.arange(steps) != torch.arange(steps)[last_step]] = 0.0
+        (last * mix[:, :, last_step]).sum().backward()
+    else:
+        (out * mix).sum().backward()
     for j in range(k):
         net = _torch_member(cell, weights, j, reverse)
         xj = x[j].detach().clone().requires_grad_()
@@ -175,3 +183,69 @@ def test_a_trace_records_the_same_layer_in_plain_operations(cell, reverse):
         traced = torch.jit.trace(layer, torch.randn(k, batch, steps, inputs))
         other = torch.randn(k, batch, steps, inputs)
         torch.testing.assert_close(traced(other), layer(other), rtol=1e-5, atol=1e-5)
+
+
+def _grads(cell, x, weights, **options):
+    out = recurrent_layer(cell, x, *weights, **options)
+    return out, torch.autograd.grad(out.sum(), weights)
+
+
+def test_graphs_alive_together_do_not_share_buffers():
+    """The GRU keeps its buffers between training calls: two graphs of one
+    shape alive at once get buffers of their own, in either order of backward."""
+    weights = _weights("gru", 1, 1, 4)
+    x1, x2 = torch.randn(1, 3, 5, 1), torch.randn(1, 3, 5, 1)
+    _, alone1 = _grads("gru", x1, weights)
+    _, alone2 = _grads("gru", x2, weights)
+    out1 = recurrent_layer("gru", x1, *weights)
+    out2 = recurrent_layer("gru", x2, *weights)
+    together2 = torch.autograd.grad(out2.sum(), weights)
+    together1 = torch.autograd.grad(out1.sum(), weights, retain_graph=True)
+    # a retained graph runs its backward again with the same result
+    again1 = torch.autograd.grad(out1.sum(), weights)
+    for a, b, c in zip(alone1, together1, again1):
+        assert torch.equal(a, b)
+        assert torch.equal(a, c)
+    for a, b in zip(alone2, together2):
+        assert torch.equal(a, b)
+
+
+def test_the_gru_returns_new_tensors_not_its_kept_buffers():
+    weights = _weights("gru", 1, 1, 4)
+    # only a detached copy is kept: the first graph is freed, and its buffers
+    # serve the next call of this shape
+    first = _grads("gru", torch.randn(1, 2, 5, 1), weights)[0].detach()
+    kept = first.clone()
+    _grads("gru", torch.randn(1, 2, 5, 1), weights)
+    assert torch.equal(first, kept)
+
+
+def test_gru_weights_changed_in_place_before_backward_are_refused():
+    # as for nn.GRU: the backward pass would otherwise use the new weights
+    weights = _weights("gru", 1, 2, 4)
+    out = recurrent_layer("gru", torch.randn(1, 3, 5, 2), *weights)
+    with torch.no_grad():
+        weights[0].mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
+def test_a_gru_pass_without_gradients_keeps_no_buffers(monkeypatch):
+    import gatedforecast.batched_gru as batched_gru
+
+    def refused(key, like):
+        raise AssertionError("pooled")
+
+    monkeypatch.setattr(batched_gru._POOL, "take", refused)
+    weights = [w.detach() for w in _weights("gru", 2, 1, 4)]
+    x = torch.randn(2, 3, 5, 1)
+    plain = recurrent_layer("gru", x, *weights)  # nothing requires a gradient
+    with torch.no_grad():
+        also = recurrent_layer("gru", x, *[w.requires_grad_() for w in weights])
+    assert torch.equal(plain, also)
+
+
+def test_a_memory_order_other_than_batch_or_time_is_refused():
+    weights = _weights("gru", 1, 1, 4)
+    with pytest.raises(ValueError, match="memory must be 'batch' or 'time'"):
+        recurrent_layer("gru", torch.randn(1, 2, 3, 1), *weights, memory="rows")
